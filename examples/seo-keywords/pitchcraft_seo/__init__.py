@@ -1,0 +1,1 @@
+"""Example third-party pitchcraft plugin; see docs/plugins.md in the pitchcraft repository."""

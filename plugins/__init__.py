@@ -1,0 +1,1 @@
+"""Built-in pitchcraft plugins, loaded through the same registry path as third-party ones."""

@@ -1,0 +1,1 @@
+"""Effect predictor: campaign statistics (A/B analysis) and effect prediction."""

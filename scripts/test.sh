@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Quick start, command 2: set up (or update) .venv with the dev tools, lint, run the tests.
+# Extra arguments go to pytest, e.g.  bash scripts/test.sh -k registry
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from toolkit import PitchcraftError, Settings
+
+
+def test_defaults() -> None:
+    s = Settings()
+    assert s.plugins is None and s.extra_plugins == [] and s.concurrency == 4
+
+
+def test_environment_with_prefix_and_comma_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PITCHCRAFT_PLUGINS", "copywriter, ab-test")
+    monkeypatch.setenv("PITCHCRAFT_CONCURRENCY", "12")
+    s = Settings()
+    assert s.plugins == ["copywriter", "ab-test"] and s.concurrency == 12
+
+
+def test_local_toml_is_read_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "pitchcraft.toml").write_text("concurrency = 9\nbatch_size = 5\n")
+    monkeypatch.setenv("PITCHCRAFT_BATCH_SIZE", "6")
+    s = Settings()
+    assert (s.concurrency, s.batch_size) == (9, 6)
+
+
+def test_config_variable_must_name_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PITCHCRAFT_CONFIG", "/nonexistent/pitchcraft.toml")
+    with pytest.raises(PitchcraftError, match="which is not a file"):
+        Settings()
+
+
+def test_unknown_keys_in_toml_are_rejected(tmp_path: Path) -> None:
+    (tmp_path / "pitchcraft.toml").write_text("concurrancy = 9\n")
+    with pytest.raises(ValidationError, match="concurrancy"):
+        Settings()

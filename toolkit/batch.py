@@ -1,0 +1,225 @@
+"""Resumable batch runs: JSONL/CSV rows in, one JSONL record per finished row out.
+
+Each result is appended (and flushed) as its chunk completes. A rerun with the
+same output file skips rows already done, recognised by line number and a hash
+of the row, so an interrupted run loses nothing and duplicates nothing. Bad
+rows are written to `<output>.errors.jsonl` with their line number and field;
+they never stop the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.context import Context
+from toolkit.errors import InputError, PitchcraftError, PluginRunError
+from toolkit.plugin import Plugin
+
+INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+@dataclass
+class Row:
+    line: int
+    data: dict[str, Any] | None = None
+    problem: str | None = None  # why the row could not even be read
+
+    @property
+    def fingerprint(self) -> str:
+        canonical = json.dumps(self.data, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass
+class BatchReport:
+    total: int = 0
+    already_done: int = 0
+    succeeded: int = 0
+    invalid: int = 0
+    failed: int = 0
+    output: Path | None = None
+    errors: Path | None = None
+    stale: list[int] = field(default_factory=list)
+
+    @property
+    def error_count(self) -> int:
+        return self.invalid + self.failed
+
+
+def errors_path(output: Path) -> Path:
+    return output.with_name(output.name + ".errors.jsonl")
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Rows of a JSONL or CSV file, numbered by their line in the file (CSV header = line 1)."""
+    kind = INPUT_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        known = ", ".join(sorted(INPUT_FORMATS))
+        raise PitchcraftError(f"{path}: unsupported input format (use one of: {known})")
+    if not path.is_file():
+        raise PitchcraftError(f"{path}: no such file")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return list(_jsonl_rows(fh) if kind == "jsonl" else _csv_rows(fh))
+    except UnicodeDecodeError as err:
+        problem = f"{err.reason} at byte {err.start}"
+        raise PitchcraftError(f"{path}: not UTF-8 text ({problem})") from None
+
+
+def _jsonl_rows(lines: Iterator[str]) -> Iterator[Row]:
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            yield Row(number, problem=f"not valid JSON: {err.msg} (column {err.colno})")
+            continue
+        if not isinstance(value, dict):
+            yield Row(number, problem=f"expected a JSON object, got {type(value).__name__}")
+            continue
+        yield Row(number, data=value)
+
+
+def _csv_rows(lines: Iterator[str]) -> Iterator[Row]:
+    reader = csv.DictReader(lines)
+    for record in reader:
+        if None in record:  # more cells than header columns
+            yield Row(reader.line_num, problem="more cells than the header has columns")
+            continue
+        # Empty cells mean "not given", so schema defaults apply.
+        yield Row(reader.line_num, data={k: v for k, v in record.items() if v not in ("", None)})
+
+
+def load_done(output: Path, fingerprints: dict[int, str]) -> tuple[set[int], list[int]]:
+    """Lines already finished in `output`; drops records of rows that changed or vanished.
+
+    Returns (done lines, stale lines). A torn last line from an interrupted
+    run is dropped too. The file is rewritten only if something was dropped.
+    """
+    if not output.exists():
+        return set(), []
+    kept: list[str] = []
+    done: set[int] = set()
+    stale: list[int] = []
+    dirty = False
+    with output.open(encoding="utf-8") as fh:
+        for text in fh:
+            try:
+                record = json.loads(text)
+                line, sha = int(record["line"]), str(record["input_sha"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                dirty = True  # torn or foreign line
+                continue
+            if fingerprints.get(line) != sha or line in done:
+                stale.append(line)
+                dirty = True
+                continue
+            done.add(line)
+            kept.append(text if text.endswith("\n") else text + "\n")
+    if dirty:
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, output)
+    return done, stale
+
+
+class _JsonlWriter:
+    def __init__(self, path: Path, mode: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = path.open(mode, encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def run_batch(
+    plugin: Plugin[Any, Any],
+    ctx: Context,
+    input_path: Path,
+    output: Path,
+    *,
+    overwrite: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BatchReport:
+    """Run `plugin` over every row of `input_path`; see the module docstring.
+
+    `on_progress(done, total)` is called after each row is settled.
+    """
+    rows = read_rows(input_path)
+    if overwrite and output.exists():
+        output.unlink()
+    fingerprints = {r.line: r.fingerprint for r in rows if r.data is not None}
+    done, stale = load_done(output, fingerprints)
+    report = BatchReport(
+        total=len(rows), already_done=len(done), output=output, errors=errors_path(output)
+    )
+    report.stale = stale
+    pending = [r for r in rows if r.line not in done]
+    settled = len(done)
+    if on_progress:
+        on_progress(settled, report.total)
+
+    results = _JsonlWriter(output, "a")
+    errors = _JsonlWriter(errors_path(output), "w")  # failed rows are retried, so errors restart
+    try:
+        for start in range(0, len(pending), ctx.settings.batch_size):
+            chunk = pending[start : start + ctx.settings.batch_size]
+            for line, record in _run_chunk(plugin, ctx, chunk):
+                if "output" in record:
+                    report.succeeded += 1
+                    results.write({"line": line, "input_sha": fingerprints[line], **record})
+                else:
+                    report.invalid += record["kind"] == "invalid"
+                    report.failed += record["kind"] == "failed"
+                    errors.write({"line": line, **record})
+                settled += 1
+                if on_progress:
+                    on_progress(settled, report.total)
+    finally:
+        results.close()
+        errors.close()
+    if report.error_count == 0:
+        errors_path(output).unlink(missing_ok=True)
+        report.errors = None
+    return report
+
+
+def _run_chunk(
+    plugin: Plugin[Any, Any], ctx: Context, chunk: Sequence[Row]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    valid: list[tuple[int, Any]] = []
+    for row in chunk:
+        if row.problem is not None:
+            yield row.line, {"kind": "invalid", "error": row.problem}
+            continue
+        try:
+            valid.append((row.line, plugin.parse_input(row.data or {})))
+        except InputError as err:
+            yield row.line, {"kind": "invalid", "error": str(err), "fields": err.fields}
+    if not valid:
+        return
+    outcomes = asyncio.run(plugin.run_many([req for _, req in valid], ctx))
+    if len(outcomes) != len(valid):
+        raise PitchcraftError(
+            f"{plugin.name}.run_many returned {len(outcomes)} outcomes for {len(valid)} requests"
+        )
+    for (line, _), outcome in zip(valid, outcomes, strict=True):
+        try:
+            if isinstance(outcome, PluginRunError):
+                raise outcome
+            yield line, {"output": plugin.check_output(outcome).model_dump(mode="json")}
+        except PluginRunError as err:
+            yield line, {"kind": "failed", "error": err.reason}

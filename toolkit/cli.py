@@ -1,0 +1,225 @@
+"""The `pitchcraft` command. Plugin commands come from the registry, never written per plugin."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from toolkit.batch import run_batch
+from toolkit.errors import PitchcraftError, field_errors
+from toolkit.registry import Registry
+from toolkit.settings import Settings, config_file
+
+app = typer.Typer(
+    name="pitchcraft",
+    help="E-commerce marketing toolkit: copy, recommendations, reviews, support, campaign effect.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+app.add_typer(config_app, name="config")
+
+out = Console()
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Print pitchcraft errors as one clear line (exit 2) instead of a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except PitchcraftError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{name} (PITCHCRAFT_{name.split('.')[0].upper()}): {msg}"
+            for name, msg in field_errors(exc).items()
+        )
+        raise PitchcraftError(f"invalid settings: {problems}") from None
+
+
+def registry() -> Registry:
+    return Registry(load_settings()).load()
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def print_json(value: Any) -> None:
+    out.print_json(json.dumps(value, ensure_ascii=False), ensure_ascii=False)
+
+
+# -- plugins --------------------------------------------------------------------------------
+
+
+@plugins_app.command("list")
+@friendly_errors
+def plugins_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List loaded plugins, and any that failed to load with the reason."""
+    reg = registry()
+    if as_json:
+        print_json(
+            {
+                "plugins": [
+                    reg.info(n).model_dump(exclude={"input_schema", "output_schema"})
+                    for n in reg.names()
+                ],
+                "failures": [f.model_dump() for f in reg.failures],
+            }
+        )
+        return
+    rows = [("name", "version", "languages", "source", "description")]
+    for n in reg.names():
+        p = reg.plugins[n]
+        rows.append((n, p.version, ",".join(p.languages), reg.sources[n], p.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        typer.echo("  ".join([*cells, row[4]]))
+    for f in reg.failures:
+        err.print(f"[yellow]skipped[/yellow] {f.name} ({f.source}): {f.reason}", highlight=False)
+
+
+@plugins_app.command("info")
+@friendly_errors
+def plugins_info(name: Annotated[str, typer.Argument(help="Plugin name.")]) -> None:
+    """Show a plugin's metadata and its Input/Output JSON schemas."""
+    print_json(registry().info(name).model_dump())
+
+
+# -- config ---------------------------------------------------------------------------------
+
+
+@config_app.command("show")
+@friendly_errors
+def config_show() -> None:
+    """Print the settings in force and where the config file is."""
+    path = config_file()
+    print_json(
+        {
+            "config_file": str(path) if path else None,
+            "settings": load_settings().model_dump(mode="json"),
+        }
+    )
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+def read_json_arg(value: str) -> str:
+    """--json accepts the JSON itself, @path to a file, or - for standard input."""
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        path = Path(value[1:])
+        if not path.is_file():
+            raise PitchcraftError(f"--json {value}: no such file")
+        return path.read_text(encoding="utf-8")
+    return value
+
+
+@app.command("run")
+@friendly_errors
+def run(
+    plugin: Annotated[str, typer.Argument(help="Plugin name (see `pitchcraft plugins list`).")],
+    json_input: Annotated[
+        str | None,
+        typer.Option("--json", help="One request as JSON, @file.json, or - for stdin."),
+    ] = None,
+    input_path: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help="Batch input: .jsonl or .csv, one request a row."),
+    ] = None,
+    output_path: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Batch output .jsonl; rerunning resumes it."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Start the batch afresh instead of resuming.")
+    ] = False,
+) -> None:
+    """Run a plugin on one request (--json) or a whole file (--input/--output)."""
+    if (json_input is None) == (input_path is None):
+        raise PitchcraftError("give exactly one of --json (one request) or --input (a batch)")
+    reg = registry()
+    target = reg.get(plugin)
+    ctx = reg.context()
+    if json_input is not None:
+        result = target.invoke(read_json_arg(json_input), ctx)
+        print_json(result.model_dump(mode="json"))
+        return
+    assert input_path is not None
+    output = output_path or input_path.with_name(f"{input_path.stem}.{plugin}.out.jsonl")
+    run_batch_with_progress(reg, plugin, input_path, output, overwrite)
+
+
+def run_batch_with_progress(
+    reg: Registry, plugin: str, input_path: Path, output: Path, overwrite: bool
+) -> None:
+    progress = Progress(
+        TextColumn(f"{plugin}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+    task = progress.add_task(plugin, total=None)
+    try:
+        with progress:
+            report = run_batch(
+                reg.get(plugin),
+                reg.context(),
+                input_path,
+                output,
+                overwrite=overwrite,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished rows are in {output}; rerun the same command to resume")
+        raise typer.Exit(130) from None
+    if report.stale:
+        err.print(f"recomputed {len(report.stale)} rows that changed since the last run")
+    err.print(
+        f"{report.total} rows: {report.succeeded} done now, {report.already_done} already done, "
+        f"{report.invalid} invalid, {report.failed} failed -> {output}",
+        highlight=False,
+    )
+    if report.errors is not None:
+        err.print(f"row errors (line number, field, reason): {report.errors}", highlight=False)
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,58 @@
+"""What a plugin receives: settings, prompts and shared resources, built lazily and once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from toolkit.prompts import SHIPPED_PROMPTS, PromptLoader
+from toolkit.settings import Settings
+
+T = TypeVar("T")
+
+
+class Context:
+    """Shared by every plugin and every thread of one process.
+
+    Heavy resources (models, stores, trained artefacts) are built on first use
+    through `shared`, which guarantees one build per key even when many
+    threads ask at once, without one slow build blocking unrelated keys.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        plugin_prompt_dirs: Iterable[Path] = (),
+    ) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.log = logging.getLogger("pitchcraft")
+        self._plugin_prompt_dirs = list(plugin_prompt_dirs)
+        self._resources: dict[str, Any] = {}
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def shared(self, key: str, factory: Callable[[], T]) -> T:
+        """Return the resource stored under `key`, building it with `factory` the first time."""
+        if key in self._resources:
+            return cast(T, self._resources[key])
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self._resources:
+                self._resources[key] = factory()
+        return cast(T, self._resources[key])
+
+    def is_built(self, key: str) -> bool:
+        return key in self._resources
+
+    @property
+    def prompts(self) -> PromptLoader:
+        def build() -> PromptLoader:
+            roots = [self.settings.prompts_dir] if self.settings.prompts_dir else []
+            roots += [SHIPPED_PROMPTS, *self._plugin_prompt_dirs]
+            return PromptLoader(roots)
+
+        return self.shared("prompts", build)

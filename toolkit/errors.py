@@ -1,0 +1,51 @@
+"""Errors users meet. Each carries a message fit to print without a stack trace."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class PitchcraftError(Exception):
+    """Base class: anything raised on purpose by pitchcraft."""
+
+
+class PluginNotFound(PitchcraftError):
+    def __init__(self, name: str, available: list[str], load_error: str | None = None) -> None:
+        if load_error:
+            message = f"plugin {name!r} failed to load: {load_error}"
+        else:
+            message = f"no plugin named {name!r} (available: {', '.join(available) or 'none'})"
+        super().__init__(message)
+        self.name = name
+
+
+class InputError(PitchcraftError):
+    """A request did not match a plugin's Input schema; `fields` maps field path -> problem."""
+
+    def __init__(self, plugin: str, fields: dict[str, str]) -> None:
+        detail = "; ".join(f"{path}: {msg}" for path, msg in fields.items())
+        super().__init__(f"invalid input for {plugin}: {detail}")
+        self.plugin = plugin
+        self.fields = fields
+
+    @classmethod
+    def from_validation(cls, plugin: str, err: ValidationError) -> InputError:
+        return cls(plugin, field_errors(err))
+
+
+class PluginRunError(PitchcraftError):
+    """A plugin failed on one request; the other requests of a batch are unaffected."""
+
+    def __init__(self, plugin: str, message: str) -> None:
+        super().__init__(f"{plugin} failed: {message}")
+        self.plugin = plugin
+        self.reason = message
+
+
+def field_errors(err: ValidationError) -> dict[str, str]:
+    """Flatten pydantic errors to {"items.0.price": "Input should be greater than 0"}."""
+    out: dict[str, str] = {}
+    for item in err.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"]) or "(request)"
+        out.setdefault(path, item["msg"].removeprefix("Value error, "))
+    return out

@@ -1,0 +1,139 @@
+"""The plugin contract: a named, versioned, typed function from Input to Output.
+
+A plugin author writes one subclass and (optionally) one prompt folder; every
+surface (CLI, HTTP, demo, LangChain tools, chain steps) is derived from the
+Input/Output models declared here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from toolkit.errors import InputError, PitchcraftError, PluginRunError
+
+if TYPE_CHECKING:
+    from toolkit.context import Context
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+InT = TypeVar("InT", bound=BaseModel)
+OutT = TypeVar("OutT", bound=BaseModel)
+
+log = logging.getLogger(__name__)
+
+
+class Plugin(ABC, Generic[InT, OutT]):
+    """Subclass this, set the class attributes, implement `run`.
+
+    Instances are created once by the registry (no constructor arguments) and
+    shared across threads: keep per-request state out of `self`, and get models,
+    stores and prompts from the Context.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0.1.0"
+    description: ClassVar[str] = ""
+    languages: ClassVar[tuple[str, ...]] = ("zh", "en")
+    Input: type[InT]
+    Output: type[OutT]
+    # A folder holding <name>/<template>.<lang>.jinja, for plugins shipped outside this repository.
+    prompts_dir: ClassVar[Path | None] = None
+
+    @abstractmethod
+    def run(self, req: InT, ctx: Context) -> OutT:
+        """Handle one validated request."""
+
+    async def run_many(self, reqs: Sequence[InT], ctx: Context) -> list[OutT | PluginRunError]:
+        """One outcome per request, in order; a failure fills its own slot only.
+
+        The default runs `run` concurrently in threads (bounded by
+        settings.concurrency). Override it to batch model calls.
+        """
+        limit = asyncio.Semaphore(ctx.settings.concurrency)
+
+        async def one(req: InT) -> OutT | PluginRunError:
+            async with limit:
+                return await asyncio.to_thread(self.run_checked, req, ctx)
+
+        return list(await asyncio.gather(*(one(r) for r in reqs)))
+
+    def parse_input(self, data: Mapping[str, Any] | str | bytes | BaseModel) -> InT:
+        """Validate raw input (dict or JSON text); raises InputError naming each bad field."""
+        if isinstance(data, self.Input):
+            return data
+        try:
+            if isinstance(data, str | bytes):
+                return self.Input.model_validate_json(data)
+            if isinstance(data, BaseModel):
+                data = data.model_dump()
+            return self.Input.model_validate(data)
+        except ValidationError as err:
+            raise InputError.from_validation(self.name, err) from None
+
+    def run_checked(self, req: InT, ctx: Context) -> OutT | PluginRunError:
+        """`run`, with the result checked against Output and any failure returned, not raised."""
+        try:
+            result = self.run(req, ctx)
+            return self.check_output(result)
+        except PluginRunError as err:
+            return err
+        except PitchcraftError as err:
+            return PluginRunError(self.name, str(err))
+        except Exception as err:  # a plugin bug must not take a batch down
+            log.debug("plugin %s raised", self.name, exc_info=True)
+            return PluginRunError(self.name, f"{type(err).__name__}: {err}")
+
+    def check_output(self, result: object) -> OutT:
+        if isinstance(result, self.Output):
+            return result
+        try:
+            return self.Output.model_validate(result)
+        except ValidationError as err:
+            raise PluginRunError(
+                self.name, f"returned output that does not match {self.Output.__name__}: {err}"
+            ) from None
+
+    def invoke(self, data: Mapping[str, Any] | str | BaseModel, ctx: Context) -> OutT:
+        """Validate, run, check: the one-request path every surface uses. Raises on failure."""
+        outcome = self.run_checked(self.parse_input(data), ctx)
+        if isinstance(outcome, PluginRunError):
+            raise outcome
+        return outcome
+
+
+def contract_problems(cls: object) -> list[str]:
+    """Why `cls` is not a usable plugin class (empty when it is)."""
+    if not (inspect.isclass(cls) and issubclass(cls, Plugin)):
+        return [f"{cls!r} is not a subclass of toolkit.plugin.Plugin"]
+    problems: list[str] = []
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        problems.append(f"name {name!r} must match {NAME_PATTERN.pattern}")
+    if not isinstance(cls.version, str) or not cls.version.strip():
+        problems.append("version must be a non-empty string")
+    if not isinstance(cls.description, str) or not cls.description.strip():
+        problems.append("description must be a non-empty string")
+    langs = cls.languages
+    if not langs or not all(isinstance(lang, str) and lang for lang in langs):
+        problems.append("languages must list at least one language code")
+    for attr in ("Input", "Output"):
+        model = getattr(cls, attr, None)
+        if not (inspect.isclass(model) and issubclass(model, BaseModel)):
+            problems.append(f"{attr} must be a pydantic BaseModel subclass, got {model!r}")
+            continue
+        try:
+            model.model_json_schema()
+        except Exception as err:
+            problems.append(f"{attr} has no JSON schema: {type(err).__name__}: {err}")
+    if inspect.isabstract(cls):
+        problems.append("run() is not implemented")
+    return problems

@@ -1,0 +1,81 @@
+"""Settings: defaults < pitchcraft.toml < PITCHCRAFT_* environment < explicit arguments."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from toolkit.errors import PitchcraftError
+
+CONFIG_ENV = "PITCHCRAFT_CONFIG"
+DEFAULT_CONFIG_FILE = "pitchcraft.toml"
+
+
+def config_file() -> Path | None:
+    """The TOML file in force: $PITCHCRAFT_CONFIG, else ./pitchcraft.toml if it exists."""
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise PitchcraftError(f"{CONFIG_ENV} names {path}, which is not a file")
+        return path
+    local = Path(DEFAULT_CONFIG_FILE)
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PITCHCRAFT_", extra="forbid")
+
+    plugins: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Allow-list of plugin names to load (comma-separated in the environment); "
+        "unset loads every discovered plugin.",
+    )
+    extra_plugins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra plugin classes as 'module:Class', for plugins not packaged yet.",
+    )
+    concurrency: int = Field(
+        default=4, ge=1, le=256, description="Requests one plugin handles at once in a batch."
+    )
+    batch_size: int = Field(
+        default=16, ge=1, le=10_000, description="Requests handed to run_many at a time by the CLI."
+    )
+    prompts_dir: Path | None = Field(
+        default=None,
+        description="Folder of prompt templates that override the shipped ones "
+        "(<plugin>/<name>.<lang>.jinja).",
+    )
+    log_level: str = Field(default="WARNING", description="Python logging level.")
+
+    @field_validator("plugins", "extra_plugins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
