@@ -2,7 +2,7 @@
 # Quick start, command 1: set up (or update) .venv and show pitchcraft working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh store
 echo
 echo "$ pitchcraft plugins list"
 .venv/bin/pitchcraft plugins list

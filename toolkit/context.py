@@ -6,10 +6,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from toolkit.prompts import SHIPPED_PROMPTS, PromptLoader
 from toolkit.settings import Settings
+
+if TYPE_CHECKING:
+    from toolkit.store import ProductStore
 
 T = TypeVar("T")
 
@@ -56,3 +59,14 @@ class Context:
             return PromptLoader(roots)
 
         return self.shared("prompts", build)
+
+    @property
+    def store(self) -> ProductStore:
+        """The shared product store (Chroma folder or server, per settings)."""
+
+        def build() -> ProductStore:
+            from toolkit.store import ProductStore  # chromadb/onnxruntime: only when used
+
+            return ProductStore.from_settings(self.settings)
+
+        return self.shared("store", build)

@@ -58,6 +58,32 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="WARNING", description="Python logging level.")
 
+    # -- product store -------------------------------------------------------------------
+    store_path: Path = Field(
+        default=Path.home() / ".local" / "share" / "pitchcraft" / "chroma",
+        description="Folder of the embedded Chroma store (ignored when chroma_url is set).",
+    )
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server, e.g. http://127.0.0.1:8000; unset = local folder."
+    )
+    collection_prefix: str = Field(
+        default="",
+        pattern=r"^[a-zA-Z0-9_-]*$",
+        description="Prefix for collection names, to keep several shops in one Chroma.",
+    )
+    embedder: str = Field(
+        default="use-multilingual",
+        description="'use-multilingual' (zh+en, offline) or 'sentence-transformers:<name or "
+        "path>' (e.g. sentence-transformers:all-MiniLM-L6-v2, English).",
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "pitchcraft",
+        description="Where embeddings are cached by text hash.",
+    )
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
+    vector_weight: float = Field(default=1.0, ge=0, description="Weight of vector ranks in fusion.")
+    keyword_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 ranks in fusion.")
+
     @field_validator("plugins", "extra_plugins", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:

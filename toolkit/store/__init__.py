@@ -1,0 +1,24 @@
+"""The shared product vector store: Chroma + offline embeddings + BM25, behind ProductStore."""
+
+from toolkit.store.collection import SearchMode, StoreError, UpsertCounts
+from toolkit.store.schema import (
+    KnowledgeChunk,
+    KnowledgeHit,
+    Product,
+    ProductFilter,
+    ProductHit,
+)
+from toolkit.store.store import ProductStore, StoreStats
+
+__all__ = [
+    "KnowledgeChunk",
+    "KnowledgeHit",
+    "Product",
+    "ProductFilter",
+    "ProductHit",
+    "ProductStore",
+    "SearchMode",
+    "StoreError",
+    "StoreStats",
+    "UpsertCounts",
+]

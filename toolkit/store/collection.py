@@ -1,0 +1,241 @@
+"""One Chroma collection of typed records, searchable by vector, keyword (BM25) and both.
+
+Fusion (hybrid mode) is weighted reciprocal rank fusion:
+    score(d) = w_vec / (rrf_k + rank_vec(d)) + w_kw / (rrf_k + rank_kw(d))
+over the top `candidates` of each retriever (a retriever that misses d adds 0).
+Ranks, not raw scores, are fused because cosine similarities and BM25 scores
+live on unrelated scales.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from toolkit.errors import PitchcraftError
+from toolkit.store.embedders import CachedEmbedder
+from toolkit.store.keyword import KeywordIndex
+from toolkit.store.schema import Record
+
+R = TypeVar("R", bound=Record)
+SearchMode = Literal["hybrid", "vector", "keyword"]
+SCHEMA_VERSION = 1
+PAGE = 5000
+
+
+class StoreError(PitchcraftError):
+    pass
+
+
+class UpsertCounts(BaseModel):
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+@dataclass
+class Ranked:
+    id: str
+    score: float
+    vector_rank: int | None = None
+    keyword_rank: int | None = None
+    similarity: float | None = None
+
+
+def open_collection(client: Any, name: str, embedder: CachedEmbedder) -> Any:
+    """Get or create `name`, refusing a collection built with another embedding model."""
+    try:
+        col = client.get_collection(name)
+    except Exception:  # chromadb raises NotFoundError (or ValueError in older servers)
+        try:
+            col = client.create_collection(
+                name,
+                metadata={
+                    "embedder": embedder.model_id,
+                    "dim": embedder.dim,
+                    "schema_version": SCHEMA_VERSION,
+                },
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+        except Exception:  # another process created it in between
+            col = client.get_collection(name)
+    built_with = (col.metadata or {}).get("embedder")
+    if built_with != embedder.model_id:
+        raise StoreError(
+            f"collection {name!r} was built with embedder {built_with!r} but the settings "
+            f"select {embedder.model_id!r}; vectors from different models are not comparable. "
+            "Use the same PITCHCRAFT_EMBEDDER, or another PITCHCRAFT_COLLECTION_PREFIX / "
+            "store folder and ingest again."
+        )
+    return col
+
+
+class IndexedCollection(Generic[R]):
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        record_type: type[R],
+        embedder: CachedEmbedder,
+        rrf_k: int = 60,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> None:
+        self.name = name
+        self.record_type = record_type
+        self.embedder = embedder
+        self.rrf_k = rrf_k
+        self.vector_weight, self.keyword_weight = weights
+        self._col = open_collection(client, name, embedder)
+        self._lock = threading.RLock()
+        self._keyword: KeywordIndex | None = None
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[R]) -> UpsertCounts:
+        """Insert or update by id. Records whose content is unchanged are not re-embedded."""
+        counts = UpsertCounts()
+        if not records:
+            return counts
+        with self._lock:
+            stored = self._stored_hashes([r.id for r in records])
+            changed = [r for r in records if stored.get(r.id) != r.content_hash()]
+            counts.unchanged = len(records) - len(changed)
+            counts.updated = sum(1 for r in changed if r.id in stored)
+            counts.added = len(changed) - counts.updated
+            if changed:
+                texts = [r.search_text() for r in changed]
+                vectors = self.embedder.embed(texts)
+                self._col.upsert(
+                    ids=[r.id for r in changed],
+                    embeddings=vectors,
+                    documents=texts,
+                    metadatas=[self._metadata(r) for r in changed],
+                )
+                self._keyword = None
+        return counts
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            with self._lock:
+                self._col.delete(ids=list(ids))
+                self._keyword = None
+
+    def delete_where(self, where: dict[str, Any], keep: Sequence[str] = ()) -> int:
+        """Delete records matching `where` except ids in `keep`; returns how many went."""
+        kept = set(keep)
+        with self._lock:
+            ids = [i for i in self._col.get(where=where, include=[])["ids"] if i not in kept]
+            self.delete(ids)
+        return len(ids)
+
+    @staticmethod
+    def _metadata(record: Record) -> dict[str, Any]:
+        return {
+            **record.filter_fields(),
+            "content_sha": record.content_hash(),
+            "record": record.model_dump_json(),
+        }
+
+    def _stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        got = self._col.get(ids=list(ids), include=["metadatas"])
+        return {
+            i: m.get("content_sha", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)
+        }
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self._col.count())
+
+    def get(self, ids: Sequence[str]) -> list[R]:
+        """Records for `ids`, in the order asked; unknown ids are left out."""
+        if not ids:
+            return []
+        got = self._col.get(ids=list(ids), include=["metadatas"])
+        by_id = {
+            i: self.record_type.model_validate_json(m["record"])
+            for i, m in zip(got["ids"], got["metadatas"], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        mode: SearchMode = "hybrid",
+        candidates: int | None = None,
+    ) -> list[tuple[R, Ranked]]:
+        """Top-k records for `query` satisfying `where`, best first."""
+        if not query.strip():
+            raise StoreError("the search query is empty")
+        if self.count() == 0:
+            return []
+        pool = candidates or max(4 * k, 50)
+        vector = self._vector(query, pool, where) if mode != "keyword" else []
+        keyword = self._keyword_search(query, pool, where) if mode != "vector" else []
+        if mode == "vector":
+            ranked = vector[:k]
+        elif mode == "keyword":
+            ranked = keyword[:k]
+        else:
+            ranked = self._fuse(vector, keyword)[:k]
+        records = {r.id: r for r in self.get([x.id for x in ranked])}
+        return [(records[x.id], x) for x in ranked if x.id in records]
+
+    def _vector(self, query: str, n: int, where: dict[str, Any] | None) -> list[Ranked]:
+        vec = self.embedder.embed([query])
+        res = self._col.query(query_embeddings=vec, n_results=n, where=where, include=["distances"])
+        return [
+            Ranked(id=i, score=1.0 - d, vector_rank=rank, similarity=1.0 - d)
+            for rank, (i, d) in enumerate(zip(res["ids"][0], res["distances"][0], strict=True), 1)
+        ]
+
+    def _keyword_search(self, query: str, n: int, where: dict[str, Any] | None) -> list[Ranked]:
+        index = self.keyword_index()
+        allowed = self._col.get(where=where, include=[])["ids"] if where else None
+        return [
+            Ranked(id=i, score=s, keyword_rank=rank)
+            for rank, (i, s) in enumerate(index.search(query, n, allowed), 1)
+        ]
+
+    def keyword_index(self) -> KeywordIndex:
+        """BM25 over every record, rebuilt after local writes or when the count changed
+        (another process wrote to a shared Chroma server)."""
+        with self._lock:
+            index = self._keyword
+            if index is None or len(index) != self.count():
+                ids: list[str] = []
+                texts: list[str] = []
+                for offset in range(0, self.count(), PAGE):
+                    page = self._col.get(include=["documents"], limit=PAGE, offset=offset)
+                    ids += page["ids"]
+                    texts += page["documents"]
+                index = self._keyword = KeywordIndex(ids, texts)
+            return index
+
+    def _fuse(self, vector: list[Ranked], keyword: list[Ranked]) -> list[Ranked]:
+        fused: dict[str, Ranked] = {}
+        for hit in vector:
+            fused[hit.id] = Ranked(
+                id=hit.id,
+                score=self.vector_weight / (self.rrf_k + (hit.vector_rank or 0)),
+                vector_rank=hit.vector_rank,
+                similarity=hit.similarity,
+            )
+        for hit in keyword:
+            entry = fused.setdefault(hit.id, Ranked(id=hit.id, score=0.0))
+            entry.keyword_rank = hit.keyword_rank
+            entry.score += self.keyword_weight / (self.rrf_k + (hit.keyword_rank or 0))
+        return sorted(fused.values(), key=lambda h: -h.score)

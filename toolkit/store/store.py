@@ -1,0 +1,147 @@
+"""ProductStore: the `products` and `knowledge` collections every plugin shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel
+
+from toolkit.settings import Settings
+from toolkit.store.collection import IndexedCollection, SearchMode, StoreError, UpsertCounts
+from toolkit.store.embedders import CachedEmbedder, make_embedder
+from toolkit.store.schema import (
+    KnowledgeChunk,
+    KnowledgeHit,
+    Language,
+    Product,
+    ProductFilter,
+    ProductHit,
+)
+
+
+class StoreStats(BaseModel):
+    location: str
+    embedder: str
+    products: int
+    knowledge: int
+    categories: dict[str, int]
+    languages: dict[str, int]
+
+
+def chroma_client(settings: Settings) -> Any:
+    """PersistentClient on a folder by default; HttpClient when chroma_url is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url is None:
+        settings.store_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.store_path), settings=chroma_settings)
+    url = urlparse(settings.chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise StoreError(f"chroma_url {settings.chroma_url!r} is not an http(s) URL")
+    try:
+        client = chromadb.HttpClient(
+            host=url.hostname,
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+        client.heartbeat()
+    except Exception as err:
+        raise StoreError(
+            f"cannot reach the Chroma server at {settings.chroma_url}: {err}"
+        ) from None
+    return client
+
+
+class ProductStore:
+    """Thread-safe; build one per process (the Context does) and share it."""
+
+    def __init__(self, client: Any, embedder: CachedEmbedder, settings: Settings) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.location = settings.chroma_url or str(settings.store_path)
+        prefix = settings.collection_prefix
+        common = {
+            "embedder": embedder,
+            "rrf_k": settings.rrf_k,
+            "weights": (settings.vector_weight, settings.keyword_weight),
+        }
+        self.products = IndexedCollection(client, f"{prefix}products", Product, **common)
+        self.knowledge = IndexedCollection(client, f"{prefix}knowledge", KnowledgeChunk, **common)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ProductStore:
+        return cls(
+            chroma_client(settings), make_embedder(settings.embedder, settings.cache_dir), settings
+        )
+
+    # -- products --------------------------------------------------------------------------
+
+    def upsert_products(self, products: Sequence[Product]) -> UpsertCounts:
+        return self.products.upsert(products)
+
+    def delete_products(self, ids: Sequence[str]) -> None:
+        self.products.delete(ids)
+
+    def get_products(self, ids: Sequence[str]) -> list[Product]:
+        return self.products.get(ids)
+
+    def search_products(
+        self,
+        query: str,
+        k: int = 10,
+        filters: ProductFilter | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[ProductHit]:
+        where = filters.where() if filters else None
+        return [
+            ProductHit(product=product, **vars(ranked))
+            for product, ranked in self.products.search(query, k, where, mode)
+        ]
+
+    # -- knowledge -------------------------------------------------------------------------
+
+    def replace_source(self, source: str, chunks: Sequence[KnowledgeChunk]) -> UpsertCounts:
+        """Make `source`'s chunks exactly `chunks`: upsert them, delete ones no longer there."""
+        counts = self.knowledge.upsert(chunks)
+        self.knowledge.delete_where({"source": source}, keep=[c.id for c in chunks])
+        return counts
+
+    def search_knowledge(
+        self,
+        query: str,
+        k: int = 5,
+        language: Language | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[KnowledgeHit]:
+        where = {"language": language} if language else None
+        return [
+            KnowledgeHit(chunk=chunk, **vars(ranked))
+            for chunk, ranked in self.knowledge.search(query, k, where, mode)
+        ]
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    def stats(self) -> StoreStats:
+        categories: dict[str, int] = {}
+        languages: dict[str, int] = {}
+        total = self.products.count()
+        for offset in range(0, total, 5000):
+            page = self.products._col.get(include=["metadatas"], limit=5000, offset=offset)
+            for meta in page["metadatas"]:
+                cat = str(meta.get("category") or "(none)")
+                categories[cat] = categories.get(cat, 0) + 1
+                lang = str(meta.get("language"))
+                languages[lang] = languages.get(lang, 0) + 1
+        return StoreStats(
+            location=self.location,
+            embedder=self.embedder.model_id,
+            products=total,
+            knowledge=self.knowledge.count(),
+            categories=dict(sorted(categories.items(), key=lambda kv: -kv[1])),
+            languages=languages,
+        )
