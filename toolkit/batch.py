@@ -23,7 +23,7 @@ from toolkit.context import Context
 from toolkit.errors import InputError, PitchcraftError, PluginRunError
 from toolkit.plugin import Plugin
 
-INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
 @dataclass
@@ -59,13 +59,16 @@ def errors_path(output: Path) -> Path:
 
 
 def read_rows(path: Path) -> list[Row]:
-    """Rows of a JSONL or CSV file, numbered by their line in the file (CSV header = line 1)."""
+    """Rows of a JSONL, CSV or Parquet file, numbered by their line in the file
+    (CSV: the header is line 1; Parquet: row index + 1)."""
     kind = INPUT_FORMATS.get(path.suffix.lower())
     if kind is None:
         known = ", ".join(sorted(INPUT_FORMATS))
         raise PitchcraftError(f"{path}: unsupported input format (use one of: {known})")
     if not path.is_file():
         raise PitchcraftError(f"{path}: no such file")
+    if kind == "parquet":
+        return _parquet_rows(path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             return list(_jsonl_rows(fh) if kind == "jsonl" else _csv_rows(fh))
@@ -97,6 +100,25 @@ def _csv_rows(lines: Iterator[str]) -> Iterator[Row]:
             continue
         # Empty cells mean "not given", so schema defaults apply.
         yield Row(reader.line_num, data={k: v for k, v in record.items() if v not in ("", None)})
+
+
+def _parquet_rows(path: Path) -> list[Row]:
+    try:
+        import pandas as pd
+
+        frame = pd.read_parquet(path)
+    except ImportError:
+        raise PitchcraftError(
+            "reading Parquet needs pandas and pyarrow (the store extra)"
+        ) from None
+    except Exception as err:
+        raise PitchcraftError(f"{path}: not a readable Parquet file: {err}") from None
+    # Through JSON so every value is a plain Python type; nulls mean "not given".
+    records = json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
+    return [
+        Row(number, data={k: v for k, v in record.items() if v is not None})
+        for number, record in enumerate(records, start=1)
+    ]
 
 
 def load_done(output: Path, fingerprints: dict[int, str]) -> tuple[set[int], list[int]]:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from toolkit.batch import run_batch
-from toolkit.errors import PitchcraftError, field_errors
+from toolkit.cli_common import err, friendly_errors, load_settings, print_json
+from toolkit.errors import PitchcraftError
+from toolkit.progress import progress_bar
 from toolkit.registry import Registry
-from toolkit.settings import Settings, config_file
+from toolkit.settings import config_file
+from toolkit.store.cli import ingest_app, store_app
 
 app = typer.Typer(
     name="pitchcraft",
@@ -30,37 +27,8 @@ plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=Tru
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(config_app, name="config")
-
-out = Console()
-err = Console(stderr=True)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Print pitchcraft errors as one clear line (exit 2) instead of a stack trace."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except PitchcraftError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{name} (PITCHCRAFT_{name.split('.')[0].upper()}): {msg}"
-            for name, msg in field_errors(exc).items()
-        )
-        raise PitchcraftError(f"invalid settings: {problems}") from None
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(store_app, name="store")
 
 
 def registry() -> Registry:
@@ -73,10 +41,6 @@ def main_options(
 ) -> None:
     level = logging.DEBUG if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-
-
-def print_json(value: Any) -> None:
-    out.print_json(json.dumps(value, ensure_ascii=False), ensure_ascii=False)
 
 
 # -- plugins --------------------------------------------------------------------------------
@@ -188,23 +152,15 @@ def run(
 def run_batch_with_progress(
     reg: Registry, plugin: str, input_path: Path, output: Path, overwrite: bool
 ) -> None:
-    progress = Progress(
-        TextColumn(f"{plugin}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    )
-    task = progress.add_task(plugin, total=None)
     try:
-        with progress:
+        with progress_bar(plugin) as update:
             report = run_batch(
                 reg.get(plugin),
                 reg.context(),
                 input_path,
                 output,
                 overwrite=overwrite,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                on_progress=update,
             )
     except KeyboardInterrupt:
         err.print(f"interrupted: finished rows are in {output}; rerun the same command to resume")

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sqlite3
 import threading
@@ -18,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from toolkit.data.packaged import package_dir
 from toolkit.errors import PitchcraftError
 from toolkit.store.schema import sha
 
@@ -34,17 +34,6 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 rows of unit length."""
         ...
-
-
-def package_dir(package: str, pip_name: str) -> Path:
-    """Folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise PitchcraftError(
-            f"package {pip_name} is not installed (pip install --no-deps {pip_name}; "
-            "scripts/setup.sh store installs it)"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 TOKEN = re.compile(r"\w", re.UNICODE)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 _jieba_lock = threading.Lock()
 
 

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Language = Literal["zh", "en"]
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -105,6 +105,8 @@ class KnowledgeChunk(Record):
 class ProductFilter(BaseModel):
     """Metadata constraints; all given ones must hold."""
 
+    model_config = ConfigDict(extra="forbid")
+
     category: list[str] | None = Field(default=None, description="Any of these categories.")
     brand: list[str] | None = Field(default=None, description="Any of these brands.")
     min_price: float | None = Field(default=None, ge=0)
@@ -149,6 +151,9 @@ class Hit(BaseModel):
     score: float = Field(description="Fused score (higher is better).")
     vector_rank: int | None = Field(default=None, description="1-based rank by embeddings.")
     keyword_rank: int | None = Field(default=None, description="1-based rank by BM25.")
+    similarity: float | None = Field(
+        default=None, description="Cosine similarity to the query, when the vector side found it."
+    )
 
 
 class ProductHit(Hit):

@@ -1,0 +1,51 @@
+"""Helpers every `pitchcraft` sub-command shares: consoles, settings, one-line errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from toolkit.errors import PitchcraftError, field_errors
+from toolkit.progress import stderr
+from toolkit.settings import Settings
+
+out = Console()
+err = stderr
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Print pitchcraft errors as one clear line (exit 2) instead of a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except PitchcraftError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{name} (PITCHCRAFT_{name.split('.')[0].upper()}): {msg}"
+            for name, msg in field_errors(exc).items()
+        )
+        raise PitchcraftError(f"invalid settings: {problems}") from None
+
+
+def print_json(value: Any) -> None:
+    out.print_json(json.dumps(value, ensure_ascii=False), ensure_ascii=False)
