@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 
 TOKEN = re.compile(r"\w", re.UNICODE)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 _jieba_lock = threading.Lock()
 
 
@@ -34,6 +33,7 @@ class KeywordIndex:
     def __init__(self, ids: Sequence[str], texts: Sequence[str]) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
         self.ids = list(ids)
         self._row = {doc_id: i for i, doc_id in enumerate(self.ids)}
         self._bm25 = bm25s.BM25()
