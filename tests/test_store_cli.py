@@ -1,0 +1,72 @@
+"""`pitchcraft ingest` and `pitchcraft store`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import cli
+
+
+@pytest.fixture
+def store_env(cli_env: dict[str, str], tmp_path: Path, embedding_cache: Path) -> dict[str, str]:
+    return {
+        **cli_env,
+        "PITCHCRAFT_STORE_PATH": str(tmp_path / "chroma"),
+        "PITCHCRAFT_CACHE_DIR": str(embedding_cache),
+    }
+
+
+def test_ingest_demo_then_search_with_filters(store_env: dict[str, str]) -> None:
+    proc = cli(store_env, "ingest", "demo")
+    assert "products: 649 rows: 649 added" in proc.stderr
+    stats = json.loads(cli(store_env, "store", "stats").stdout)
+    assert stats["products"] == 649 and stats["knowledge"] >= 10
+    found = cli(
+        store_env,
+        "store",
+        "search",
+        "降噪耳机",
+        "-k",
+        "5",
+        "--json",
+        "-f",
+        "max_price=200",
+        "-f",
+        "category=Headphones & Earbuds",
+    )
+    hits = json.loads(found.stdout)
+    assert hits and all(h["product"]["price"] <= 200 for h in hits)
+    kb = cli(store_env, "store", "search", "refund", "-c", "knowledge", "-k", "1")
+    assert "returns.en.md#" in kb.stdout
+
+
+def test_ingest_reports_rejects_and_exits_1(store_env: dict[str, str], tmp_path: Path) -> None:
+    src = tmp_path / "cat.csv"
+    src.write_text("id,title,price\np1,Desk lamp,19.9\np2,,5\np3,Kettle,abc\n")
+    rejects = tmp_path / "rej.jsonl"
+    proc = cli(store_env, "ingest", "products", str(src), "--rejects", str(rejects), check=False)
+    assert proc.returncode == 1
+    assert "3 rows: 1 added, 0 updated, 0 unchanged, 2 rejected" in proc.stderr
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [r["line"] for r in lines] == [3, 4]
+    assert "price" in lines[1]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["store", "search", "tv", "-f", "colour=red"], "colour: Extra inputs are not permitted"),
+        (["store", "search", "tv", "-f", "max_price"], "expected key=value"),
+        (["store", "search", "tv", "--mode", "fuzzy"], "use hybrid, vector or keyword"),
+        (["ingest", "products", "nowhere.jsonl"], "nowhere.jsonl: no such file"),
+        (["ingest", "knowledge", "nowhere"], "no such file or folder"),
+    ],
+)
+def test_store_usage_errors(store_env: dict[str, str], args: list[str], message: str) -> None:
+    proc = cli(store_env, *args, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
