@@ -245,3 +245,41 @@ def test_empty_query_is_rejected(store: ProductStore) -> None:
 def test_knowledge_chunk_language_detection() -> None:
     assert KnowledgeChunk(id="a", source="s", text="退货政策").language == "zh"
     assert KnowledgeChunk(id="b", source="s", text="Return policy").language == "en"
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        ProductFilter(category="TVs"),
+        ProductFilter(category=["TVs", "Monitors"], max_price=700),
+        ProductFilter(min_price=100, max_price=300, in_stock=True),
+        ProductFilter(brand=["Samsung", "LG"], language="zh"),
+        ProductFilter(in_stock=False),
+        ProductFilter(min_price=50),  # clothing has no price: must not match, as in Chroma
+        ProductFilter(category="No such category"),
+    ],
+)
+def test_in_process_filters_agree_with_chroma(demo_store: ProductStore, flt: ProductFilter) -> None:
+    collection = demo_store.products
+    mirror = collection.mirror()
+    ours = {mirror.ids[i] for i in mirror.mask(flt.where()).nonzero()[0]}
+    chroma = set(collection._col.get(where=flt.where(), include=[])["ids"])
+    assert ours == chroma
+
+
+def test_broad_and_narrow_filters_return_exact_neighbours(demo_store: ProductStore) -> None:
+    """Both search paths (exact over few rows, masked HNSW over many) give the true top-k."""
+    import numpy as np
+
+    collection = demo_store.products
+    mirror = collection.mirror()
+    for flt in (
+        ProductFilter(in_stock=True),
+        ProductFilter(category="Laptops & Notebook Computers"),
+    ):
+        hits = demo_store.search_products("thin and light laptop", k=5, filters=flt, mode="vector")
+        query = demo_store.embedder.embed(["thin and light laptop"])[0]
+        mask = mirror.mask(flt.where())
+        scores = np.where(mask, mirror.vectors @ query, -np.inf)
+        expected = [mirror.ids[i] for i in np.argsort(-scores)[:5]]
+        assert [h.id for h in hits] == expected

@@ -19,12 +19,15 @@ from pydantic import BaseModel
 from toolkit.errors import PitchcraftError
 from toolkit.store.embedders import CachedEmbedder
 from toolkit.store.keyword import KeywordIndex
+from toolkit.store.mirror import Mirror
 from toolkit.store.schema import Record
 
 R = TypeVar("R", bound=Record)
 SearchMode = Literal["hybrid", "vector", "keyword"]
 SCHEMA_VERSION = 1
 PAGE = 5000
+EXACT_LIMIT = 20_000  # up to this many rows passing a filter, exact numpy search is fastest
+OVERFETCH = 3.0  # safety factor when over-fetching unfiltered HNSW results for a broad filter
 
 
 class StoreError(PitchcraftError):
@@ -98,7 +101,8 @@ class IndexedCollection(Generic[R]):
         self.vector_weight, self.keyword_weight = weights
         self._col = open_collection(client, name, embedder)
         self._lock = threading.RLock()
-        self._keyword: KeywordIndex | None = None
+        self._mirror: Mirror | None = None
+        self._keyword: tuple[int, KeywordIndex] | None = None  # (mirror version, index)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -116,20 +120,23 @@ class IndexedCollection(Generic[R]):
             if changed:
                 texts = [r.search_text() for r in changed]
                 vectors = self.embedder.embed(texts)
+                ids = [r.id for r in changed]
                 self._col.upsert(
-                    ids=[r.id for r in changed],
+                    ids=ids,
                     embeddings=vectors,
                     documents=texts,
                     metadatas=[self._metadata(r) for r in changed],
                 )
-                self._keyword = None
+                if self._mirror is not None:
+                    self._mirror.put(ids, vectors, texts, [r.filter_fields() for r in changed])
         return counts
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             with self._lock:
                 self._col.delete(ids=list(ids))
-                self._keyword = None
+                if self._mirror is not None:
+                    self._mirror.remove(ids)
 
     def delete_where(self, where: dict[str, Any], keep: Sequence[str] = ()) -> int:
         """Delete records matching `where` except ids in `keep`; returns how many went."""
@@ -196,34 +203,63 @@ class IndexedCollection(Generic[R]):
 
     def _vector(self, query: str, n: int, where: dict[str, Any] | None) -> list[Ranked]:
         vec = self.embedder.embed([query])
-        res = self._col.query(query_embeddings=vec, n_results=n, where=where, include=["distances"])
+        if where is None:
+            found = self._hnsw(vec, n)
+        else:
+            mirror = self.mirror()
+            mask = mirror.mask(where)
+            passing = int(mask.sum())
+            if passing <= EXACT_LIMIT:
+                found = mirror.nearest(vec[0], n, mask)
+            else:  # most rows pass: the unfiltered HNSW neighbours, masked, are enough
+                fetch = min(len(mirror), int(n * len(mirror) / passing * OVERFETCH) + n)
+                found = [(i, s) for i, s in self._hnsw(vec, fetch) if mask[mirror.row[i]]][:n]
+                if len(found) < n:
+                    found = mirror.nearest(vec[0], n, mask)
         return [
-            Ranked(id=i, score=1.0 - d, vector_rank=rank, similarity=1.0 - d)
-            for rank, (i, d) in enumerate(zip(res["ids"][0], res["distances"][0], strict=True), 1)
+            Ranked(id=i, score=sim, vector_rank=rank, similarity=sim)
+            for rank, (i, sim) in enumerate(found, 1)
         ]
+
+    def _hnsw(self, vec: Any, n: int) -> list[tuple[str, float]]:
+        res = self._col.query(query_embeddings=vec, n_results=n, include=["distances"])
+        return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def _keyword_search(self, query: str, n: int, where: dict[str, Any] | None) -> list[Ranked]:
+        mirror = self.mirror()
         index = self.keyword_index()
-        allowed = self._col.get(where=where, include=[])["ids"] if where else None
-        return [
-            Ranked(id=i, score=s, keyword_rank=rank)
-            for rank, (i, s) in enumerate(index.search(query, n, allowed), 1)
-        ]
+        hits = index.search(query, n, mirror.mask(where)[: len(index.ids)])
+        return [Ranked(id=i, score=s, keyword_rank=rank) for rank, (i, s) in enumerate(hits, 1)]
+
+    def mirror(self) -> Mirror:
+        """The in-process copy (see mirror.py). Local writes keep it current; when the
+        count differs (another process wrote to a shared Chroma server) it is rebuilt."""
+        with self._lock:
+            mirror = self._mirror
+            total = self.count()
+            if mirror is None or len(mirror) != total:
+                mirror = Mirror(self.embedder.dim)
+                for offset in range(0, total, PAGE):
+                    page = self._col.get(
+                        include=["embeddings", "documents", "metadatas"],
+                        limit=PAGE,
+                        offset=offset,
+                    )
+                    fields = [
+                        {k: v for k, v in m.items() if k not in ("content_sha", "record")}
+                        for m in page["metadatas"]
+                    ]
+                    mirror.put(page["ids"], page["embeddings"], page["documents"], fields)
+                self._mirror = mirror
+            return mirror
 
     def keyword_index(self) -> KeywordIndex:
-        """BM25 over every record, rebuilt after local writes or when the count changed
-        (another process wrote to a shared Chroma server)."""
+        """BM25 over the mirror's rows (same order, so filter masks apply as they are)."""
         with self._lock:
-            index = self._keyword
-            if index is None or len(index) != self.count():
-                ids: list[str] = []
-                texts: list[str] = []
-                for offset in range(0, self.count(), PAGE):
-                    page = self._col.get(include=["documents"], limit=PAGE, offset=offset)
-                    ids += page["ids"]
-                    texts += page["documents"]
-                index = self._keyword = KeywordIndex(ids, texts)
-            return index
+            mirror = self.mirror()
+            if self._keyword is None or self._keyword[0] != mirror.version:
+                self._keyword = (mirror.version, KeywordIndex(mirror.ids, mirror.documents))
+            return self._keyword[1]
 
     def _fuse(self, vector: list[Ranked], keyword: list[Ranked]) -> list[Ranked]:
         fused: dict[str, Ranked] = {}

@@ -35,7 +35,6 @@ class KeywordIndex:
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
         self.ids = list(ids)
-        self._row = {doc_id: i for i, doc_id in enumerate(self.ids)}
         self._bm25 = bm25s.BM25()
         if self.ids:
             self._bm25.index([tokenize(t) or ["\u2400"] for t in texts], show_progress=False)
@@ -44,23 +43,14 @@ class KeywordIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search(
-        self, query: str, k: int, allowed: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """Top-k (id, score) with score > 0, optionally only among `allowed` ids."""
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Top-k (id, score) with score > 0; `mask` (aligned with `ids`) limits the rows."""
         tokens = [t for t in tokenize(query) if t in self._vocab]
-        if not tokens or not self.ids:
+        if not tokens or not self.ids or (mask is not None and not mask.any()):
             return []
-        mask = None
-        if allowed is not None:
-            mask = np.zeros(len(self.ids), dtype=np.float32)
-            rows = [self._row[i] for i in allowed if i in self._row]
-            if not rows:
-                return []
-            mask[rows] = 1.0
-        k = min(k, len(self.ids))
+        weights = None if mask is None else mask.astype(np.float32)
         docs, scores = self._bm25.retrieve(
-            [tokens], k=k, weight_mask=mask, show_progress=False, n_threads=1
+            [tokens], k=min(k, len(self.ids)), weight_mask=weights, show_progress=False, n_threads=1
         )
         return [
             (self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
