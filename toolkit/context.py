@@ -12,6 +12,7 @@ from toolkit.prompts import SHIPPED_PROMPTS, PromptLoader
 from toolkit.settings import Settings
 
 if TYPE_CHECKING:
+    from toolkit.llm import ModelClient
     from toolkit.store import ProductStore
 
 T = TypeVar("T")
@@ -70,3 +71,14 @@ class Context:
             return ProductStore.from_settings(self.settings)
 
         return self.shared("store", build)
+
+    @property
+    def llm(self) -> ModelClient:
+        """The shared model (local in-process, or a vLLM server, per settings)."""
+
+        def build() -> ModelClient:
+            from toolkit.llm import ModelClient
+
+            return ModelClient(self.settings)
+
+        return self.shared("llm", build)

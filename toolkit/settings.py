@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -83,6 +83,35 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
     vector_weight: float = Field(default=1.0, ge=0, description="Weight of vector ranks in fusion.")
     keyword_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 ranks in fusion.")
+
+    # -- shared language model -----------------------------------------------------------
+    llm_backend: Literal["local", "openai"] = Field(
+        default="local",
+        description="'local': the embedded model in-process (transformers); 'openai': any "
+        "OpenAI-compatible server such as vLLM at llm_url.",
+    )
+    llm_url: str | None = Field(
+        default=None,
+        description="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8100/v1",
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for llm_url.")
+    llm_model: str | None = Field(
+        default=None, description="Served base-model name; default: the server's first model."
+    )
+    llm_timeout_s: float = Field(default=120, gt=0, description="Per-request time limit.")
+    llm_connect_timeout_s: float = Field(default=5, gt=0, description="Time to reach the server.")
+    llm_retries: int = Field(default=2, ge=0, le=10, description="Retries of transient failures.")
+    llm_max_tokens: int = Field(default=256, ge=1, le=8192, description="Default reply length.")
+    structured_retries: int = Field(
+        default=2, ge=0, le=5, description="Re-asks when a reply fails its JSON schema."
+    )
+    local_max_batch: int = Field(
+        default=16, ge=1, le=256, description="Requests the local backend generates together."
+    )
+    adapters_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "adapters",
+        description="Folder of LoRA adapters, one sub-folder per task (copy, reasons, ...).",
+    )
 
     @field_validator("plugins", "extra_plugins", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ live on unrelated scales.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
@@ -28,6 +29,7 @@ SCHEMA_VERSION = 1
 PAGE = 5000
 EXACT_LIMIT = 20_000  # up to this many rows passing a filter, exact numpy search is fastest
 OVERFETCH = 3.0  # safety factor when over-fetching unfiltered HNSW results for a broad filter
+FRESHNESS_S = 2.0  # how often to ask Chroma whether another process changed the collection
 
 
 class StoreError(PitchcraftError):
@@ -102,6 +104,7 @@ class IndexedCollection(Generic[R]):
         self._col = open_collection(client, name, embedder)
         self._lock = threading.RLock()
         self._mirror: Mirror | None = None
+        self._checked_at = 0.0  # monotonic time the mirror was last compared with Chroma
         self._keyword: tuple[int, KeywordIndex] | None = None  # (mirror version, index)
 
     # -- writes ----------------------------------------------------------------------------
@@ -187,9 +190,10 @@ class IndexedCollection(Generic[R]):
         """Top-k records for `query` satisfying `where`, best first."""
         if not query.strip():
             raise StoreError("the search query is empty")
-        if self.count() == 0:
+        if len(self.mirror()) == 0:
             return []
-        pool = candidates or max(4 * k, 50)
+        # Fusion needs a deeper pool from each side than a single-method search does.
+        pool = candidates or (max(4 * k, 50) if mode == "hybrid" else k)
         vector = self._vector(query, pool, where) if mode != "keyword" else []
         keyword = self._keyword_search(query, pool, where) if mode != "vector" else []
         if mode == "vector":
@@ -206,36 +210,48 @@ class IndexedCollection(Generic[R]):
         if where is None:
             found = self._hnsw(vec, n)
         else:
-            mirror = self.mirror()
-            mask = mirror.mask(where)
-            passing = int(mask.sum())
-            if passing <= EXACT_LIMIT:
-                found = mirror.nearest(vec[0], n, mask)
-            else:  # most rows pass: the unfiltered HNSW neighbours, masked, are enough
-                fetch = min(len(mirror), int(n * len(mirror) / passing * OVERFETCH) + n)
-                found = [(i, s) for i, s in self._hnsw(vec, fetch) if mask[mirror.row[i]]][:n]
-                if len(found) < n:
-                    found = mirror.nearest(vec[0], n, mask)
+            with self._lock:  # writers may be growing the mirror's arrays
+                found = self._filtered_nearest(vec, n, where)
         return [
             Ranked(id=i, score=sim, vector_rank=rank, similarity=sim)
             for rank, (i, sim) in enumerate(found, 1)
         ]
+
+    def _filtered_nearest(self, vec: Any, n: int, where: dict[str, Any]) -> list[tuple[str, float]]:
+        mirror = self.mirror()
+        mask = mirror.mask(where)
+        passing = int(mask.sum())
+        if passing <= EXACT_LIMIT:
+            found = mirror.nearest(vec[0], n, mask)
+        else:  # most rows pass: the unfiltered HNSW neighbours, masked, are enough
+            fetch = min(len(mirror), int(n * len(mirror) / passing * OVERFETCH) + n)
+            rows = mirror.row
+            found = [(i, s) for i, s in self._hnsw(vec, fetch) if i in rows and mask[rows[i]]][:n]
+            if len(found) < n:
+                found = mirror.nearest(vec[0], n, mask)
+        return found
 
     def _hnsw(self, vec: Any, n: int) -> list[tuple[str, float]]:
         res = self._col.query(query_embeddings=vec, n_results=n, include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def _keyword_search(self, query: str, n: int, where: dict[str, Any] | None) -> list[Ranked]:
-        mirror = self.mirror()
-        index = self.keyword_index()
-        hits = index.search(query, n, mirror.mask(where)[: len(index.ids)])
+        with self._lock:
+            index = self.keyword_index()
+            mask = self.mirror().mask(where)[: len(index.ids)]
+        hits = index.search(query, n, mask)
         return [Ranked(id=i, score=s, keyword_rank=rank) for rank, (i, s) in enumerate(hits, 1)]
 
     def mirror(self) -> Mirror:
-        """The in-process copy (see mirror.py). Local writes keep it current; when the
-        count differs (another process wrote to a shared Chroma server) it is rebuilt."""
+        """The in-process copy (see mirror.py). Local writes keep it current; every
+        FRESHNESS_S it is compared with Chroma's count and rebuilt if another process
+        (a replica sharing a Chroma server) changed the collection."""
         with self._lock:
             mirror = self._mirror
+            now = time.monotonic()
+            if mirror is not None and now - self._checked_at < FRESHNESS_S:
+                return mirror  # counting costs ~6 ms at 100k rows: not on every query
+            self._checked_at = now
             total = self.count()
             if mirror is None or len(mirror) != total:
                 mirror = Mirror(self.embedder.dim)
@@ -258,7 +274,7 @@ class IndexedCollection(Generic[R]):
         with self._lock:
             mirror = self.mirror()
             if self._keyword is None or self._keyword[0] != mirror.version:
-                self._keyword = (mirror.version, KeywordIndex(mirror.ids, mirror.documents))
+                self._keyword = (mirror.version, KeywordIndex(mirror.ids, mirror.tokens()))
             return self._keyword[1]
 
     def _fuse(self, vector: list[Ranked], keyword: list[Ranked]) -> list[Ranked]:

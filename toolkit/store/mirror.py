@@ -22,6 +22,7 @@ class Mirror:
         self.dim = dim
         self.ids: list[str] = []
         self.documents: list[str] = []
+        self._tokens: list[list[str] | None] = []  # BM25 tokens per row, made on first need
         self.row: dict[str, int] = {}
         self._vectors = np.zeros((0, dim), dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
@@ -79,8 +80,10 @@ class Mirror:
                 self.row[doc_id] = at
                 self.ids.append(doc_id)
                 self.documents.append(document)
+                self._tokens.append(None)
             else:
                 self.documents[at] = document
+                self._tokens[at] = None
             self._vectors[at] = vector
             self._alive[at] = True
             for name in set(self._numeric) | set(self._codes) | set(record):
@@ -105,6 +108,16 @@ class Mirror:
             if at is not None:
                 self._alive[at] = False
         self.version += 1
+
+    def tokens(self) -> list[list[str]]:
+        """BM25 tokens of every row; only rows new or changed since the last call are
+        tokenized (jieba is the slow part of rebuilding a keyword index)."""
+        from toolkit.store.keyword import tokenize
+
+        for at, cached in enumerate(self._tokens):
+            if cached is None:
+                self._tokens[at] = tokenize(self.documents[at])
+        return self._tokens  # type: ignore[return-value]
 
     # -- filters -----------------------------------------------------------------------------
 

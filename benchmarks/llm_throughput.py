@@ -1,0 +1,145 @@
+"""Generation throughput of the shared model, three ways, in one run on this machine:
+
+(a) one request at a time with plain transformers `generate` (the baseline),
+(b) the same requests sent concurrently to the local backend, which batches them,
+(c) the same requests sent concurrently to vLLM (`pitchcraft model serve`, started
+    here if it is not running),
+plus the structured-output parse rate on a fixed set of prompts for both backends.
+
+    python -m benchmarks.llm_throughput [--quick] [--no-vllm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from benchmarks.common import print_json_line, print_table
+from toolkit import Settings
+from toolkit.data import demo_shop
+from toolkit.llm import ModelClient, StructuredOutputError
+from toolkit.llm.base_model import base_model_dir
+
+MAX_TOKENS = 64
+
+
+class AdLine(BaseModel):
+    headline: str = Field(max_length=60, description="Ad headline, at most 60 characters.")
+    selling_points: list[str] = Field(max_length=3, description="Up to three short points.")
+
+
+def prompts(n: int) -> list[str]:
+    products = demo_shop.load_products()
+    step = max(1, len(products) // n)
+    return [f"Write a one-line ad for: {p.title}" for p in products[::step][:n]]
+
+
+def sequential_transformers(cache_dir: Path, texts: list[str]) -> tuple[int, float]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = base_model_dir(cache_dir)
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).eval()
+    tokens, start = 0, time.perf_counter()
+    for text in texts:
+        chat = tok.apply_chat_template(
+            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
+        )
+        inputs = tok(chat, return_tensors="pt")
+        with torch.inference_mode():
+            out = model.generate(**inputs, max_new_tokens=MAX_TOKENS, do_sample=False)
+        new = out[0, inputs["input_ids"].shape[1] :].tolist()
+        tokens += next((i for i, t in enumerate(new) if t == tok.eos_token_id), len(new))
+    return tokens, time.perf_counter() - start
+
+
+async def concurrent(client: ModelClient, texts: list[str]) -> tuple[int, float]:
+    chat = client.chat(max_tokens=MAX_TOKENS)
+    start = time.perf_counter()
+    replies = await asyncio.gather(*(chat.ainvoke(t) for t in texts))
+    elapsed = time.perf_counter() - start
+    return sum(r.usage_metadata["output_tokens"] for r in replies), elapsed
+
+
+async def parse_rate(client: ModelClient, texts: list[str]) -> float:
+    structured = client.structured(AdLine, max_tokens=120)
+
+    async def one(text: str) -> bool:
+        try:
+            await structured.ainvoke(text)
+            return True
+        except StructuredOutputError:
+            return False
+
+    results = await asyncio.gather(*(one(t) for t in texts))
+    return sum(results) / len(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="8 requests, 16 parse prompts")
+    parser.add_argument("--no-vllm", action="store_true", help="skip (c)")
+    args = parser.parse_args()
+    n, n_parse = (8, 16) if args.quick else (32, 100)
+    settings = Settings()
+    texts = prompts(n)
+    parse_texts = [t.replace("one-line ad", "an ad headline") for t in prompts(n_parse)]
+
+    rows, figures = [], {}
+    tokens, secs = sequential_transformers(settings.cache_dir, texts)
+    baseline = tokens / secs
+    rows.append(["(a) transformers, one by one", n, tokens, secs, baseline, 1.0])
+
+    local = ModelClient(settings.model_copy(update={"llm_backend": "local"}))
+    local.engine()  # load before timing
+    tokens, secs = asyncio.run(concurrent(local, texts))
+    rows.append(
+        ["(b) local backend, batched", n, tokens, secs, tokens / secs, tokens / secs / baseline]
+    )
+    figures["speedup_local_batched"] = round(tokens / secs / baseline, 3)
+    figures["parse_rate_local"] = asyncio.run(parse_rate(local, parse_texts))
+
+    if not args.no_vllm:
+        from toolkit.llm import serve
+
+        state = serve.read_state(settings) if serve.status(settings).get("running") else None
+        started = state is None
+        if started:
+            state = serve.start(settings, "127.0.0.1", 8100)
+        try:
+            remote = ModelClient(
+                settings.model_copy(update={"llm_backend": "openai", "llm_url": state.url})
+            )
+            asyncio.run(concurrent(remote, texts[:2]))  # warm up
+            tokens, secs = asyncio.run(concurrent(remote, texts))
+            rows.append(
+                ["(c) vLLM, concurrent", n, tokens, secs, tokens / secs, tokens / secs / baseline]
+            )
+            figures["speedup_vllm"] = round(tokens / secs / baseline, 3)
+            figures["parse_rate_vllm"] = asyncio.run(parse_rate(remote, parse_texts))
+        finally:
+            if started:
+                serve.stop(settings)
+
+    print(f"{n} requests, up to {MAX_TOKENS} new tokens each, greedy\n")
+    print_table(["method", "requests", "tokens", "seconds", "tokens/s", "vs (a)"], rows)
+    print(
+        f"\nstructured-output parse rate on {n_parse} prompts: "
+        + ", ".join(
+            f"{k.removeprefix('parse_rate_')} {v:.0%}"
+            for k, v in figures.items()
+            if k.startswith("parse")
+        )
+    )
+    figures["baseline_tokens_per_s"] = round(baseline, 3)
+    print()
+    print_json_line(figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The shared model layer on the real embedded model (local backend)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from pydantic import BaseModel, Field
+
+from tests.store_fixtures import free_port
+from toolkit import Settings
+from toolkit.llm import ModelClient
+from toolkit.llm.remote import ModelUnavailable
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+class Tagline(BaseModel):
+    tagline: str = Field(max_length=80, description="A short ad tagline.")
+    keywords: list[str] = Field(max_length=5, description="Up to five keywords.")
+
+
+def test_plain_chat_in_english_and_chinese(local_llm: ModelClient) -> None:
+    chat = local_llm.chat(max_tokens=40)
+    en = chat.invoke("Write one sentence praising a stainless steel water bottle.")
+    assert len(en.content.split()) >= 4
+    assert en.usage_metadata["output_tokens"] > 0
+    zh = chat.invoke("用一句话介绍一款不锈钢保温杯。")
+    assert len(HAN.findall(zh.content)) >= 5
+
+
+def test_structured_output_is_a_validated_object(local_llm: ModelClient) -> None:
+    result = local_llm.structured(Tagline, max_tokens=120).invoke(
+        "Product: Bose SoundLink Flex SE Bluetooth Speaker, waterproof IP67, 12 hours battery."
+    )
+    assert isinstance(result, Tagline)
+    assert result.tagline and len(result.keywords) <= 5
+
+
+def test_concurrent_requests_share_generate_calls(local_llm: ModelClient) -> None:
+    engine = local_llm.engine()
+    chat = local_llm.chat(max_tokens=12)
+    prompts = [f"Name a colour for product number {i}." for i in range(8)]
+    before = engine.batches
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda p: chat.invoke(p).content, prompts))
+    assert all(replies)
+    assert engine.batches - before < len(prompts)  # batched, not one by one
+
+
+def test_adapter_by_name_changes_the_output(local_llm: ModelClient) -> None:
+    prompt = "Describe a desk lamp in one sentence."
+    base = local_llm.chat(max_tokens=24).invoke(prompt)
+    tuned = local_llm.chat(adapter="copy", max_tokens=24).invoke(prompt)
+    assert tuned.response_metadata["adapter"] == "copy"
+    assert tuned.content != base.content
+    again = local_llm.chat(max_tokens=24).invoke(prompt)  # base rows stay base after loading
+    assert again.content == base.content
+
+
+def test_mixed_adapter_batch_matches_separate_calls(local_llm: ModelClient) -> None:
+    prompt = "Give one word for 'fast'."
+    alone_base = local_llm.chat(max_tokens=8).invoke(prompt).content
+    alone_copy = local_llm.chat(adapter="copy", max_tokens=8).invoke(prompt).content
+    models = [local_llm.chat(max_tokens=8), local_llm.chat(adapter="copy", max_tokens=8)] * 2
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        mixed = list(pool.map(lambda m: m.invoke(prompt).content, models))
+    assert mixed == [alone_base, alone_copy] * 2
+
+
+def test_unknown_adapter_falls_back_to_base_and_says_so_once(
+    local_llm: ModelClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        a = local_llm.chat(adapter="no-such-task", max_tokens=8).invoke("Say hi.")
+        b = local_llm.chat(adapter="no-such-task", max_tokens=8).invoke("Say hi.")
+    assert a.response_metadata["adapter"] is None
+    assert a.content == b.content == local_llm.chat(max_tokens=8).invoke("Say hi.").content
+    warnings = [r for r in caplog.records if "no-such-task" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_server_down_is_a_clear_error_within_bounded_time() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    client = ModelClient(
+        Settings(llm_backend="openai", llm_url=url, llm_retries=1, llm_connect_timeout_s=1)
+    )
+    start = time.monotonic()
+    with pytest.raises(ModelUnavailable, match=re.escape(url)):
+        client.chat().invoke("hello")
+    with pytest.raises(ModelUnavailable, match="unreachable"):
+        client.structured(Tagline).invoke("hello")
+    assert time.monotonic() - start < 30
+
+
+def test_openai_backend_needs_a_url() -> None:
+    from toolkit import PitchcraftError
+
+    with pytest.raises(PitchcraftError, match="PITCHCRAFT_LLM_URL"):
+        ModelClient(Settings(llm_backend="openai"))

@@ -1,0 +1,46 @@
+"""Parsing, repair and re-asking: pure logic, with LangChain's fake chat model."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from pydantic import BaseModel, Field
+
+from toolkit.llm.structured import Structured, StructuredOutputError, parse
+
+
+class Item(BaseModel):
+    name: str
+    price: float = Field(ge=0)
+
+
+def fake(*replies: str) -> GenericFakeChatModel:
+    return GenericFakeChatModel(messages=iter(AIMessage(r) for r in replies))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "lamp", "price": 9.5}',
+        '```json\n{"name": "lamp", "price": 9.5}\n```',
+        'Sure! Here it is: {"name": "lamp", "price": 9.5} Hope that helps.',
+        "{'name': 'lamp', 'price': 9.5,}",  # single quotes and a trailing comma: repaired
+        '{"name": "lamp", "price": 9.5',  # cut off before the closing brace: repaired
+    ],
+)
+def test_parse_and_repair(text: str) -> None:
+    assert parse(text, Item) == Item(name="lamp", price=9.5)
+
+
+def test_invalid_reply_is_asked_again_with_the_error() -> None:
+    model = fake('{"name": "lamp", "price": -1}', '{"name": "lamp", "price": 3}')
+    assert Structured(model, Item, retries=2).invoke("a lamp") == Item(name="lamp", price=3)
+
+
+def test_gives_up_after_the_retries_with_the_raw_text() -> None:
+    model = fake("no json here", "still none", "nope")
+    with pytest.raises(StructuredOutputError) as caught:
+        Structured(model, Item, retries=2).invoke("a lamp")
+    assert caught.value.raw == "nope"
+    assert "Item" in str(caught.value)

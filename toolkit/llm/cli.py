@@ -1,0 +1,69 @@
+"""`pitchcraft model ...`: prepare the embedded model, serve it with vLLM, check, stop."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from toolkit.cli_common import err, friendly_errors, load_settings, out, print_json
+
+model_app = typer.Typer(
+    help="The shared model: prepare, serve with vLLM, status, stop.", no_args_is_help=True
+)
+
+
+@model_app.command("prepare")
+@friendly_errors
+def prepare_command() -> None:
+    """Turn the packaged GGUF into a model folder (once; about a minute)."""
+    from toolkit.llm.base_model import base_model_dir
+
+    with err.status("preparing the embedded model ..."):
+        path = base_model_dir(load_settings().cache_dir)
+    out.print(str(path))
+
+
+@model_app.command("serve")
+@friendly_errors
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8100,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 600,
+) -> None:
+    """Start vLLM with the base model and every adapter; print its URL when healthy."""
+    from toolkit.llm import serve
+
+    settings = load_settings()
+    running = serve.status(settings)
+    if running.get("running"):
+        out.print(str(running["url"]))
+        err.print("already running", highlight=False)
+        return
+    with err.status("starting vLLM (first run installs it: several minutes) ..."):
+        state = serve.start(settings, host, port, wait)
+    out.print(state.url)
+    err.print(
+        f"adapters: {', '.join(state.adapters) or 'none'}. Use it with:\n"
+        f"  export PITCHCRAFT_LLM_BACKEND=openai PITCHCRAFT_LLM_URL={state.url}",
+        highlight=False,
+    )
+
+
+@model_app.command("status")
+@friendly_errors
+def status_command() -> None:
+    """Whether the vLLM server started by `model serve` answers, and what it serves."""
+    from toolkit.llm import serve
+
+    print_json(serve.status(load_settings()))
+
+
+@model_app.command("stop")
+@friendly_errors
+def stop_command() -> None:
+    """Stop the vLLM server started by `model serve`."""
+    from toolkit.llm import serve
+
+    stopped = serve.stop(load_settings())
+    err.print("stopped" if stopped else "no server was running", highlight=False)

@@ -1,0 +1,74 @@
+"""ModelClient (`ctx.llm`): the one way plugins reach the shared model."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, TypeVar
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from pydantic import BaseModel
+
+from toolkit.llm.structured import Structured
+from toolkit.settings import Settings
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class ModelClient:
+    """Chat models and structured output, per task adapter, on the configured backend."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.backend = settings.llm_backend
+        self._lock = threading.Lock()
+        self._engine: Any = None
+        self._remote: Any = None
+        if self.backend == "openai":
+            from toolkit.llm.remote import OpenAIBackend
+
+            self._remote = OpenAIBackend(settings)
+
+    def engine(self) -> Any:
+        """The local engine, loaded on first use (the model folder is prepared once)."""
+        with self._lock:
+            if self._engine is None:
+                from toolkit.llm.base_model import base_model_dir
+                from toolkit.llm.local import LocalEngine, find_adapters
+
+                self._engine = LocalEngine(
+                    base_model_dir(self.settings.cache_dir),
+                    find_adapters(self.settings.adapters_dir),
+                    max_batch=self.settings.local_max_batch,
+                )
+            return self._engine
+
+    def chat(
+        self, adapter: str | None = None, max_tokens: int | None = None, temperature: float = 0.0
+    ) -> BaseChatModel:
+        """A LangChain chat model; `adapter` names a task LoRA (copy, reasons, support, reviews)."""
+        tokens = max_tokens or self.settings.llm_max_tokens
+        if self._remote is not None:
+            return self._remote.chat(adapter, tokens, temperature)
+        from toolkit.llm.chat_local import LocalChatModel
+
+        return LocalChatModel(
+            engine=self.engine(), adapter=adapter, max_tokens=tokens, temperature=temperature
+        )
+
+    def structured(
+        self, schema: type[T], adapter: str | None = None, max_tokens: int | None = None
+    ) -> Structured[T]:
+        """`.invoke(prompt)` returns a validated `schema` instance."""
+        model: Any = self.chat(adapter, max_tokens)
+        if self._remote is not None:  # the server constrains decoding to the schema
+            model = model.bind(
+                extra_body={"structured_outputs": {"json": schema.model_json_schema()}}
+            )
+        return Structured(model, schema, self.settings.structured_retries)
+
+    def ping(self) -> str:
+        """Raises when the model cannot serve; returns what answers."""
+        if self._remote is not None:
+            return self._remote.base_model()
+        self.engine()
+        return "local"

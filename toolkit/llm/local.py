@@ -1,0 +1,187 @@
+"""The `local` backend: the embedded model in-process, shared by every plugin and thread.
+
+Requests from any number of threads go through one queue; a worker gathers
+those that arrive within a short window into one left-padded `generate` call,
+so concurrent plugin calls cost little more than one. LoRA adapters load by
+name from the adapters folder; one batch may mix adapters (peft's
+`adapter_names`), and rows without one run on the base weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import PitchcraftError
+
+log = logging.getLogger(__name__)
+BASE = "__base__"  # peft's name for "no adapter" in a mixed batch
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    adapter: str | None
+
+
+@dataclass
+class _Request:
+    messages: list[dict[str, str]]
+    max_new_tokens: int
+    temperature: float
+    adapter: str | None
+    future: Future[Generation] = field(default_factory=Future)
+
+    @property
+    def sampling(self) -> float:
+        return round(self.temperature, 4)
+
+
+def find_adapters(folder: Path) -> dict[str, Path]:
+    """{name: path} for each sub-folder holding a peft adapter_config.json."""
+    if not folder.is_dir():
+        return {}
+    return {p.name: p for p in sorted(folder.iterdir()) if (p / "adapter_config.json").is_file()}
+
+
+class LocalEngine:
+    def __init__(
+        self,
+        model_dir: Path,
+        adapters: dict[str, Path],
+        max_batch: int = 16,
+        gather_window_s: float = 0.02,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.model_dir = model_dir
+        self.adapters = dict(adapters)
+        self.max_batch = max_batch
+        self.gather_window_s = gather_window_s
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.tokenizer.padding_side = "left"
+        self.model: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
+        self.model.eval()
+        self._loaded: set[str] = set()
+        self._warned: set[str] = set()
+        self._queue: queue.Queue[_Request] = queue.Queue()
+        self.batches = 0  # generate calls made, for tests and benchmarks
+        self._worker = threading.Thread(target=self._loop, name="pitchcraft-local-llm", daemon=True)
+        self._worker.start()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def generate(
+        self,
+        messages: list[dict[str, str]],
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        adapter: str | None = None,
+    ) -> Generation:
+        """Blocking; safe from any thread. Concurrent calls are batched together."""
+        request = _Request(messages, max_new_tokens, temperature, self._resolve(adapter))
+        self._queue.put(request)
+        return request.future.result()
+
+    def _resolve(self, adapter: str | None) -> str | None:
+        if adapter is None or adapter in self.adapters:
+            return adapter
+        if adapter not in self._warned:
+            self._warned.add(adapter)
+            log.warning("no LoRA adapter %r in the adapters folder; using the base model", adapter)
+        return None
+
+    # -- worker ------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            deadline = time.monotonic() + self.gather_window_s
+            while len(batch) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
+            groups: dict[float, list[_Request]] = {}
+            for req in batch:
+                groups.setdefault(req.sampling, []).append(req)
+            for group in groups.values():
+                try:
+                    for req, result in zip(group, self._run(group), strict=True):
+                        req.future.set_result(result)
+                except Exception as err:  # every waiter hears about it; the worker lives on
+                    wrapped = PitchcraftError(f"local model failed: {type(err).__name__}: {err}")
+                    for req in group:
+                        if not req.future.done():
+                            req.future.set_exception(wrapped)
+
+    def _load_adapters(self, names: set[str]) -> None:
+        from peft import PeftModel
+
+        for name in sorted(names - self._loaded):
+            path = str(self.adapters[name])
+            if not self._loaded:
+                self.model = PeftModel.from_pretrained(self.model, path, adapter_name=name)
+            else:
+                self.model.load_adapter(path, adapter_name=name)
+            self.model.eval()
+            self._loaded.add(name)
+
+    def _run(self, group: list[_Request]) -> list[Generation]:
+        import torch
+
+        prompts = [
+            self.tokenizer.apply_chat_template(
+                r.messages, add_generation_prompt=True, tokenize=False
+            )
+            for r in group
+        ]
+        inputs = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        wanted = {r.adapter for r in group if r.adapter}
+        extra: dict[str, Any] = {}
+        if wanted:
+            self._load_adapters(wanted)
+        if self._loaded:  # a peft model: name each row's adapter, base rows included
+            extra["adapter_names"] = [r.adapter or BASE for r in group]
+        temperature = group[0].temperature
+        sampling = (
+            {"do_sample": True, "temperature": temperature, "top_p": 0.95}
+            if temperature > 0
+            else {"do_sample": False}
+        )
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                max_new_tokens=max(r.max_new_tokens for r in group),
+                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                **sampling,
+                **extra,
+            )
+        self.batches += 1
+        prompt_len = inputs["input_ids"].shape[1]
+        results = []
+        eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        for row, req in enumerate(group):
+            new = output[row, prompt_len:].tolist()[: req.max_new_tokens]
+            cut = next((i for i, tok in enumerate(new) if tok in eos), len(new))
+            results.append(
+                Generation(
+                    text=self.tokenizer.decode(new[:cut], skip_special_tokens=True).strip(),
+                    prompt_tokens=int(inputs["attention_mask"][row].sum()),
+                    completion_tokens=cut,
+                    adapter=req.adapter,
+                )
+            )
+        return results

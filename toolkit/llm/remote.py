@@ -1,0 +1,119 @@
+"""The `openai` backend: any OpenAI-compatible server, first of all vLLM with LoRA adapters."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+from langchain_openai import ChatOpenAI
+
+from toolkit.errors import PitchcraftError
+from toolkit.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelUnavailable(PitchcraftError):
+    """The model server cannot be reached or keeps failing; retry later."""
+
+
+def is_unreachable(err: BaseException) -> bool:
+    import openai
+
+    return isinstance(
+        err, openai.APIConnectionError | openai.APITimeoutError | httpx.TransportError
+    )
+
+
+class GuardedChatOpenAI(ChatOpenAI):
+    """ChatOpenAI whose connection failures become ModelUnavailable naming the server."""
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super()._generate(*args, **kwargs)
+        except Exception as err:
+            if is_unreachable(err):
+                raise ModelUnavailable(
+                    f"model server {self.openai_api_base} unreachable: {err}"
+                ) from None
+            raise
+
+    async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._agenerate(*args, **kwargs)
+        except Exception as err:
+            if is_unreachable(err):
+                raise ModelUnavailable(
+                    f"model server {self.openai_api_base} unreachable: {err}"
+                ) from None
+            raise
+
+
+class OpenAIBackend:
+    def __init__(self, settings: Settings) -> None:
+        if not settings.llm_url:
+            raise PitchcraftError(
+                "llm_backend is 'openai' but llm_url (PITCHCRAFT_LLM_URL) is not set"
+            )
+        self.settings = settings
+        self.base_url = settings.llm_url.rstrip("/")
+        self.api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none"
+        self._models: tuple[float, list[dict[str, Any]]] | None = None
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+
+    def served(self, max_age_s: float = 60.0) -> list[dict[str, Any]]:
+        """The server's /models list (cached for a minute)."""
+        with self._lock:
+            if self._models and time.monotonic() - self._models[0] < max_age_s:
+                return self._models[1]
+            timeout = httpx.Timeout(
+                self.settings.llm_timeout_s, connect=self.settings.llm_connect_timeout_s
+            )
+            try:
+                resp = httpx.get(
+                    f"{self.base_url}/models",
+                    headers={"Authorization": f"Bearer {self.api_key}"},
+                    timeout=timeout,
+                )
+                resp.raise_for_status()
+            except httpx.HTTPError as err:
+                raise ModelUnavailable(f"model server {self.base_url} unreachable: {err}") from None
+            self._models = (time.monotonic(), list(resp.json().get("data", [])))
+            return self._models[1]
+
+    def base_model(self) -> str:
+        if self.settings.llm_model:
+            return self.settings.llm_model
+        models = self.served()
+        roots = [m["id"] for m in models if not m.get("parent")]
+        if not roots:
+            raise ModelUnavailable(f"model server {self.base_url} serves no model")
+        return roots[0]
+
+    def resolve(self, adapter: str | None) -> str:
+        """The adapter's served name when the server lists it, else the base model."""
+        if adapter is None:
+            return self.base_model()
+        if adapter in {m["id"] for m in self.served()}:
+            return adapter
+        if adapter not in self._warned:
+            self._warned.add(adapter)
+            log.warning("model server does not serve adapter %r; using the base model", adapter)
+        return self.base_model()
+
+    def chat(self, adapter: str | None, max_tokens: int, temperature: float) -> GuardedChatOpenAI:
+        return GuardedChatOpenAI(
+            model=self.resolve(adapter),
+            base_url=self.base_url,
+            api_key=self.api_key,
+            timeout=httpx.Timeout(
+                self.settings.llm_timeout_s, connect=self.settings.llm_connect_timeout_s
+            ),
+            max_retries=self.settings.llm_retries,
+            max_tokens=max_tokens,
+            temperature=temperature,
+        )

