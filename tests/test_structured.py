@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
@@ -44,3 +46,21 @@ def test_gives_up_after_the_retries_with_the_raw_text() -> None:
         Structured(model, Item, retries=2).invoke("a lamp")
     assert caught.value.raw == "nope"
     assert "Item" in str(caught.value)
+
+
+class Basket(BaseModel):
+    items: list[Item] = Field(max_length=2)
+    tags: list[str] | None = Field(default=None, max_length=1)
+
+
+def test_overlong_lists_are_trimmed_but_texts_are_not() -> None:
+    items = [{"name": n, "price": p} for n, p in (("a", 1), ("b", 2), ("c", 3))]
+    text = json.dumps({"items": items, "tags": ["x", "y"]})
+    basket = parse(text, Basket)
+    assert [i.name for i in basket.items] == ["a", "b"] and basket.tags == ["x"]
+
+    class Short(BaseModel):
+        word: str = Field(max_length=3)
+
+    with pytest.raises(ValueError, match="at most 3 characters"):
+        parse('{"word": "toolong"}', Short)

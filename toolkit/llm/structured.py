@@ -53,7 +53,26 @@ def parse(text: str, schema: type[T]) -> T:
         data = json_repair.loads(candidate)
         if not isinstance(data, dict):
             raise ValueError("no JSON object in the reply") from None
-    return schema.model_validate(data)
+    json_schema = schema.model_json_schema()
+    return schema.model_validate(trim_arrays(data, json_schema, json_schema.get("$defs", {})))
+
+
+def trim_arrays(data: Any, node: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """Cut lists longer than their schema's maxItems (small models overshoot counts).
+    Strings are never cut: a too-long text fails validation and is asked for again."""
+    if "$ref" in node:
+        node = defs.get(node["$ref"].rsplit("/", 1)[-1], {})
+    for option in node.get("anyOf", []):
+        if option.get("type") in ("array", "object") or "$ref" in option:
+            data = trim_arrays(data, option, defs)
+    if isinstance(data, list) and node.get("type") == "array":
+        if "maxItems" in node:
+            data = data[: node["maxItems"]]
+        return [trim_arrays(item, node.get("items", {}), defs) for item in data]
+    if isinstance(data, dict) and "properties" in node:
+        props = node["properties"]
+        return {k: trim_arrays(v, props[k], defs) if k in props else v for k, v in data.items()}
+    return data
 
 
 class Structured(Generic[T]):
