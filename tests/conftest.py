@@ -38,5 +38,5 @@ def echo_ctx() -> tuple[Registry, Context]:
     return reg, reg.context()
 
 
-from tests.llm_fixtures import adapters_dir, local_llm  # noqa: E402,F401
+from tests.llm_fixtures import adapters_dir, llm, local_llm, vllm_url  # noqa: E402,F401
 from tests.store_fixtures import chroma_server, embedding_cache, store, store_settings  # noqa: E402,F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,30 @@ def adapters_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def local_llm(adapters_dir: Path) -> ModelClient:
     return ModelClient(Settings(cache_dir=MODEL_CACHE, adapters_dir=adapters_dir))
+
+
+@pytest.fixture(scope="session")
+def vllm_url(adapters_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real vLLM server (CPU wheel in its own cached virtualenv) serving the base model
+    and the `copy` adapter on 127.0.0.1; stopped when the session ends."""
+    from tests.store_fixtures import free_port
+    from toolkit.llm import serve
+
+    run_dir = tmp_path_factory.mktemp("vllm")
+    settings = Settings(cache_dir=MODEL_CACHE, adapters_dir=adapters_dir)
+    state = serve.start(settings, "127.0.0.1", free_port(), wait_s=900, run_dir=run_dir)
+    yield state.url
+    serve.stop(settings, run_dir=run_dir)
+
+
+@pytest.fixture(params=["local", "vllm"])
+def llm(request: pytest.FixtureRequest, adapters_dir: Path) -> ModelClient:
+    """The same client interface on both backends."""
+    if request.param == "local":
+        return request.getfixturevalue("local_llm")
+    url = request.getfixturevalue("vllm_url")
+    return ModelClient(
+        Settings(
+            cache_dir=MODEL_CACHE, adapters_dir=adapters_dir, llm_backend="openai", llm_url=url
+        )
+    )

@@ -9,7 +9,6 @@ the LangChain stack do not resolve together. On a machine without CUDA the
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -133,8 +132,9 @@ def server_env() -> dict[str, str]:
     return env
 
 
-def state_file(settings: Settings) -> Path:
-    return settings.cache_dir / "vllm-server.json"
+def state_file(settings: Settings, run_dir: Path | None = None) -> Path:
+    """Where a started server is recorded (pid, URL); `run_dir` keeps test servers apart."""
+    return (run_dir or settings.cache_dir) / "vllm-server.json"
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_file: Path, wait_s: float) -> None:
@@ -155,12 +155,14 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_file: Path, wait_s
     raise PitchcraftError(f"vLLM did not become healthy within {wait_s:.0f}s (log: {log_file})")
 
 
-def start(settings: Settings, host: str, port: int, wait_s: float = 600) -> ServerState:
+def start(
+    settings: Settings, host: str, port: int, wait_s: float = 600, run_dir: Path | None = None
+) -> ServerState:
     """Start vLLM in the background and return once it answers /health."""
     python = vllm_python(settings.cache_dir)
     model_dir = base_model_dir(settings.cache_dir)
     adapters = find_adapters(settings.adapters_dir)
-    log_file = settings.cache_dir / "vllm-server.log"
+    log_file = (run_dir or settings.cache_dir) / "vllm-server.log"
     with log_file.open("wb") as log:
         proc = subprocess.Popen(
             server_command(python, model_dir, adapters, host, port),
@@ -174,19 +176,19 @@ def start(settings: Settings, host: str, port: int, wait_s: float = 600) -> Serv
     state = ServerState(
         pid=proc.pid, url=f"{url}/v1", log_file=str(log_file), adapters=list(adapters)
     )
-    state_file(settings).write_text(state.model_dump_json())
+    state_file(settings, run_dir).write_text(state.model_dump_json())
     return state
 
 
-def read_state(settings: Settings) -> ServerState | None:
-    path = state_file(settings)
+def read_state(settings: Settings, run_dir: Path | None = None) -> ServerState | None:
+    path = state_file(settings, run_dir)
     if not path.is_file():
         return None
     return ServerState.model_validate_json(path.read_text())
 
 
-def status(settings: Settings) -> dict[str, object]:
-    state = read_state(settings)
+def status(settings: Settings, run_dir: Path | None = None) -> dict[str, object]:
+    state = read_state(settings, run_dir)
     if state is None:
         return {"running": False}
     try:
@@ -196,15 +198,15 @@ def status(settings: Settings) -> dict[str, object]:
     return {"running": True, **state.model_dump(), "models": [m["id"] for m in models]}
 
 
-def stop(settings: Settings, wait_s: float = 60) -> bool:
+def stop(settings: Settings, wait_s: float = 60, run_dir: Path | None = None) -> bool:
     """SIGTERM the server (it stops its engine processes too); True if one was running."""
-    state = read_state(settings)
+    state = read_state(settings, run_dir)
     if state is None:
         return False
     try:
         os.kill(state.pid, signal.SIGTERM)
     except ProcessLookupError:
-        state_file(settings).unlink(missing_ok=True)
+        state_file(settings, run_dir).unlink(missing_ok=True)
         return False
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
@@ -220,9 +222,5 @@ def stop(settings: Settings, wait_s: float = 60) -> bool:
     else:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(state.pid, signal.SIGKILL)
-    state_file(settings).unlink(missing_ok=True)
+    state_file(settings, run_dir).unlink(missing_ok=True)
     return True
-
-
-def json_status(settings: Settings) -> str:
-    return json.dumps(status(settings), indent=2)
