@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh store model dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The embedded model folder and the vLLM virtualenv, cached under ~/.cache/pitchcraft.
+.venv/bin/pitchcraft model setup
 .venv/bin/python -m pytest "$@"

@@ -43,6 +43,7 @@ class LocalChatModel(BaseChatModel):
             max_new_tokens=int(kwargs.get("max_tokens", self.max_tokens)),
             temperature=float(kwargs.get("temperature", self.temperature)),
             adapter=self.adapter,
+            json_schema=kwargs.get("json_schema"),
         )
         text = out.text
         for marker in stop or []:

@@ -24,6 +24,23 @@ def prepare_command() -> None:
     out.print(str(path))
 
 
+@model_app.command("setup")
+@friendly_errors
+def setup_command(
+    server: Annotated[bool, typer.Option(help="Also install vLLM in its own virtualenv.")] = True,
+) -> None:
+    """Prepare the embedded model and (by default) the vLLM virtualenv, both cached."""
+    from toolkit.llm.base_model import base_model_dir
+    from toolkit.llm.serve import vllm_python
+
+    settings = load_settings()
+    with err.status("preparing the embedded model ..."):
+        out.print(str(base_model_dir(settings.cache_dir)))
+    if server:
+        with err.status("installing vLLM ..."):
+            out.print(str(vllm_python(settings.cache_dir)))
+
+
 @model_app.command("serve")
 @friendly_errors
 def serve_command(

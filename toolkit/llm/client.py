@@ -60,10 +60,11 @@ class ModelClient:
     ) -> Structured[T]:
         """`.invoke(prompt)` returns a validated `schema` instance."""
         model: Any = self.chat(adapter, max_tokens)
-        if self._remote is not None:  # the server constrains decoding to the schema
-            model = model.bind(
-                extra_body={"structured_outputs": {"json": schema.model_json_schema()}}
-            )
+        json_schema = schema.model_json_schema()
+        if self._remote is not None:  # vLLM constrains decoding to the schema (xgrammar)
+            model = model.bind(extra_body={"structured_outputs": {"json": json_schema}})
+        else:  # so does the local engine (lm-format-enforcer)
+            model = model.bind(json_schema=json_schema)
         return Structured(model, schema, self.settings.structured_retries)
 
     def ping(self) -> str:

@@ -38,11 +38,13 @@ class _Request:
     max_new_tokens: int
     temperature: float
     adapter: str | None
+    json_schema: dict[str, Any] | None = None
     future: Future[Generation] = field(default_factory=Future)
 
     @property
-    def sampling(self) -> float:
-        return round(self.temperature, 4)
+    def group(self) -> tuple[float, bool]:
+        """Requests that can share one generate call: same sampling, constrained or not."""
+        return (round(self.temperature, 4), self.json_schema is not None)
 
 
 def find_adapters(folder: Path) -> dict[str, Path]:
@@ -69,9 +71,11 @@ class LocalEngine:
         self.gather_window_s = gather_window_s
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.tokenizer.padding_side = "left"
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
-        self.model.eval()
+        self.model.to(self.device).eval()
         self._loaded: set[str] = set()
+        self._token_data: Any = None  # for constrained decoding, built on first need
         self._warned: set[str] = set()
         self._queue: queue.Queue[_Request] = queue.Queue()
         self.batches = 0  # generate calls made, for tests and benchmarks
@@ -86,9 +90,13 @@ class LocalEngine:
         max_new_tokens: int = 256,
         temperature: float = 0.0,
         adapter: str | None = None,
+        json_schema: dict[str, Any] | None = None,
     ) -> Generation:
-        """Blocking; safe from any thread. Concurrent calls are batched together."""
-        request = _Request(messages, max_new_tokens, temperature, self._resolve(adapter))
+        """Blocking; safe from any thread. Concurrent calls are batched together.
+        With `json_schema` the reply is constrained to JSON matching it."""
+        request = _Request(
+            messages, max_new_tokens, temperature, self._resolve(adapter), json_schema
+        )
         self._queue.put(request)
         return request.future.result()
 
@@ -114,9 +122,9 @@ class LocalEngine:
                     batch.append(self._queue.get(timeout=remaining))
                 except queue.Empty:
                     break
-            groups: dict[float, list[_Request]] = {}
+            groups: dict[tuple[float, bool], list[_Request]] = {}
             for req in batch:
-                groups.setdefault(req.sampling, []).append(req)
+                groups.setdefault(req.group, []).append(req)
             for group in groups.values():
                 try:
                     for req, result in zip(group, self._run(group), strict=True):
@@ -148,7 +156,7 @@ class LocalEngine:
             )
             for r in group
         ]
-        inputs = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        inputs = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
         wanted = {r.adapter for r in group if r.adapter}
         extra: dict[str, Any] = {}
         if wanted:
@@ -161,6 +169,13 @@ class LocalEngine:
             if temperature > 0
             else {"do_sample": False}
         )
+        schemas = [r.json_schema for r in group if r.json_schema is not None]
+        if schemas:
+            from toolkit.llm.constrained import allowed_tokens_fn, tokenizer_data
+
+            if self._token_data is None:
+                self._token_data = tokenizer_data(self.tokenizer)
+            extra["prefix_allowed_tokens_fn"] = allowed_tokens_fn(self._token_data, schemas)
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,

@@ -34,10 +34,32 @@ class StructuredOutputError(PitchcraftError):
 
 
 def instruction(schema: type[BaseModel]) -> str:
-    return (
-        "Reply with one JSON object that matches this JSON schema, and nothing else:\n"
-        + json.dumps(schema.model_json_schema(), ensure_ascii=False)
-    )
+    """The JSON schema, plus its limits in plain words (small models heed those better)."""
+    json_schema = schema.model_json_schema()
+    props = json_schema.get("properties", {})
+    limits = [
+        f"- {k}: at most {v['maxLength']} characters" for k, v in props.items() if "maxLength" in v
+    ]
+    limits += [f"- {k}: at most {v['maxItems']} items" for k, v in props.items() if "maxItems" in v]
+    text = "Reply with one JSON object that matches this JSON schema, and nothing else:\n"
+    text += json.dumps(json_schema, ensure_ascii=False)
+    return text + ("\nLimits:\n" + "\n".join(limits) if limits else "")
+
+
+def describe(err: ValidationError) -> str:
+    """Validation errors as the model should hear them, with actual lengths."""
+    problems = []
+    for e in err.errors():
+        where = ".".join(map(str, e["loc"])) or "reply"
+        if e["type"] == "string_too_long" and isinstance(e.get("input"), str):
+            limit = e.get("ctx", {}).get("max_length")
+            problems.append(
+                f"{where} has {len(e['input'])} characters but at most {limit} are allowed; "
+                "write a shorter one"
+            )
+        else:
+            problems.append(f"{where}: {e['msg']}")
+    return "; ".join(problems)
 
 
 def parse(text: str, schema: type[T]) -> T:
@@ -91,23 +113,16 @@ class Structured(Generic[T]):
         return [SystemMessage(rule), *messages]
 
     def _check(self, raw: str, messages: list[BaseMessage]) -> T | str:
+        """The parsed object, or the problem (and the re-ask is appended to `messages`)."""
         try:
             return parse(raw, self.schema)
-        except (ValidationError, ValueError) as err:
-            problem = (
-                str(err).splitlines()[0]
-                if not isinstance(err, ValidationError)
-                else (
-                    "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-                )
-            )
-            messages += [
-                AIMessage(raw),
-                HumanMessage(
-                    f"That reply was invalid ({problem}). Reply again with only the JSON object."
-                ),
-            ]
-            return problem
+        except ValidationError as err:
+            problem = describe(err)
+        except ValueError as err:
+            problem = str(err).splitlines()[0]
+        retry = f"That reply was invalid ({problem}). Reply again with only the JSON object."
+        messages += [AIMessage(raw), HumanMessage(retry)]
+        return problem
 
     def invoke(self, prompt: Prompt) -> T:
         messages = self._messages(prompt)
