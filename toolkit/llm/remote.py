@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -28,28 +30,26 @@ def is_unreachable(err: BaseException) -> bool:
     )
 
 
+@contextmanager
+def unreachable_as_unavailable(base_url: str | None) -> Iterator[None]:
+    try:
+        yield
+    except Exception as err:
+        if is_unreachable(err):
+            raise ModelUnavailable(f"model server {base_url} unreachable: {err}") from None
+        raise
+
+
 class GuardedChatOpenAI(ChatOpenAI):
     """ChatOpenAI whose connection failures become ModelUnavailable naming the server."""
 
     def _generate(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with unreachable_as_unavailable(self.openai_api_base):
             return super()._generate(*args, **kwargs)
-        except Exception as err:
-            if is_unreachable(err):
-                raise ModelUnavailable(
-                    f"model server {self.openai_api_base} unreachable: {err}"
-                ) from None
-            raise
 
     async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with unreachable_as_unavailable(self.openai_api_base):
             return await super()._agenerate(*args, **kwargs)
-        except Exception as err:
-            if is_unreachable(err):
-                raise ModelUnavailable(
-                    f"model server {self.openai_api_base} unreachable: {err}"
-                ) from None
-            raise
 
 
 class OpenAIBackend:

@@ -46,8 +46,16 @@ def find_links() -> list[str]:
     """Local wheel folders pip is configured with (the CPU torch wheel lives there); uv
     does not read pip's configuration, so they are passed on explicitly."""
     folders = os.environ.get("PIP_FIND_LINKS", "").split()
+    # The system python3's pip holds the configuration (uv-made virtualenvs have no pip).
     configured = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+        [
+            shutil.which("python3") or sys.executable,
+            "-m",
+            "pip",
+            "config",
+            "get",
+            "global.find-links",
+        ],
         capture_output=True,
         text=True,
     )
