@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -168,6 +168,11 @@ class IndexedCollection(Generic[R]):
     def count(self) -> int:
         return int(self._col.count())
 
+    def pages(self, include: list[str], total: int | None = None) -> Iterator[dict[str, Any]]:
+        """The whole collection, PAGE records at a time (Chroma `get` results)."""
+        for offset in range(0, self.count() if total is None else total, PAGE):
+            yield self._col.get(include=include, limit=PAGE, offset=offset)  # type: ignore[arg-type]
+
     def get(self, ids: Sequence[str]) -> list[R]:
         """Records for `ids`, in the order asked; unknown ids are left out."""
         if not ids:
@@ -255,12 +260,7 @@ class IndexedCollection(Generic[R]):
             total = self.count()
             if mirror is None or len(mirror) != total:
                 mirror = Mirror(self.embedder.dim)
-                for offset in range(0, total, PAGE):
-                    page = self._col.get(
-                        include=["embeddings", "documents", "metadatas"],
-                        limit=PAGE,
-                        offset=offset,
-                    )
+                for page in self.pages(["embeddings", "documents", "metadatas"], total):
                     fields = [
                         {k: v for k, v in m.items() if k not in ("content_sha", "record")}
                         for m in page["metadatas"]

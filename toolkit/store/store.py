@@ -129,9 +129,7 @@ class ProductStore:
     def stats(self) -> StoreStats:
         categories: dict[str, int] = {}
         languages: dict[str, int] = {}
-        total = self.products.count()
-        for offset in range(0, total, 5000):
-            page = self.products._col.get(include=["metadatas"], limit=5000, offset=offset)
+        for page in self.products.pages(["metadatas"]):
             for meta in page["metadatas"]:
                 cat = str(meta.get("category") or "(none)")
                 categories[cat] = categories.get(cat, 0) + 1
@@ -140,7 +138,7 @@ class ProductStore:
         return StoreStats(
             location=self.location,
             embedder=self.embedder.model_id,
-            products=total,
+            products=sum(categories.values()),
             knowledge=self.knowledge.count(),
             categories=dict(sorted(categories.items(), key=lambda kv: -kv[1])),
             languages=languages,
