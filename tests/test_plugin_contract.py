@@ -66,14 +66,13 @@ def test_run_many_keeps_order_and_isolates_failures() -> None:
     assert [o.echoed for i, o in enumerate(outcomes) if i != 2] == ["0", "1", "3", "4", "5"]
 
 
-def test_run_many_runs_concurrently() -> None:
+def test_run_many_runs_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
     """Eight 0.2 s requests with concurrency 8 finish far sooner than one by one (1.6 s)."""
-    import os
     import time
 
     from tests.sample_plugins.good import Slow, SlowIn
 
-    os.environ["SLOW_SECONDS"] = "0.2"
+    monkeypatch.setenv("SLOW_SECONDS", "0.2")
     ctx = Context(Settings(concurrency=8))
     start = time.perf_counter()
     outcomes = asyncio.run(Slow().run_many([SlowIn(n=i) for i in range(8)], ctx))
