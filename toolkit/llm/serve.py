@@ -9,6 +9,7 @@ the LangChain stack do not resolve together. On a machine without CUDA the
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -37,6 +38,7 @@ class ServerState(BaseModel):
     adapters: list[str]
 
 
+@functools.cache
 def has_cuda() -> bool:
     smi = shutil.which("nvidia-smi")
     return bool(smi) and subprocess.run([smi, "-L"], capture_output=True).returncode == 0  # type: ignore[list-item]
