@@ -175,12 +175,17 @@ def run_batch(
     *,
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> BatchReport:
     """Run `plugin` over every row of `input_path`; see the module docstring.
 
-    `on_progress(done, total)` is called after each row is settled.
+    `on_progress(done, total)` is called after each row is settled. `defaults`
+    fill fields a row leaves out (a row's own value wins).
     """
     rows = read_rows(input_path)
+    for row in rows:
+        if row.data is not None and defaults:
+            row.data = {**defaults, **row.data}
     if overwrite and output.exists():
         output.unlink()
     fingerprints = {r.line: r.fingerprint for r in rows if r.data is not None}
@@ -245,3 +250,29 @@ def _run_chunk(
             yield line, {"output": plugin.check_output(outcome).model_dump(mode="json")}
         except PluginRunError as err:
             yield line, {"kind": "failed", "error": err.reason}
+
+
+def done_results(output: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(input line, output) of every finished row of a batch output file, in input order."""
+    found: dict[int, dict[str, Any]] = {}
+    if output.exists():
+        with output.open(encoding="utf-8") as handle:
+            for text in handle:
+                try:
+                    record = json.loads(text)
+                    found[int(record["line"])] = record["output"]
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # a torn last line from an interrupted run
+    return sorted(found.items())
+
+
+def write_results_sheet(plugin: Plugin[Any, Any], output: Path, sheet: Path) -> int:
+    """A spreadsheet of a batch's results, one or more rows per input line (plugin.sheet_rows)."""
+    from toolkit.sheet import write_sheet
+
+    rows = [
+        {"line": line, **row}
+        for line, data in done_results(output)
+        for row in plugin.sheet_rows(plugin.Output.model_validate(data))
+    ]
+    return write_sheet(rows, sheet)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from toolkit.batch import run_batch
+from toolkit.batch import run_batch, write_results_sheet
 from toolkit.cli_common import err, friendly_errors, load_settings, print_json
 from toolkit.errors import PitchcraftError
 from toolkit.llm.cli import model_app
@@ -135,24 +136,71 @@ def run(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Start the batch afresh instead of resuming.")
     ] = False,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="KEY=VALUE for a field every request leaves out (repeatable; JSON values "
+            "are parsed, e.g. --set channel=amazon_listing --set variants=2).",
+        ),
+    ] = None,
+    sheet: Annotated[
+        Path | None,
+        typer.Option("--sheet", help="Also write the batch results as a .csv or .xlsx sheet."),
+    ] = None,
 ) -> None:
     """Run a plugin on one request (--json) or a whole file (--input/--output)."""
     if (json_input is None) == (input_path is None):
         raise PitchcraftError("give exactly one of --json (one request) or --input (a batch)")
+    if sheet is not None and input_path is None:
+        raise PitchcraftError("--sheet needs a batch (--input)")
+    defaults = parse_set_values(set_values or [])
     reg = registry()
     target = reg.get(plugin)
     ctx = reg.context()
     if json_input is not None:
-        result = target.invoke(read_json_arg(json_input), ctx)
+        request = read_json_arg(json_input)
+        if defaults:
+            request = {**defaults, **parse_json_object(request)}
+        result = target.invoke(request, ctx)
         print_json(result.model_dump(mode="json"))
         return
     assert input_path is not None
     output = output_path or input_path.with_name(f"{input_path.stem}.{plugin}.out.jsonl")
-    run_batch_with_progress(reg, plugin, input_path, output, overwrite)
+    run_batch_with_progress(reg, plugin, input_path, output, overwrite, defaults, sheet)
+
+
+def parse_set_values(values: list[str]) -> dict[str, Any]:
+    defaults: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise PitchcraftError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            defaults[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            defaults[key.strip()] = raw
+    return defaults
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PitchcraftError(f"--json: not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise PitchcraftError("--json: expected a JSON object")
+    return data
 
 
 def run_batch_with_progress(
-    reg: Registry, plugin: str, input_path: Path, output: Path, overwrite: bool
+    reg: Registry,
+    plugin: str,
+    input_path: Path,
+    output: Path,
+    overwrite: bool,
+    defaults: dict[str, Any],
+    sheet: Path | None,
 ) -> None:
     try:
         with progress_bar(plugin) as update:
@@ -163,6 +211,7 @@ def run_batch_with_progress(
                 output,
                 overwrite=overwrite,
                 on_progress=update,
+                defaults=defaults,
             )
     except KeyboardInterrupt:
         err.print(f"interrupted: finished rows are in {output}; rerun the same command to resume")
@@ -174,6 +223,9 @@ def run_batch_with_progress(
         f"{report.invalid} invalid, {report.failed} failed -> {output}",
         highlight=False,
     )
+    if sheet is not None:
+        count = write_results_sheet(reg.get(plugin), output, sheet)
+        err.print(f"sheet: {count} rows -> {sheet}", highlight=False)
     if report.errors is not None:
         err.print(f"row errors (line number, field, reason): {report.errors}", highlight=False)
         raise typer.Exit(1)

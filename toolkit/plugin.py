@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from toolkit.errors import InputError, PitchcraftError, PluginRunError
+from toolkit.sheet import flatten
 
 if TYPE_CHECKING:
     from toolkit.context import Context
@@ -101,6 +102,10 @@ class Plugin(ABC, Generic[InT, OutT]):
             raise PluginRunError(
                 self.name, f"returned output that does not match {self.Output.__name__}: {err}"
             ) from None
+
+    def sheet_rows(self, result: OutT) -> list[dict[str, Any]]:
+        """Spreadsheet rows for one result (`run --sheet`); override for one row per item."""
+        return [flatten(result.model_dump(mode="json"))]
 
     def invoke(self, data: Mapping[str, Any] | str | BaseModel, ctx: Context) -> OutT:
         """Validate, run, check: the one-request path every surface uses. Raises on failure."""

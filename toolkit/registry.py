@@ -28,6 +28,7 @@ ENTRY_POINT_GROUP = "pitchcraft.plugins"
 # Built-ins go through the same loader as third-party plugins (name -> "module:Class").
 BUILTIN_PLUGINS: dict[str, str] = {
     "ab-test": "plugins.effect.plugin:ABTestAnalyzer",
+    "copywriter": "plugins.copywriter.plugin:Copywriter",
 }
 
 log = logging.getLogger(__name__)

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="Folder of prompt templates that override the shipped ones "
         "(<plugin>/<name>.<lang>.jinja).",
     )
+    tables_dir: Path | None = Field(
+        default=None,
+        description="Folder of data tables that extend or override the shipped ones "
+        "(<plugin>/<table>.yaml, e.g. copywriter/channels.yaml).",
+    )
     log_level: str = Field(default="WARNING", description="Python logging level.")
 
     # -- product store -------------------------------------------------------------------

@@ -1,0 +1,181 @@
+"""The checks every variant gets: length/structure, compliance, grounding, keywords."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel
+
+from plugins.copywriter.channels import Channel
+from plugins.copywriter.grounding import Facts, grounding_problems
+from plugins.copywriter.rules import Lexicon, RuleBook
+from plugins.copywriter.textunits import measure
+
+CheckName = Literal["length", "compliance", "grounding", "keywords"]
+CHECKS: tuple[CheckName, ...] = ("length", "compliance", "grounding", "keywords")
+Parts = dict[str, str | list[str]]
+# The same phrase three times in a row: a degenerate generation, not copy.
+REPEAT = re.compile(r"(\S.{1,30}?)(?:[\s,，、;；]*\1){2,}")
+
+
+class Finding(BaseModel):
+    check: CheckName
+    field: str | None = None  # None: the variant as a whole
+    item: int | None = None  # index within a list field
+    span: str = ""
+    message: str
+
+
+@dataclass
+class CheckContext:
+    """Everything the checks compare a variant against, for one request."""
+
+    channel: Channel
+    language: str
+    facts: Facts
+    rulebook: RuleBook
+    lexicon: Lexicon
+    keywords: list[str]
+    forbidden: list[str]
+
+    def limit(self, field: str) -> int:
+        return self.channel.fields[field].limit(self.language)
+
+    @property
+    def must_include(self) -> str:
+        return self.channel.must_include.get(self.language, "")
+
+
+def strings(parts: Parts) -> list[tuple[str, int | None, str]]:
+    """(field, item index or None, text) for every string of a variant."""
+    out: list[tuple[str, int | None, str]] = []
+    for name, value in parts.items():
+        if isinstance(value, list):
+            out += [(name, i, text) for i, text in enumerate(value)]
+        else:
+            out.append((name, None, value))
+    return out
+
+
+def render(parts: Parts, channel: Channel) -> str:
+    """The variant as one readable text, in the channel's field order."""
+    lines = []
+    for name in channel.fields:
+        value = parts.get(name)
+        if isinstance(value, list):
+            prefix = "#" if name == "hashtags" else "• "
+            lines += [f"{prefix}{v}" for v in value if v]
+        elif value:
+            lines.append(value)
+    return "\n".join(lines)
+
+
+def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
+    found = []
+    unit = cc.channel.unit
+    for name, spec in cc.channel.fields.items():
+        value = parts.get(name, [] if spec.kind == "list" else "")
+        if spec.kind == "list":
+            items = value if isinstance(value, list) else [value]
+            if not spec.min_items <= len(items) <= spec.max_items:
+                found.append(
+                    Finding(
+                        check="length",
+                        field=name,
+                        message=(
+                            f"{name} has {len(items)} items; "
+                            f"needs {spec.min_items} to {spec.max_items}"
+                        ),
+                    )
+                )
+        elif not str(value).strip():
+            found.append(Finding(check="length", field=name, message=f"{name} is empty"))
+    for name, item, text in strings(parts):
+        if name not in cc.channel.fields:
+            continue
+        size, limit = measure(text, unit), cc.limit(name)
+        where = name if item is None else f"{name}[{item + 1}]"
+        if size > limit:
+            found.append(
+                Finding(
+                    check="length",
+                    field=name,
+                    item=item,
+                    span=text,
+                    message=(f"{where} is {size} {unit} long; the limit is {limit}"),
+                )
+            )
+        elif item is not None and not text.strip():
+            found.append(
+                Finding(check="length", field=name, item=item, message=f"{where} is empty")
+            )
+        if repeat := REPEAT.search(text):
+            found.append(
+                Finding(
+                    check="length",
+                    field=name,
+                    item=item,
+                    span=repeat.group(),
+                    message=(f"{where} repeats {repeat.group(1).strip()!r} over and over"),
+                )
+            )
+        bad = sorted({c for c in text if c in cc.channel.forbidden_chars})
+        if bad:
+            found.append(
+                Finding(
+                    check="length",
+                    field=name,
+                    item=item,
+                    span="".join(bad),
+                    message=f"{where} uses characters the channel forbids: {bad}",
+                )
+            )
+    phrase = cc.must_include
+    if phrase and not any(phrase in text for _, _, text in strings(parts)):
+        found.append(Finding(check="length", message=f"must include {phrase!r}"))
+    return found
+
+
+def compliance_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
+    category = cc.facts.product.category
+    return [
+        Finding(
+            check="compliance", field=name, item=item, span=m.term, message=f"{m.term!r}: {m.label}"
+        )
+        for name, item, text in strings(parts)
+        for m in cc.rulebook.find(text, category, cc.forbidden)
+    ]
+
+
+def grounding_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
+    return [
+        Finding(check="grounding", field=name, item=item, span=span, message=why)
+        for name, item, text in strings(parts)
+        for span, why in grounding_problems(text, cc.facts, cc.lexicon)
+    ]
+
+
+def keyword_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
+    text = render(parts, cc.channel).lower()
+    return [
+        Finding(check="keywords", span=k, message=f"keyword {k!r} is missing")
+        for k in cc.keywords
+        if k.lower() not in text
+    ]
+
+
+def run_checks(parts: Parts, cc: CheckContext) -> list[Finding]:
+    return [
+        *length_findings(parts, cc),
+        *compliance_findings(parts, cc),
+        *grounding_findings(parts, cc),
+        *keyword_findings(parts, cc),
+    ]
+
+
+def keyword_coverage(parts: Parts, cc: CheckContext) -> float:
+    if not cc.keywords:
+        return 1.0
+    return 1 - len(keyword_findings(parts, cc)) / len(cc.keywords)

@@ -1,0 +1,155 @@
+"""Grounding: every number, price and specification in the copy must come from the facts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from plugins.copywriter.rules import Lexicon
+from toolkit.store.schema import Product
+
+# A token holding digits: "40-count", "9V", "2032", "20.99", "1,000", "50%".
+NUMBER_TOKEN = re.compile(r"[A-Za-z]*\d[\d,.]*(?:[A-Za-z%]+\d*)*(?:-[A-Za-z0-9]+)*")
+NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+CN_DIGITS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+CN_MEASURES = (
+    "个月|小时|分钟|毫升|千克|公斤|英寸|厘米|毫米|"
+    "年|天|节|号|升|克|瓦|伏|寸|米|倍|件|包|瓶|片|双|套|档|核|秒|度"
+)
+CN_NUMBER = re.compile(rf"([零一二两三四五六七八九十百千万]+)(?={CN_MEASURES})")
+CURRENCY_BEFORE = {
+    "US$": "USD",
+    "$": "USD",
+    "¥": "CNY",
+    "￥": "CNY",
+    "€": "EUR",
+    "£": "GBP",
+    "RMB": "CNY",
+    "CNY": "CNY",
+    "USD": "USD",
+    "EUR": "EUR",
+    "GBP": "GBP",
+}
+CURRENCY_AFTER = {
+    "元": "CNY",
+    "块": "CNY",
+    "美元": "USD",
+    "美金": "USD",
+    "欧元": "EUR",
+    "英镑": "GBP",
+    "dollars": "USD",
+    "dollar": "USD",
+    "USD": "USD",
+    "RMB": "CNY",
+    "CNY": "CNY",
+    "EUR": "EUR",
+    "GBP": "GBP",
+}
+_before = "|".join(re.escape(c) for c in sorted(CURRENCY_BEFORE, key=len, reverse=True))
+_after = "|".join(re.escape(c) for c in sorted(CURRENCY_AFTER, key=len, reverse=True))
+_amount = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+MONEY = re.compile(
+    rf"(?P<cb>{_before})\s?(?P<a1>{_amount})|(?P<a2>{_amount})\s?(?P<ca>{_after})(?![A-Za-z])"
+)
+
+
+def to_float(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def chinese_number(text: str) -> int | None:
+    """十二 -> 12, 三百五十 -> 350, 五 -> 5; None when it is not a plain numeral."""
+    total, current = 0, 0
+    for char in text:
+        if char in CN_DIGITS:
+            current = CN_DIGITS[char]
+        elif char in CN_UNITS:
+            total += (current or 1) * CN_UNITS[char]
+            current = 0
+        else:
+            return None
+    return total + current
+
+
+def numbers_in(text: str) -> list[tuple[str, list[float]]]:
+    """(token as written, its numeric values) for each number in `text`."""
+    found = [
+        (m.group(), [to_float(n) for n in NUMBER.findall(m.group())])
+        for m in NUMBER_TOKEN.finditer(text)
+    ]
+    for m in CN_NUMBER.finditer(text):
+        value = chinese_number(m.group(1))
+        if value is not None and m.group(1) != "一":  # 一 is mostly the article "a"
+            found.append((m.group(1), [float(value)]))
+    return found
+
+
+@dataclass
+class Facts:
+    """What the copy may claim: the product's own words, numbers and price."""
+
+    product: Product
+    extra: list[str] = field(default_factory=list)  # keywords, brand name: user-given
+
+    def __post_init__(self) -> None:
+        p = self.product
+        attrs = " ".join(f"{k} {v}" for k, v in p.attributes.items() if k != "translation_of")
+        parts = [p.title, p.description, p.brand, p.category, attrs, *self.extra]
+        self.text = "\n".join(parts)
+        self.lower = self.text.lower()
+        self.numbers = {v for _, values in numbers_in(self.text) for v in values}
+        if p.price is not None:
+            self.numbers.add(round(p.price, 2))
+
+    def supports_number(self, token: str, values: list[float]) -> bool:
+        return token.lower() in self.lower or all(round(v, 2) in self.numbers for v in values)
+
+    def money_problem(self, currency: str, amount: float) -> str | None:
+        p = self.product
+        if p.price is None:
+            return "the product has no price in its facts"
+        if currency != p.currency:
+            return f"the product is priced in {p.currency}, not {currency}"
+        if abs(amount - p.price) > 0.005:
+            return f"the product's price is {p.price:g} {p.currency}"
+        return None
+
+
+def grounding_problems(text: str, facts: Facts, lexicon: Lexicon) -> list[tuple[str, str]]:
+    """(offending span, why) for each unsupported number, price or specification."""
+    problems: list[tuple[str, str]] = []
+    money_spans = []
+    for m in MONEY.finditer(text):
+        currency = CURRENCY_BEFORE[m["cb"]] if m["cb"] else CURRENCY_AFTER[m["ca"]]
+        amount = to_float(m["a1"] or m["a2"])
+        money_spans.append((m.start(), m.end()))
+        if why := facts.money_problem(currency, amount):
+            problems.append((m.group(), f"price {m.group()!r}: {why}"))
+    for m in NUMBER_TOKEN.finditer(text):
+        if any(s <= m.start() < e for s, e in money_spans):
+            continue
+        token, values = m.group(), [to_float(n) for n in NUMBER.findall(m.group())]
+        if not facts.supports_number(token, values):
+            problems.append((token, f"number {token!r} is not in the product facts"))
+    for m in CN_NUMBER.finditer(text):
+        value = chinese_number(m.group(1))
+        if value is not None and m.group(1) != "一" and float(value) not in facts.numbers:
+            problems.append((m.group(1), f"number {m.group(1)!r} ({value}) is not in the facts"))
+    fact_specs = lexicon.mentioned(facts.text)
+    for group, word in lexicon.mentioned(text).items():
+        if group not in fact_specs:
+            problems.append((word, f"claims {word!r} but the product facts do not say so"))
+    return problems

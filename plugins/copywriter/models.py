@@ -1,0 +1,127 @@
+"""Copywriter requests and results."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from toolkit.store.schema import Product
+
+REQUEST_FIELDS = {
+    "product_id",
+    "product",
+    "channel",
+    "language",
+    "audience",
+    "brand",
+    "keywords",
+    "variants",
+    "revisions",
+}
+
+
+def split_words(value: Any) -> Any:
+    """CSV cells and CLI values carry word lists as 'a, b; c'."""
+    if isinstance(value, str):
+        words = value.replace(";", ",").replace("，", ",").split(",")
+        return [w.strip() for w in words if w.strip()]
+    return value
+
+
+class BrandProfile(BaseModel):
+    name: str = Field(default="", max_length=100)
+    voice: str = Field(default="", max_length=500, description="e.g. 'warm, plain, no hype'.")
+    do_words: list[str] = Field(default_factory=list, max_length=30)
+    dont_words: list[str] = Field(
+        default_factory=list, max_length=100, description="Words the copy must never use."
+    )
+    examples: list[str] = Field(
+        default_factory=list, max_length=5, description="Short samples of the brand's style."
+    )
+
+    _split = field_validator("do_words", "dont_words", mode="before")(split_words)
+
+
+class CopyRequest(BaseModel):
+    """A product (by store id, or its facts inline), a channel and how to speak.
+
+    A row holding a product's own fields (id, title, ...) is read as the inline
+    product, so a catalog file can be the batch input as it is.
+    """
+
+    product_id: str | None = Field(default=None, description="Id of a product in the store.")
+    product: Product | None = Field(default=None, description="The product's facts, inline.")
+    channel: str = Field(
+        min_length=1, description="Channel key, e.g. taobao_title or amazon_listing."
+    )
+    language: Literal["zh", "en"] | None = Field(
+        default=None, description="Default: the product's language if the channel takes it."
+    )
+    audience: str = Field(default="", max_length=300, description="Who the copy speaks to.")
+    brand_profile: BrandProfile | None = Field(
+        default=None, description="The brand's voice: do and don't words, style examples."
+    )
+    keywords: list[str] = Field(default_factory=list, max_length=10)
+    variants: int = Field(default=3, ge=1, le=5)
+    revisions: int = Field(
+        default=1, ge=0, le=3, description="Rewrites asked of the model when checks fail."
+    )
+
+    _split = field_validator("keywords", mode="before")(split_words)
+
+    @field_validator("keywords")
+    @classmethod
+    def _short_keywords(cls, value: list[str]) -> list[str]:
+        long = [k for k in value if len(k) > 40]
+        if long:
+            raise ValueError(f"keywords longer than 40 characters: {long}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _product_row(cls, data: Any) -> Any:
+        is_product_row = (
+            isinstance(data, dict)
+            and "title" in data
+            and "product" not in data
+            and "product_id" not in data
+        )
+        if not is_product_row:
+            return data
+        request = {k: v for k, v in data.items() if k in REQUEST_FIELDS}
+        request["product"] = {k: v for k, v in data.items() if k not in REQUEST_FIELDS}
+        return request
+
+    @model_validator(mode="after")
+    def _one_product(self) -> CopyRequest:
+        if (self.product_id is None) == (self.product is None):
+            raise ValueError("give exactly one of product_id or product")
+        return self
+
+
+class Check(BaseModel):
+    name: Literal["length", "compliance", "grounding", "keywords"]
+    passed: bool
+    problems: list[str] = Field(default_factory=list)
+
+
+class CopyVariant(BaseModel):
+    angle: str
+    parts: dict[str, str | list[str]] = Field(description="The channel's fields, filled.")
+    text: str = Field(description="The parts as one readable text.")
+    passed: bool = Field(description="True when every check passes.")
+    checks: list[Check]
+    draft_passed: dict[str, bool] = Field(
+        description="Which checks the model's first draft passed, before rewrites and repair."
+    )
+    rewrites: int = Field(description="Times the model was asked to fix its draft.")
+    repairs: list[str] = Field(description="Automatic fixes applied after the rewrites.")
+
+
+class CopyResult(BaseModel):
+    product_id: str
+    channel: str
+    language: Literal["zh", "en"]
+    variants: list[CopyVariant]
+    duplicates_removed: int = Field(description="Near-duplicate variants dropped.")

@@ -1,0 +1,251 @@
+"""The `copywriter` plugin: copy for a product and a channel, checked before it is returned.
+
+Each variant is drafted by the shared model (`copy` adapter, structured output)
+from one angle, checked (length/structure, advertising compliance, grounding
+in the product facts, keywords), rewritten by the model with the problems
+named (bounded), then repaired deterministically; whatever still fails is
+returned flagged, never silently passed. Near-duplicate variants are dropped.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from plugins.copywriter.channels import Channel, load_channels, localized
+from plugins.copywriter.checks import CHECKS, CheckContext, Finding, Parts, render, run_checks
+from plugins.copywriter.grounding import Facts
+from plugins.copywriter.models import Check, CopyRequest, CopyResult, CopyVariant
+from plugins.copywriter.repair import Repairer
+from plugins.copywriter.rules import load_lexicon, load_rulebook
+from toolkit.context import Context
+from toolkit.errors import InputError
+from toolkit.llm.structured import StructuredOutputError
+from toolkit.plugin import Plugin
+from toolkit.store.schema import Product
+from toolkit.tables import load_table
+
+NAME = "copywriter"
+DUPLICATE_SIMILARITY = 0.95  # cosine of variant embeddings above which two read the same
+
+
+class Copywriter(Plugin[CopyRequest, CopyResult]):
+    name = NAME
+    version = "0.1.0"
+    description = (
+        "Ad copy and product descriptions per channel (Taobao, JD, Xiaohongshu, Douyin, WeChat, "
+        "SMS, Amazon, Google Ads, Meta, email), checked for length, ad-law compliance and facts."
+    )
+    Input = CopyRequest
+    Output = CopyResult
+
+    def run(self, req: CopyRequest, ctx: Context) -> CopyResult:
+        channel = self._channel(req, ctx)
+        product = self._product(req, ctx)
+        language = req.language or (
+            product.language if product.language in channel.languages else channel.languages[0]
+        )
+        if language not in channel.languages:
+            raise InputError(NAME, {"language": f"{channel.key} is written in {channel.languages}"})
+        brand = req.brand_profile
+        extra = [*req.keywords, *(brand.do_words if brand else []), brand.name if brand else ""]
+        cc = CheckContext(
+            channel=channel,
+            language=language,
+            facts=Facts(product, [e for e in extra if e]),
+            rulebook=ctx.shared("copywriter.rules", lambda: load_rulebook(ctx.settings)),
+            lexicon=ctx.shared("copywriter.lexicon", lambda: load_lexicon(ctx.settings)),
+            keywords=req.keywords,
+            forbidden=brand.dont_words if brand else [],
+        )
+        angles = list(ctx.shared("copywriter.angles", lambda: self._angles(ctx)).items())
+        writer = VariantWriter(req, cc, ctx)
+        variants = writer.write_many(angles[: req.variants])
+        kept, removed = drop_near_duplicates(variants, ctx)
+        spare = angles[req.variants :]
+        if removed and spare:  # one more round from unused angles to make up the count
+            extra_variants = writer.write_many(spare[:removed])
+            kept, more = drop_near_duplicates(kept + extra_variants, ctx)
+            removed += more
+        return CopyResult(
+            product_id=product.id,
+            channel=channel.key,
+            language=language,
+            variants=kept[: req.variants],
+            duplicates_removed=removed,
+        )
+
+    def sheet_rows(self, result: CopyResult) -> list[dict[str, Any]]:
+        """One row per variant: the parts as columns, then the verdict and what was fixed."""
+        rows = []
+        for number, v in enumerate(result.variants, 1):
+            parts = {k: "\n".join(p) if isinstance(p, list) else p for k, p in v.parts.items()}
+            problems = [p for check in v.checks for p in check.problems]
+            rows.append(
+                {
+                    "product_id": result.product_id,
+                    "channel": result.channel,
+                    "language": result.language,
+                    "variant": number,
+                    "angle": v.angle,
+                    **parts,
+                    "passed": v.passed,
+                    "problems": "\n".join(problems),
+                    "repairs": "\n".join(v.repairs),
+                }
+            )
+        return rows
+
+    def _channel(self, req: CopyRequest, ctx: Context) -> Channel:
+        channels = ctx.shared("copywriter.channels", lambda: load_channels(ctx.settings))
+        if req.channel not in channels:
+            known = ", ".join(sorted(channels))
+            raise InputError(NAME, {"channel": f"unknown channel {req.channel!r} (known: {known})"})
+        return channels[req.channel]
+
+    def _product(self, req: CopyRequest, ctx: Context) -> Product:
+        if req.product is not None:
+            return req.product
+        assert req.product_id is not None
+        found = ctx.store.get_products([req.product_id])
+        if not found:
+            raise InputError(
+                NAME,
+                {
+                    "product_id": f"{req.product_id!r} is not in the product store "
+                    f"({ctx.store.location}); ingest it first or pass the product inline"
+                },
+            )
+        return found[0]
+
+    @staticmethod
+    def _angles(ctx: Context) -> dict[str, dict[str, str]]:
+        from plugins.copywriter.channels import DATA
+
+        return load_table(DATA / "angles.yaml", NAME, ctx.settings)
+
+
+class VariantWriter:
+    """Drafts, checks, rewrites and repairs the variants of one request."""
+
+    def __init__(self, req: CopyRequest, cc: CheckContext, ctx: Context) -> None:
+        self.req, self.cc, self.ctx = req, cc, ctx
+        channel, lang = cc.channel, cc.language
+        self.model = ctx.llm.structured(channel.reply_model(), "copy", channel.max_tokens)
+        brand = req.brand_profile
+        common = {"channel": localized(channel.label, lang)}
+        self.system = ctx.prompts.render(
+            NAME, "system", lang, **common, dont_words=brand.dont_words if brand else []
+        )
+        self.task = {
+            **common,
+            "facts": facts_text(cc.facts.product),
+            "audience": req.audience,
+            "voice": brand.voice if brand else "",
+            "do_words": brand.do_words if brand else [],
+            "examples": brand.examples if brand else [],
+            "keywords": req.keywords,
+            "must_include": cc.must_include,
+            "fields": channel.limits_text(lang),
+        }
+
+    def write_many(self, angles: list[tuple[str, dict[str, str]]]) -> list[CopyVariant]:
+        if not angles:
+            return []
+        with ThreadPoolExecutor(max_workers=len(angles)) as pool:  # the model batches them
+            return list(pool.map(self.write, angles))
+
+    def write(self, angle: tuple[str, dict[str, str]]) -> CopyVariant:
+        key, wording = angle
+        lang = self.cc.language
+        angle_text = localized(wording, lang)
+        prompt = self.ctx.prompts.render(NAME, "write", lang, **self.task, angle=angle_text)
+        messages: list[BaseMessage] = [SystemMessage(self.system), HumanMessage(prompt)]
+        parts = self._ask(messages)
+        findings = run_checks(parts, self.cc) if parts is not None else []
+        draft = {c: parts is not None and not any(f.check == c for f in findings) for c in CHECKS}
+        rewrites = 0
+        while parts is not None and findings and rewrites < self.req.revisions:
+            rewrites += 1
+            problems = [f.message for f in findings]
+            revise = self.ctx.prompts.render(NAME, "revise", lang, problems=problems)
+            messages += [AIMessage(dump(parts)), HumanMessage(revise)]
+            parts = self._ask(messages) or parts
+            findings = run_checks(parts, self.cc)
+        repairer = Repairer(self.cc)
+        if parts is None:
+            parts, findings = {}, []
+            repairer.notes.append("the model's reply was unusable; built from product facts")
+        if findings or not parts:
+            parts = repairer.repair(parts, findings)
+            findings = run_checks(parts, self.cc)
+        return CopyVariant(
+            angle=key,
+            parts=parts,
+            text=render(parts, self.cc.channel),
+            passed=not findings,
+            checks=summarise(findings),
+            draft_passed=draft,
+            rewrites=rewrites,
+            repairs=repairer.notes,
+        )
+
+    def _ask(self, messages: list[BaseMessage]) -> Parts | None:
+        try:
+            reply = self.model.invoke(messages)
+        except StructuredOutputError:
+            return None
+        return {
+            k: [s.strip() for s in v] if isinstance(v, list) else str(v).strip()
+            for k, v in reply.model_dump().items()
+            if v is not None
+        }
+
+
+def facts_text(product: Product) -> str:
+    lines = [f"title: {product.title}"]
+    if product.brand:
+        lines.append(f"brand: {product.brand}")
+    if product.category:
+        lines.append(f"category: {product.category}")
+    if product.price is not None:
+        lines.append(f"price: {product.price:g} {product.currency}")
+    if product.description:
+        lines.append(f"description: {product.description[:1500]}")
+    lines += [f"{k}: {v}" for k, v in product.attributes.items() if k != "translation_of"]
+    return "\n".join(lines)
+
+
+def dump(parts: Parts) -> str:
+    import json
+
+    return json.dumps(parts, ensure_ascii=False)
+
+
+def summarise(findings: list[Finding]) -> list[Check]:
+    return [
+        Check(
+            name=name,
+            passed=not (problems := [f.message for f in findings if f.check == name]),
+            problems=problems,
+        )
+        for name in CHECKS
+    ]
+
+
+def drop_near_duplicates(
+    variants: list[CopyVariant], ctx: Context
+) -> tuple[list[CopyVariant], int]:
+    """Keep each variant unless it reads the same as an earlier one (embedding cosine)."""
+    if len(variants) < 2:
+        return variants, 0
+    vectors = np.asarray(ctx.store.embedder.embed([v.text for v in variants]), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+    kept: list[int] = []
+    for i in range(len(variants)):
+        if all(float(vectors[i] @ vectors[j]) < DUPLICATE_SIMILARITY for j in kept):
+            kept.append(i)
+    return [variants[i] for i in kept], len(variants) - len(kept)

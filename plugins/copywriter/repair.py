@@ -1,0 +1,176 @@
+"""Deterministic repair of what regeneration could not fix, each change reported.
+
+Violating terms are replaced or removed; sentences (or list items) carrying an
+unsupported number or claim are dropped, and a field left empty is refilled
+from the product's own facts; texts are cut to the limit at a natural
+boundary; a required phrase (SMS opt-out) is appended.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from plugins.copywriter.checks import REPEAT, CheckContext, Finding, Parts
+from plugins.copywriter.grounding import grounding_problems
+from plugins.copywriter.rules import tidy
+from plugins.copywriter.textunits import fit, measure
+
+
+def sentences(text: str) -> list[str]:
+    """Split at sentence punctuation (a period only when a space or the end follows)."""
+    pieces = re.split(r"(?<=[。！？!?；;\n])|(?<=\.)(?=\s)", text)
+    return [p for p in pieces if p.strip()]
+
+
+def fact_lines(cc: CheckContext) -> list[str]:
+    """Sentences of the product's own title and description that pass compliance and grounding."""
+    product = cc.facts.product
+    category = product.category
+    lines = []
+    for raw in [product.title, *sentences(product.description)]:
+        line = cc.rulebook.clean(raw.strip(), category, cc.forbidden)
+        if line and not grounding_problems(line, cc.facts, cc.lexicon) and line not in lines:
+            lines.append(line)
+    return lines or [product.title]
+
+
+class Repairer:
+    def __init__(self, cc: CheckContext) -> None:
+        self.cc = cc
+        self.notes: list[str] = []
+        self._fallbacks = fact_lines(cc)
+
+    def fallback(self, field: str, used: Iterable[str]) -> str:
+        taken = set(used)
+        limit = self.cc.limit(field)
+        for line in self._fallbacks:
+            candidate = fit(line, limit, self.cc.channel.unit)
+            if candidate and candidate not in taken:
+                return candidate
+        return fit(self._fallbacks[0], limit, self.cc.channel.unit)
+
+    def repair(self, parts: Parts, findings: list[Finding]) -> Parts:
+        parts = {k: list(v) if isinstance(v, list) else v for k, v in parts.items()}
+        self._compliance(parts, findings)
+        self._grounding(parts, findings)
+        self._structure(parts)
+        self._keywords(parts)
+        return parts
+
+    def _compliance(self, parts: Parts, findings: list[Finding]) -> None:
+        category = self.cc.facts.product.category
+        for f in findings:
+            if f.check != "compliance" or f.field not in parts:
+                continue
+            before = get(parts, f.field, f.item)
+            after = self.cc.rulebook.clean(before, category, self.cc.forbidden)
+            if after != before:
+                put(parts, f.field, f.item, after)
+                self.notes.append(f"{label(f)}: reworded {f.span!r}")
+
+    def _grounding(self, parts: Parts, findings: list[Finding]) -> None:
+        spans: dict[tuple[str, int | None], list[str]] = {}
+        for f in findings:
+            if f.check == "grounding" and f.field in parts:
+                spans.setdefault((f.field, f.item), []).append(f.span)
+        drop: dict[str, list[int]] = {}
+        for (field, item), bad in spans.items():
+            spec = self.cc.channel.fields.get(field)
+            text = get(parts, field, item)
+            keep = [s for s in sentences(text) if not any(b in s for b in bad)]
+            value = parts[field]
+            removable = (
+                item is not None
+                and spec is not None
+                and isinstance(value, list)
+                and len(value) - len(drop.get(field, [])) > spec.min_items
+            )
+            if removable and not keep:
+                assert item is not None
+                drop.setdefault(field, []).append(item)
+                self.notes.append(f"{field}[{item + 1}]: dropped, unsupported {bad}")
+                continue
+            if keep:
+                put(parts, field, item, "".join(keep).strip())
+                self.notes.append(f"{place(field, item)}: removed claims {bad}")
+            else:
+                put(parts, field, item, self.fallback(field, all_strings(parts)))
+                self.notes.append(f"{place(field, item)}: replaced with product facts ({bad})")
+        for field, items in drop.items():
+            value = parts[field]
+            assert isinstance(value, list)
+            parts[field] = [v for i, v in enumerate(value) if i not in items]
+
+    def _structure(self, parts: Parts) -> None:
+        cc = self.cc
+        unit = cc.channel.unit
+        phrase = cc.must_include
+        for field, spec in cc.channel.fields.items():
+            limit = spec.limit(cc.language)
+            value = parts.get(field, [] if spec.kind == "list" else "")
+            if spec.kind == "list":
+                raw = value if isinstance(value, list) else [value]
+                items = [self._clean_chars(v) for v in raw]
+                items = [fit(v, limit, unit) for v in items if v.strip()][: spec.max_items]
+                while len(items) < spec.min_items:
+                    items.append(self.fallback(field, [*all_strings(parts), *items]))
+                    self.notes.append(f"{field}: added item {len(items)} from product facts")
+                parts[field] = items
+                continue
+            text = self._clean_chars(str(value))
+            if phrase and phrase not in text and len(cc.channel.fields) == 1:
+                room = limit - measure(phrase, unit) - 1
+                text = f"{fit(text, room, unit)} {phrase}".strip()
+                self.notes.append(f"{field}: added {phrase!r}")
+            if measure(text, unit) > limit:
+                text = fit(text, limit, unit)
+                self.notes.append(f"{field}: shortened to {limit} {unit}")
+            if not text.strip():
+                text = self.fallback(field, all_strings(parts))
+                self.notes.append(f"{field}: filled from product facts")
+            parts[field] = text
+
+    def _clean_chars(self, text: str) -> str:
+        """Forbidden characters removed and runaway repetitions collapsed to one."""
+        bad = self.cc.channel.forbidden_chars
+        text = REPEAT.sub(lambda m: m.group(1), text)
+        return tidy("".join(c for c in text if c not in bad)) if bad else text.strip()
+
+    def _keywords(self, parts: Parts) -> None:
+        tags = parts.get("hashtags")
+        spec = self.cc.channel.fields.get("hashtags")
+        if not isinstance(tags, list) or spec is None:
+            return
+        text = " ".join(all_strings(parts)).lower()
+        for keyword in self.cc.keywords:
+            if keyword.lower() not in text and len(tags) < spec.max_items:
+                tags.append(fit(keyword, spec.limit(self.cc.language), self.cc.channel.unit))
+                self.notes.append(f"hashtags: added keyword {keyword!r}")
+
+
+def get(parts: Parts, field: str, item: int | None) -> str:
+    value = parts[field]
+    if isinstance(value, list):
+        return value[item or 0] if value else ""
+    return value
+
+
+def put(parts: Parts, field: str, item: int | None, text: str) -> None:
+    value = parts[field]
+    if isinstance(value, list) and item is not None:
+        value[item] = text
+    else:
+        parts[field] = text
+
+
+def all_strings(parts: Parts) -> list[str]:
+    return [s for v in parts.values() for s in (v if isinstance(v, list) else [v])]
+
+
+def place(field: str, item: int | None) -> str:
+    return field if item is None else f"{field}[{item + 1}]"
+
+
+def label(f: Finding) -> str:
+    return place(f.field or "copy", f.item)

@@ -1,0 +1,158 @@
+"""Compliance rule lists and the specification lexicon, loaded from data files and matched."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from toolkit.errors import PitchcraftError
+from toolkit.settings import Settings
+from toolkit.tables import load_table
+
+DATA = Path(__file__).resolve().parent / "data"
+ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
+
+
+def term_pattern(term: str) -> str:
+    """Latin terms match whole words only; Chinese terms match anywhere."""
+    escaped = re.escape(term)
+    if ASCII_ALNUM.search(term):
+        return rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
+    return escaped
+
+
+def compile_terms(terms: list[str]) -> re.Pattern[str]:
+    longest_first = sorted(terms, key=len, reverse=True)
+    return re.compile("|".join(term_pattern(t) for t in longest_first), re.IGNORECASE)
+
+
+class Term(BaseModel):
+    term: str = Field(min_length=1)
+    replace: str = ""
+
+
+class Match(BaseModel):
+    rule: str
+    label: str
+    term: str
+    start: int
+    end: int
+    replace: str
+
+
+class Rule(BaseModel):
+    key: str
+    label: str
+    source: str
+    terms: list[Term] = Field(min_length=1)
+    exceptions: list[str] = Field(default_factory=list, alias="except")
+    skip_categories: list[str] = Field(default_factory=list)
+
+    @field_validator("terms", mode="before")
+    @classmethod
+    def _plain_terms(cls, value: Any) -> Any:
+        return [{"term": str(t)} if not isinstance(t, dict) else t for t in value or []]
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return compile_terms([t.term for t in self.terms])
+
+    @cached_property
+    def replacements(self) -> dict[str, str]:
+        return {t.term.lower(): t.replace for t in self.terms}
+
+    def applies_to(self, category: str) -> bool:
+        cat = category.lower()
+        return not any(skip.lower() in cat for skip in self.skip_categories)
+
+    def find(self, text: str) -> list[Match]:
+        excepted = [
+            (m.start(), m.end())
+            for phrase in self.exceptions
+            for m in re.finditer(re.escape(phrase), text, re.IGNORECASE)
+        ]
+        found = []
+        for m in self.pattern.finditer(text):
+            if any(s <= m.start() and m.end() <= e for s, e in excepted):
+                continue
+            term = m.group()
+            replace = self.replacements.get(term.lower(), "")
+            found.append(
+                Match(
+                    rule=self.key,
+                    label=self.label,
+                    term=term,
+                    start=m.start(),
+                    end=m.end(),
+                    replace=replace,
+                )
+            )
+        return found
+
+
+class RuleBook:
+    """Every compliance rule, plus the brand's own forbidden words per request."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+
+    def find(self, text: str, category: str, forbidden: list[str] = ()) -> list[Match]:
+        found = [m for rule in self.rules if rule.applies_to(category) for m in rule.find(text)]
+        if forbidden:
+            brand = Rule(
+                key="brand",
+                label="brand's forbidden words",
+                source="brand profile",
+                terms=[{"term": w} for w in forbidden if w.strip()],
+            )
+            found += brand.find(text)
+        return sorted(found, key=lambda m: m.start)
+
+    def clean(self, text: str, category: str, forbidden: list[str] = ()) -> str:
+        """`text` with each violating term replaced (or removed), spacing tidied."""
+        for match in reversed(self.find(text, category, forbidden)):
+            text = text[: match.start] + match.replace + text[match.end :]
+        return tidy(text)
+
+
+def tidy(text: str) -> str:
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r"\s+([,.;:!?，。；：！？])", r"\1", text)
+    text = re.sub(r"([，。；：、])\1+", r"\1", text)
+    return text.strip(" ,，、;；:：-–—")
+
+
+def load_rulebook(settings: Settings) -> RuleBook:
+    table = load_table(DATA / "ad_rules.yaml", "copywriter", settings)
+    rules = []
+    for key, entry in table.items():
+        try:
+            rules.append(Rule.model_validate({"key": key, **(entry or {})}))
+        except (ValidationError, TypeError) as err:
+            raise PitchcraftError(f"copywriter rule {key!r} is malformed: {err}") from None
+    return RuleBook(rules)
+
+
+class Lexicon:
+    """Groups of specification words (zh and en wording of one spec)."""
+
+    def __init__(self, groups: dict[str, list[str]]) -> None:
+        self.groups = {name: compile_terms(words) for name, words in groups.items() if words}
+
+    def mentioned(self, text: str) -> dict[str, str]:
+        """{group: the word found} for each group `text` mentions."""
+        return {
+            name: m.group() for name, pattern in self.groups.items() if (m := pattern.search(text))
+        }
+
+
+def load_lexicon(settings: Settings) -> Lexicon:
+    table = load_table(DATA / "spec_terms.yaml", "copywriter", settings)
+    bad = [k for k, v in table.items() if not (isinstance(v, list) and all(map(str, v)))]
+    if bad:
+        raise PitchcraftError(f"copywriter spec_terms: {', '.join(bad)} must be lists of words")
+    return Lexicon({k: [str(w) for w in v] for k, v in table.items()})

@@ -1,0 +1,50 @@
+"""Lengths as platforms count them, and cutting text to fit at a natural boundary."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+Unit = Literal["chars", "width", "utf8_bytes"]
+# Where a cut reads naturally: after sentence or clause punctuation, or at a space.
+BOUNDARY = re.compile(r"[。！？!?；;，,、：:]|\s")
+TRAILING = " \t\n,，、;；:：-–—/|·"
+
+
+def char_cost(char: str, unit: Unit) -> int:
+    if unit == "chars":
+        return 1
+    if unit == "width":
+        return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return len(char.encode("utf-8"))
+
+
+def measure(text: str, unit: Unit) -> int:
+    if unit == "chars":
+        return len(text)
+    return sum(char_cost(c, unit) for c in text)
+
+
+def fit(text: str, limit: int, unit: Unit) -> str:
+    """`text` cut to at most `limit`, at the last natural boundary when one is not too early."""
+    text = text.strip()
+    if measure(text, unit) <= limit:
+        return text
+    used, end = 0, 0
+    for i, char in enumerate(text):
+        used += char_cost(char, unit)
+        if used > limit:
+            break
+        end = i + 1
+    prefix = text[:end]
+    if not BOUNDARY.match(text[end]):  # the cut falls inside a phrase: back off to a boundary
+        cuts = [m.start() if m.group().isspace() else m.end() for m in BOUNDARY.finditer(prefix)]
+        late = [c for c in cuts if c >= end // 2]
+        if late:
+            prefix = prefix[: late[-1]]
+    return prefix.rstrip(TRAILING)
+
+
+def is_cjk(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
