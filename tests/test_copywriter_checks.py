@@ -122,7 +122,9 @@ def test_sms_needs_opt_out_and_segment_length_per_language() -> None:
     assert [f.message for f in length_findings({"text": "金霸王电池上新"}, zh)] == [
         "must include '回T退订'"
     ]
-    assert any("limit is 70" in f.message for f in length_findings({"text": ZH_TEXT[:67] + "回T退订"}, zh))
+    assert any(
+        "limit is 70" in f.message for f in length_findings({"text": ZH_TEXT[:67] + "回T退订"}, zh)
+    )
     en = context("sms")
     assert length_findings({"text": EN_TEXT[:130] + " Reply STOP to opt out"}, en) == []
 

@@ -17,7 +17,7 @@ CheckName = Literal["length", "compliance", "grounding", "keywords"]
 CHECKS: tuple[CheckName, ...] = ("length", "compliance", "grounding", "keywords")
 Parts = dict[str, str | list[str]]
 # The same phrase three times in a row: a degenerate generation, not copy.
-REPEAT = re.compile(r"(\S.{1,30}?)(?:[\s,，、;；]*\1){2,}")
+REPEAT = re.compile(r"(\S.{1,80}?)(?:[\s,，、;；.。]*\1){2,}")
 
 
 class Finding(BaseModel):
@@ -26,6 +26,7 @@ class Finding(BaseModel):
     item: int | None = None  # index within a list field
     span: str = ""
     message: str
+    fixable: bool = False  # the automatic repair fixes it well (cut, reword); no rewrite needed
 
 
 @dataclass
@@ -105,6 +106,7 @@ def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
                     item=item,
                     span=text,
                     message=(f"{where} is {size} {unit} long; the limit is {limit}"),
+                    fixable=True,
                 )
             )
         elif item is not None and not text.strip():
@@ -130,6 +132,7 @@ def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
                     item=item,
                     span="".join(bad),
                     message=f"{where} uses characters the channel forbids: {bad}",
+                    fixable=True,
                 )
             )
     phrase = cc.must_include
@@ -142,7 +145,12 @@ def compliance_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
     category = cc.facts.product.category
     return [
         Finding(
-            check="compliance", field=name, item=item, span=m.term, message=f"{m.term!r}: {m.label}"
+            check="compliance",
+            field=name,
+            item=item,
+            span=m.term,
+            message=f"{m.term!r}: {m.label}",
+            fixable=True,
         )
         for name, item, text in strings(parts)
         for m in cc.rulebook.find(text, category, cc.forbidden)

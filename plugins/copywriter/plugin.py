@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from plugins.copywriter.channels import Channel, load_channels, localized
+from plugins.copywriter.channels import DATA, Channel, load_channels, localized
 from plugins.copywriter.checks import CHECKS, CheckContext, Finding, Parts, render, run_checks
 from plugins.copywriter.grounding import Facts
 from plugins.copywriter.models import Check, CopyRequest, CopyResult, CopyVariant
@@ -52,16 +52,15 @@ class Copywriter(Plugin[CopyRequest, CopyResult]):
             raise InputError(NAME, {"language": f"{channel.key} is written in {channel.languages}"})
         brand = req.brand_profile
         extra = [*req.keywords, *(brand.do_words if brand else []), brand.name if brand else ""]
-        cc = CheckContext(
-            channel=channel,
-            language=language,
-            facts=Facts(product, [e for e in extra if e]),
-            rulebook=ctx.shared("copywriter.rules", lambda: load_rulebook(ctx.settings)),
-            lexicon=ctx.shared("copywriter.lexicon", lambda: load_lexicon(ctx.settings)),
-            keywords=req.keywords,
-            forbidden=brand.dont_words if brand else [],
+        cc = check_context(
+            ctx,
+            channel,
+            language,
+            Facts(product, [e for e in extra if e]),
+            req.keywords,
+            brand.dont_words if brand else [],
         )
-        angles = list(ctx.shared("copywriter.angles", lambda: self._angles(ctx)).items())
+        angles = list(angle_table(ctx).items())
         writer = VariantWriter(req, cc, ctx)
         variants = writer.write_many(angles[: req.variants])
         kept, removed = drop_near_duplicates(variants, ctx)
@@ -100,7 +99,7 @@ class Copywriter(Plugin[CopyRequest, CopyResult]):
         return rows
 
     def _channel(self, req: CopyRequest, ctx: Context) -> Channel:
-        channels = ctx.shared("copywriter.channels", lambda: load_channels(ctx.settings))
+        channels = channel_table(ctx)
         if req.channel not in channels:
             known = ", ".join(sorted(channels))
             raise InputError(NAME, {"channel": f"unknown channel {req.channel!r} (known: {known})"})
@@ -121,11 +120,37 @@ class Copywriter(Plugin[CopyRequest, CopyResult]):
             )
         return found[0]
 
-    @staticmethod
-    def _angles(ctx: Context) -> dict[str, dict[str, str]]:
-        from plugins.copywriter.channels import DATA
 
-        return load_table(DATA / "angles.yaml", NAME, ctx.settings)
+# The plugin's tables, loaded once per Context (shipped data merged with the user's).
+
+
+def channel_table(ctx: Context) -> dict[str, Channel]:
+    return ctx.shared("copywriter.channels", lambda: load_channels(ctx.settings))
+
+
+def angle_table(ctx: Context) -> dict[str, dict[str, str]]:
+    return ctx.shared(
+        "copywriter.angles", lambda: load_table(DATA / "angles.yaml", NAME, ctx.settings)
+    )
+
+
+def check_context(
+    ctx: Context,
+    channel: Channel,
+    language: str,
+    facts: Facts,
+    keywords: list[str],
+    forbidden: list[str],
+) -> CheckContext:
+    return CheckContext(
+        channel=channel,
+        language=language,
+        facts=facts,
+        rulebook=ctx.shared("copywriter.rules", lambda: load_rulebook(ctx.settings)),
+        lexicon=ctx.shared("copywriter.lexicon", lambda: load_lexicon(ctx.settings)),
+        keywords=keywords,
+        forbidden=forbidden,
+    )
 
 
 class VariantWriter:
@@ -168,7 +193,12 @@ class VariantWriter:
         findings = run_checks(parts, self.cc) if parts is not None else []
         draft = {c: parts is not None and not any(f.check == c for f in findings) for c in CHECKS}
         rewrites = 0
-        while parts is not None and findings and rewrites < self.req.revisions:
+        # Cuts and rewordings the repair does well; the model rewrites only what it cannot.
+        while (
+            parts is not None
+            and not all(f.fixable for f in findings)
+            and rewrites < self.req.revisions
+        ):
             rewrites += 1
             problems = [f.message for f in findings]
             revise = self.ctx.prompts.render(NAME, "revise", lang, problems=problems)
