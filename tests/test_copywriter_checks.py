@@ -323,3 +323,35 @@ def test_a_catalog_row_is_read_as_the_product() -> None:
     assert req.keywords == ["Duracell", "AA"]
     with pytest.raises(ValueError, match="exactly one of product_id or product"):
         CopyRequest.model_validate({"channel": "email"})
+
+
+def test_prompt_echo_is_caught_and_removed() -> None:
+    cc = context("amazon_listing")
+    bullets = ["Angle: Lead with the main benefit.", "40-count", "AA size", "Alkaline", "Duracell"]
+    parts: Parts = {"title": "Duracell AA Batteries, 40-count", "bullets": bullets}
+    findings = length_findings(parts, cc)
+    assert [f.item for f in findings] == [0] and "repeats the instructions" in findings[0].message
+    fixed = Repairer(cc).repair(parts, findings)
+    assert run_checks(fixed, cc) == [] and "Angle" not in str(fixed)
+
+
+def test_missing_keywords_lead_the_first_field_or_become_hashtags() -> None:
+    cc = context("taobao_title", BATTERY_ZH, "zh", keywords=["金霸王"])
+    parts: Parts = {"title": "碱性5号电池40节装持久耐用家庭常备玩具遥控器鼠标适用大容量长效储存便携装"}
+    fixed = Repairer(cc).repair(parts, run_checks(parts, cc))
+    assert str(fixed["title"]).startswith("金霸王 ") and run_checks(fixed, cc) == []
+    note = context("xiaohongshu_note", BATTERY_ZH, "zh", keywords=["金霸王"])
+    parts = {"title": "电池囤货", "body": "5号电池40节装,持久耐用。", "hashtags": ["电池", "囤货"]}
+    fixed = Repairer(note).repair(parts, run_checks(parts, note))
+    assert fixed["hashtags"] == ["电池", "囤货", "金霸王"] and fixed["title"] == "电池囤货"
+
+
+def test_nested_repetition_collapses() -> None:
+    cc = context("google_ads_rsa")
+    loop = "Lumen Jeans Bottoms, " * 4 + "Lumen Jeans B"
+    parts: Parts = {
+        "headlines": ["Duracell AA", "AA batteries", "40-count"],
+        "descriptions": ["Coppertop AA batteries.", loop],
+    }
+    fixed = Repairer(cc).repair(parts, run_checks(parts, cc))
+    assert length_findings(fixed, cc) == []

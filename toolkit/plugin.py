@@ -13,6 +13,7 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -56,16 +57,14 @@ class Plugin(ABC, Generic[InT, OutT]):
     async def run_many(self, reqs: Sequence[InT], ctx: Context) -> list[OutT | PluginRunError]:
         """One outcome per request, in order; a failure fills its own slot only.
 
-        The default runs `run` concurrently in threads (bounded by
-        settings.concurrency). Override it to batch model calls.
+        The default runs `run` concurrently in its own pool of
+        settings.concurrency threads (asyncio's shared default pool is too
+        small to keep a model server busy). Override it to batch model calls.
         """
-        limit = asyncio.Semaphore(ctx.settings.concurrency)
-
-        async def one(req: InT) -> OutT | PluginRunError:
-            async with limit:
-                return await asyncio.to_thread(self.run_checked, req, ctx)
-
-        return list(await asyncio.gather(*(one(r) for r in reqs)))
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=ctx.settings.concurrency) as pool:
+            pending = [loop.run_in_executor(pool, self.run_checked, r, ctx) for r in reqs]
+            return list(await asyncio.gather(*pending))
 
     def parse_input(self, data: Mapping[str, Any] | str | bytes | BaseModel) -> InT:
         """Validate raw input (dict or JSON text); raises InputError naming each bad field."""

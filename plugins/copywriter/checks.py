@@ -17,6 +17,8 @@ CheckName = Literal["length", "compliance", "grounding", "keywords"]
 CHECKS: tuple[CheckName, ...] = ("length", "compliance", "grounding", "keywords")
 Parts = dict[str, str | list[str]]
 # The same phrase three times in a row: a degenerate generation, not copy.
+# A line that repeats the prompt's own labels back ("Angle: ...").
+PROMPT_ECHO = re.compile(r"^\s*(?:Angle|Fields|Product facts|角度|字段|商品信息)\s*[:：].*$", re.M)
 REPEAT = re.compile(r"(\S.{1,80}?)(?:[\s,，、;；.。]*\1){2,}")
 
 
@@ -112,6 +114,16 @@ def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
         elif item is not None and not text.strip():
             found.append(
                 Finding(check="length", field=name, item=item, message=f"{where} is empty")
+            )
+        if echo := PROMPT_ECHO.search(text):
+            found.append(
+                Finding(
+                    check="length",
+                    field=name,
+                    item=item,
+                    span=echo.group(),
+                    message=f"{where} repeats the instructions: {echo.group().strip()!r}",
+                )
             )
         if repeat := REPEAT.search(text):
             found.append(

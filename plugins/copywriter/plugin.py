@@ -272,7 +272,8 @@ def drop_near_duplicates(
     """Keep each variant unless it reads the same as an earlier one (embedding cosine)."""
     if len(variants) < 2:
         return variants, 0
-    vectors = np.asarray(ctx.store.embedder.embed([v.text for v in variants]), dtype=np.float32)
+    embedder = ctx.store.embedder  # in-memory only: variant texts are not worth keeping on disk
+    vectors = np.stack([embedder.embed_query(v.text) for v in variants]).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
     kept: list[int] = []
     for i in range(len(variants)):

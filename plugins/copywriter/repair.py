@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from plugins.copywriter.checks import REPEAT, CheckContext, Finding, Parts
+from plugins.copywriter.checks import PROMPT_ECHO, REPEAT, CheckContext, Finding, Parts
 from plugins.copywriter.grounding import grounding_problems
 from plugins.copywriter.rules import tidy
 from plugins.copywriter.textunits import fit, measure
@@ -54,8 +54,8 @@ class Repairer:
         parts = {k: list(v) if isinstance(v, list) else v for k, v in parts.items()}
         self._compliance(parts, findings)
         self._grounding(parts, findings)
-        self._structure(parts)
         self._keywords(parts)
+        self._structure(parts)
         return parts
 
     def _compliance(self, parts: Parts, findings: list[Finding]) -> None:
@@ -134,19 +134,34 @@ class Repairer:
     def _clean_chars(self, text: str) -> str:
         """Forbidden characters removed and runaway repetitions collapsed to one."""
         bad = self.cc.channel.forbidden_chars
-        text = REPEAT.sub(lambda m: m.group(1), text)
+        text = PROMPT_ECHO.sub("", text)
+        for _ in range(5):  # one collapse can reveal a longer repeated unit
+            if not REPEAT.search(text):
+                break
+            text = REPEAT.sub(lambda m: m.group(1), text)
         return tidy("".join(c for c in text if c not in bad)) if bad else text.strip()
 
     def _keywords(self, parts: Parts) -> None:
+        """A missing keyword becomes a hashtag where the channel has them, else it leads the
+        first field (the length fit that follows cuts from the end, not from the keyword)."""
+        text = " ".join(all_strings(parts)).lower()
+        missing = [k for k in self.cc.keywords if k.lower() not in text]
         tags = parts.get("hashtags")
         spec = self.cc.channel.fields.get("hashtags")
-        if not isinstance(tags, list) or spec is None:
+        if isinstance(tags, list) and spec is not None:
+            while missing and len(tags) < spec.max_items:
+                tags.append(missing.pop(0))
+                self.notes.append(f"hashtags: added keyword {tags[-1]!r}")
+        if not missing:
             return
-        text = " ".join(all_strings(parts)).lower()
-        for keyword in self.cc.keywords:
-            if keyword.lower() not in text and len(tags) < spec.max_items:
-                tags.append(fit(keyword, spec.limit(self.cc.language), self.cc.channel.unit))
-                self.notes.append(f"hashtags: added keyword {keyword!r}")
+        first = next(iter(self.cc.channel.fields))
+        lead = " ".join(missing)
+        value = parts.get(first)
+        if isinstance(value, list):
+            value[:1] = [f"{lead} {value[0]}".strip() if value else lead]
+        else:
+            parts[first] = f"{lead} {value or ''}".strip()
+        self.notes.append(f"{first}: led with keywords {missing}")
 
 
 def get(parts: Parts, field: str, item: int | None) -> str:

@@ -124,14 +124,12 @@ class IndexedCollection(Generic[R]):
                 texts = [r.search_text() for r in changed]
                 vectors = self.embedder.embed(texts)
                 ids = [r.id for r in changed]
-                self._col.upsert(
-                    ids=ids,
-                    embeddings=vectors,
-                    documents=texts,
-                    metadatas=[self._metadata(r) for r in changed],
-                )
+                metadatas = [self._metadata(r) for r in changed]
+                self._col.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)
                 if self._mirror is not None:
-                    self._mirror.put(ids, vectors, texts, [r.filter_fields() for r in changed])
+                    fields = [r.filter_fields() for r in changed]
+                    payloads = [m["record"] for m in metadatas]
+                    self._mirror.put(ids, vectors, texts, fields, payloads)
         return counts
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -207,11 +205,13 @@ class IndexedCollection(Generic[R]):
             ranked = keyword[:k]
         else:
             ranked = self._fuse(vector, keyword)[:k]
-        records = {r.id: r for r in self.get([x.id for x in ranked])}
-        return [(records[x.id], x) for x in ranked if x.id in records]
+        with self._lock:  # the records of the same snapshot that ranked them
+            mirror = self.mirror()
+            payloads = [(x, mirror.record_json(x.id)) for x in ranked]
+        return [(self.record_type.model_validate_json(p), x) for x, p in payloads if p is not None]
 
     def _vector(self, query: str, n: int, where: dict[str, Any] | None) -> list[Ranked]:
-        vec = self.embedder.embed([query])
+        vec = self.embedder.embed_query(query)[None, :]
         if where is None:
             found = self._hnsw(vec, n)
         else:
@@ -265,7 +265,8 @@ class IndexedCollection(Generic[R]):
                         {k: v for k, v in m.items() if k not in ("content_sha", "record")}
                         for m in page["metadatas"]
                     ]
-                    mirror.put(page["ids"], page["embeddings"], page["documents"], fields)
+                    payloads = [m["record"] for m in page["metadatas"]]
+                    mirror.put(page["ids"], page["embeddings"], page["documents"], fields, payloads)
                 self._mirror = mirror
             return mirror
 

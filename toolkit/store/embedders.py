@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from toolkit.store.schema import sha
 
 MAX_CHARS = 2000  # longer texts add time, not meaning, for sentence embedders
 BATCH = 64
+QUERY_CACHE_SIZE = 4096
 
 
 class Embedder(Protocol):
@@ -133,11 +135,27 @@ class CachedEmbedder:
             " PRIMARY KEY (model, text_sha))"
         )
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self.computed = 0  # texts actually embedded (cache misses), for reports and tests
 
     @property
     def dim(self) -> int:
         return self.inner.dim
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One search query's vector, cached in memory only: a disk write per query would
+        cost more than it saves, as queries rarely repeat across processes."""
+        with self._lock:
+            vector = self._queries.get(text)
+            if vector is not None:
+                self._queries.move_to_end(text)
+                return vector
+        vector = self.inner.embed([text])[0]
+        with self._lock:
+            self._queries[text] = vector
+            if len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        return vector
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         keys = [sha(t) for t in texts]

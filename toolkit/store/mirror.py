@@ -1,4 +1,4 @@
-"""An in-process copy of one collection: ids, vectors, documents and filter columns.
+"""An in-process copy of one collection: ids, vectors, documents, records and filter columns.
 
 Chroma's metadata pre-filter costs tens of milliseconds once a filter passes
 many rows, so filtered search is answered here instead: filters become numpy
@@ -22,6 +22,7 @@ class Mirror:
         self.dim = dim
         self.ids: list[str] = []
         self.documents: list[str] = []
+        self.records: list[str] = []  # each row's record as JSON, so hits need no Chroma read
         self._tokens: list[list[str] | None] = []  # BM25 tokens per row, made on first need
         self.row: dict[str, int] = {}
         self._vectors = np.zeros((0, dim), dtype=np.float32)
@@ -69,20 +70,24 @@ class Mirror:
         vectors: np.ndarray,
         documents: Sequence[str],
         fields: Sequence[dict[str, Scalar]],
+        records: Sequence[str],
     ) -> None:
         """Insert or overwrite rows by id."""
         self._grow(self.rows + len(ids))
         capacity = len(self._alive)
-        for doc_id, vector, document, record in zip(ids, vectors, documents, fields, strict=True):
+        rows = zip(ids, vectors, documents, fields, records, strict=True)
+        for doc_id, vector, document, record, payload in rows:
             at = self.row.get(doc_id)
             if at is None:
                 at = self.rows
                 self.row[doc_id] = at
                 self.ids.append(doc_id)
                 self.documents.append(document)
+                self.records.append(payload)
                 self._tokens.append(None)
             else:
                 self.documents[at] = document
+                self.records[at] = payload
                 self._tokens[at] = None
             self._vectors[at] = vector
             self._alive[at] = True
@@ -101,6 +106,10 @@ class Mirror:
         else:
             col = self._numeric.setdefault(name, np.full(capacity, np.nan))
             col[at] = np.nan if value is None else float(value)
+
+    def record_json(self, doc_id: str) -> str | None:
+        at = self.row.get(doc_id)
+        return self.records[at] if at is not None and self._alive[at] else None
 
     def remove(self, ids: Sequence[str]) -> None:
         for doc_id in ids:
