@@ -84,7 +84,7 @@ def test_unknown_product_id_and_channel_name_the_field(ctx: Context) -> None:
 def test_campaign_sheet_from_a_catalog_file(cli_env: dict[str, str], tmp_path: Path) -> None:
     catalog = tmp_path / "products.jsonl"
     catalog.write_text(PRODUCTS[ZH_BATTERY].model_dump_json() + "\n", encoding="utf-8")
-    sheet = tmp_path / "campaign.xlsx"
+    sheet = tmp_path / "products.copywriter.xlsx"  # written by default
     env = {
         **cli_env,
         "PITCHCRAFT_CACHE_DIR": str(MODEL_CACHE),
@@ -98,11 +98,7 @@ def test_campaign_sheet_from_a_catalog_file(cli_env: dict[str, str], tmp_path: P
             "--input",
             str(catalog),
             "--set",
-            "channel=jd_title",
-            "--set",
             "variants=1",
-            "--sheet",
-            str(sheet),
         ],
         env=env,
         capture_output=True,
@@ -117,7 +113,7 @@ def test_campaign_sheet_from_a_catalog_file(cli_env: dict[str, str], tmp_path: P
     assert {"line", "product_id", "channel", "variant", "title", "passed", "problems"} <= set(
         header
     )
-    assert first["product_id"] == ZH_BATTERY and first["channel"] == "jd_title"
+    assert first["product_id"] == ZH_BATTERY and first["channel"] == "taobao_title"  # zh default
     assert HAN.search(first["title"])
     out = [json.loads(line) for line in (tmp_path / "products.copywriter.out.jsonl").open()]
     assert out[0]["output"]["variants"][0]["parts"]["title"] == first["title"]

@@ -337,7 +337,9 @@ def test_prompt_echo_is_caught_and_removed() -> None:
 
 def test_missing_keywords_lead_the_first_field_or_become_hashtags() -> None:
     cc = context("taobao_title", BATTERY_ZH, "zh", keywords=["金霸王"])
-    parts: Parts = {"title": "碱性5号电池40节装持久耐用家庭常备玩具遥控器鼠标适用大容量长效储存便携装"}
+    parts: Parts = {
+        "title": "碱性5号电池40节装持久耐用家庭常备玩具遥控器鼠标适用大容量长效储存便携装"
+    }
     fixed = Repairer(cc).repair(parts, run_checks(parts, cc))
     assert str(fixed["title"]).startswith("金霸王 ") and run_checks(fixed, cc) == []
     note = context("xiaohongshu_note", BATTERY_ZH, "zh", keywords=["金霸王"])

@@ -167,6 +167,8 @@ def run(
         return
     assert input_path is not None
     output = output_path or input_path.with_name(f"{input_path.stem}.{plugin}.out.jsonl")
+    if sheet is None and target.writes_sheet:
+        sheet = output.with_name(output.name.removesuffix(".jsonl").removesuffix(".out") + ".xlsx")
     run_batch_with_progress(reg, plugin, input_path, output, overwrite, defaults, sheet)
 
 

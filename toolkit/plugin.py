@@ -47,6 +47,8 @@ class Plugin(ABC, Generic[InT, OutT]):
     languages: ClassVar[tuple[str, ...]] = ("zh", "en")
     Input: type[InT]
     Output: type[OutT]
+    # Batch runs also write a spreadsheet of the results (`run --sheet` names another file).
+    writes_sheet: ClassVar[bool] = False
     # A folder holding <name>/<template>.<lang>.jinja, for plugins shipped outside this repository.
     prompts_dir: ClassVar[Path | None] = None
 

@@ -52,8 +52,11 @@ class CopyRequest(BaseModel):
 
     product_id: str | None = Field(default=None, description="Id of a product in the store.")
     product: Product | None = Field(default=None, description="The product's facts, inline.")
-    channel: str = Field(
-        min_length=1, description="Channel key, e.g. taobao_title or amazon_listing."
+    channel: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Channel key, e.g. jd_title or google_ads_rsa. Default: taobao_title for "
+        "Chinese copy, amazon_listing for English.",
     )
     language: Literal["zh", "en"] | None = Field(
         default=None, description="Default: the product's language if the channel takes it."

@@ -29,6 +29,7 @@ from toolkit.store.schema import Product
 from toolkit.tables import load_table
 
 NAME = "copywriter"
+DEFAULT_CHANNEL = {"zh": "taobao_title", "en": "amazon_listing"}  # by the copy's language
 DUPLICATE_SIMILARITY = 0.95  # cosine of variant embeddings above which two read the same
 
 
@@ -41,10 +42,11 @@ class Copywriter(Plugin[CopyRequest, CopyResult]):
     )
     Input = CopyRequest
     Output = CopyResult
+    writes_sheet = True
 
     def run(self, req: CopyRequest, ctx: Context) -> CopyResult:
-        channel = self._channel(req, ctx)
         product = self._product(req, ctx)
+        channel = self._channel(req, product, ctx)
         language = req.language or (
             product.language if product.language in channel.languages else channel.languages[0]
         )
@@ -98,12 +100,13 @@ class Copywriter(Plugin[CopyRequest, CopyResult]):
             )
         return rows
 
-    def _channel(self, req: CopyRequest, ctx: Context) -> Channel:
+    def _channel(self, req: CopyRequest, product: Product, ctx: Context) -> Channel:
         channels = channel_table(ctx)
-        if req.channel not in channels:
+        key = req.channel or DEFAULT_CHANNEL[req.language or product.language or "en"]
+        if key not in channels:
             known = ", ".join(sorted(channels))
-            raise InputError(NAME, {"channel": f"unknown channel {req.channel!r} (known: {known})"})
-        return channels[req.channel]
+            raise InputError(NAME, {"channel": f"unknown channel {key!r} (known: {known})"})
+        return channels[key]
 
     def _product(self, req: CopyRequest, ctx: Context) -> Product:
         if req.product is not None:
