@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from pydantic import BaseModel
@@ -75,6 +76,18 @@ def render(parts: Parts, channel: Channel) -> str:
     return "\n".join(lines)
 
 
+def add_length_finding(
+    found: list[Finding],
+    field: str,
+    item: int | None,
+    message: str,
+    span: str = "",
+    fixable: bool = False,
+) -> None:
+    found.append(Finding(check="length", field=field, item=item, span=span, message=message,
+                         fixable=fixable))  # fmt: skip
+
+
 def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
     found = []
     unit = cc.channel.unit
@@ -98,55 +111,19 @@ def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
     for name, item, text in strings(parts):
         if name not in cc.channel.fields:
             continue
+        flag = partial(add_length_finding, found, name, item)
         size, limit = measure(text, unit), cc.limit(name)
         where = name if item is None else f"{name}[{item + 1}]"
         if size > limit:
-            found.append(
-                Finding(
-                    check="length",
-                    field=name,
-                    item=item,
-                    span=text,
-                    message=(f"{where} is {size} {unit} long; the limit is {limit}"),
-                    fixable=True,
-                )
-            )
+            flag(f"{where} is {size} {unit} long; the limit is {limit}", text, fixable=True)
         elif item is not None and not text.strip():
-            found.append(
-                Finding(check="length", field=name, item=item, message=f"{where} is empty")
-            )
+            flag(f"{where} is empty")
         if echo := PROMPT_ECHO.search(text):
-            found.append(
-                Finding(
-                    check="length",
-                    field=name,
-                    item=item,
-                    span=echo.group(),
-                    message=f"{where} repeats the instructions: {echo.group().strip()!r}",
-                )
-            )
+            flag(f"{where} repeats the instructions: {echo.group().strip()!r}", echo.group())
         if repeat := REPEAT.search(text):
-            found.append(
-                Finding(
-                    check="length",
-                    field=name,
-                    item=item,
-                    span=repeat.group(),
-                    message=(f"{where} repeats {repeat.group(1).strip()!r} over and over"),
-                )
-            )
-        bad = sorted({c for c in text if c in cc.channel.forbidden_chars})
-        if bad:
-            found.append(
-                Finding(
-                    check="length",
-                    field=name,
-                    item=item,
-                    span="".join(bad),
-                    message=f"{where} uses characters the channel forbids: {bad}",
-                    fixable=True,
-                )
-            )
+            flag(f"{where} repeats {repeat.group(1).strip()!r} over and over", repeat.group())
+        if bad := sorted({c for c in text if c in cc.channel.forbidden_chars}):
+            flag(f"{where} uses characters the channel forbids: {bad}", "".join(bad), True)
     phrase = cc.must_include
     if phrase and not any(phrase in text for _, _, text in strings(parts)):
         found.append(Finding(check="length", message=f"must include {phrase!r}"))
