@@ -175,6 +175,9 @@ def test_medical_claims_only_for_non_medical_products() -> None:
     assert spans(compliance_findings({"body": "A secure, healthy grip"}, battery)) == []
     device = Product(id="m1", title="Heating pad", category="Medical devices", price=30)
     assert compliance_findings({"body": "Relieves pain"}, context("email", device)) == []
+    massager = Product(id="m2", title="颈椎按摩仪", category="医疗器械", price=299, currency="CNY")
+    assert compliance_findings({"body": "缓解疲劳,辅助治疗"}, context("email", massager)) == []
+    assert compliance_findings({"body": "缓解疲劳,持久耐用"}, battery) == []
 
 
 def test_brand_forbidden_words() -> None:
