@@ -14,7 +14,10 @@ import csv
 import hashlib
 import json
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,25 @@ class BatchReport:
     @property
     def error_count(self) -> int:
         return self.invalid + self.failed
+
+
+@contextmanager
+def prompt_interrupts() -> Iterator[None]:
+    """Ctrl-C raises at once, even inside asyncio.run: asyncio's own handler only cancels
+    the main task, and a task that finishes before it sees the cancel swallows the
+    interrupt, so a batch would run on."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def errors_path(output: Path) -> Path:
@@ -238,7 +260,8 @@ def _run_chunk(
             yield row.line, {"kind": "invalid", "error": str(err), "fields": err.fields}
     if not valid:
         return
-    outcomes = asyncio.run(plugin.run_many([req for _, req in valid], ctx))
+    with prompt_interrupts():
+        outcomes = asyncio.run(plugin.run_many([req for _, req in valid], ctx))
     if len(outcomes) != len(valid):
         raise PitchcraftError(
             f"{plugin.name}.run_many returned {len(outcomes)} outcomes for {len(valid)} requests"

@@ -64,9 +64,12 @@ class Plugin(ABC, Generic[InT, OutT]):
         small to keep a model server busy). Override it to batch model calls.
         """
         loop = asyncio.get_running_loop()
-        with ThreadPoolExecutor(max_workers=ctx.settings.concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=ctx.settings.concurrency)
+        try:
             pending = [loop.run_in_executor(pool, self.run_checked, r, ctx) for r in reqs]
             return list(await asyncio.gather(*pending))
+        finally:  # on Ctrl-C, drop queued requests now instead of waiting for all of them
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def parse_input(self, data: Mapping[str, Any] | str | bytes | BaseModel) -> InT:
         """Validate raw input (dict or JSON text); raises InputError naming each bad field."""
