@@ -74,10 +74,9 @@ def context(
         channel=CHANNELS[channel],
         language=language,
         facts=Facts(product, list(keywords or [])),
-        rulebook=RULES,
+        rulebook=RULES.with_forbidden(list(forbidden or [])),
         lexicon=LEXICON,
         keywords=list(keywords or []),
-        forbidden=list(forbidden or []),
     )
 
 

@@ -39,10 +39,9 @@ class CheckContext:
     channel: Channel
     language: str
     facts: Facts
-    rulebook: RuleBook
+    rulebook: RuleBook  # with the brand's forbidden words
     lexicon: Lexicon
     keywords: list[str]
-    forbidden: list[str]
 
     def limit(self, field: str) -> int:
         return self.channel.fields[field].limit(self.language)
@@ -142,7 +141,7 @@ def compliance_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
             fixable=True,
         )
         for name, item, text in strings(parts)
-        for m in cc.rulebook.find(text, category, cc.forbidden)
+        for m in cc.rulebook.find(text, category)
     ]
 
 

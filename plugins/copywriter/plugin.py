@@ -149,10 +149,11 @@ def check_context(
         channel=channel,
         language=language,
         facts=facts,
-        rulebook=ctx.shared("copywriter.rules", lambda: load_rulebook(ctx.settings)),
+        rulebook=ctx.shared("copywriter.rules", lambda: load_rulebook(ctx.settings)).with_forbidden(
+            forbidden
+        ),
         lexicon=ctx.shared("copywriter.lexicon", lambda: load_lexicon(ctx.settings)),
         keywords=keywords,
-        forbidden=forbidden,
     )
 
 

@@ -29,7 +29,7 @@ def fact_lines(cc: CheckContext) -> list[str]:
     category = product.category
     lines = []
     for raw in [product.title, *sentences(product.description)]:
-        line = cc.rulebook.clean(raw.strip(), category, cc.forbidden)
+        line = cc.rulebook.clean(raw.strip(), category)
         if line and not grounding_problems(line, cc.facts, cc.lexicon) and line not in lines:
             lines.append(line)
     return lines or [product.title]
@@ -64,7 +64,7 @@ class Repairer:
             if f.check != "compliance" or f.field not in parts:
                 continue
             before = get(parts, f.field, f.item)
-            after = self.cc.rulebook.clean(before, category, self.cc.forbidden)
+            after = self.cc.rulebook.clean(before, category)
             if after != before:
                 put(parts, f.field, f.item, after)
                 self.notes.append(f"{label(f)}: reworded {f.span!r}")

@@ -55,7 +55,7 @@ class Rule(BaseModel):
     @field_validator("terms", mode="before")
     @classmethod
     def _plain_terms(cls, value: Any) -> Any:
-        return [{"term": str(t)} if not isinstance(t, dict) else t for t in value or []]
+        return [t if isinstance(t, dict | Term) else {"term": str(t)} for t in value or []]
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -95,26 +95,26 @@ class Rule(BaseModel):
 
 
 class RuleBook:
-    """Every compliance rule, plus the brand's own forbidden words per request."""
+    """Every compliance rule; `with_forbidden` adds a brand's own words for one request."""
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
 
-    def find(self, text: str, category: str, forbidden: list[str] = ()) -> list[Match]:
+    def with_forbidden(self, words: list[str]) -> RuleBook:
+        terms = [Term(term=w) for w in words if w.strip()]
+        if not terms:
+            return self
+        brand = Rule(key="brand", label="brand's forbidden words", source="brand profile",
+                     terms=terms)  # fmt: skip
+        return RuleBook([*self.rules, brand])
+
+    def find(self, text: str, category: str) -> list[Match]:
         found = [m for rule in self.rules if rule.applies_to(category) for m in rule.find(text)]
-        if forbidden:
-            brand = Rule(
-                key="brand",
-                label="brand's forbidden words",
-                source="brand profile",
-                terms=[{"term": w} for w in forbidden if w.strip()],
-            )
-            found += brand.find(text)
         return sorted(found, key=lambda m: m.start)
 
-    def clean(self, text: str, category: str, forbidden: list[str] = ()) -> str:
+    def clean(self, text: str, category: str) -> str:
         """`text` with each violating term replaced (or removed), spacing tidied."""
-        for match in reversed(self.find(text, category, forbidden)):
+        for match in reversed(self.find(text, category)):
             text = text[: match.start] + match.replace + text[match.end :]
         return tidy(text)
 
