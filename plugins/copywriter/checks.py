@@ -17,9 +17,9 @@ from plugins.copywriter.textunits import measure
 CheckName = Literal["length", "compliance", "grounding", "keywords"]
 CHECKS: tuple[CheckName, ...] = ("length", "compliance", "grounding", "keywords")
 Parts = dict[str, str | list[str]]
-# The same phrase three times in a row: a degenerate generation, not copy.
 # A line that repeats the prompt's own labels back ("Angle: ...").
 PROMPT_ECHO = re.compile(r"^\s*(?:Angle|Fields|Product facts|角度|字段|商品信息)\s*[:：].*$", re.M)
+# The same phrase three times in a row: a degenerate generation, not copy.
 REPEAT = re.compile(r"(\S.{1,80}?)(?:[\s,，、;；.。]*\1){2,}")
 
 
@@ -75,9 +75,14 @@ def render(parts: Parts, channel: Channel) -> str:
     return "\n".join(lines)
 
 
+def place(field: str, item: int | None) -> str:
+    """How a problem names where it is: "title", "bullets[2]"."""
+    return field if item is None else f"{field}[{item + 1}]"
+
+
 def add_length_finding(
     found: list[Finding],
-    field: str,
+    field: str | None,
     item: int | None,
     message: str,
     span: str = "",
@@ -95,24 +100,16 @@ def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
         if spec.kind == "list":
             items = value if isinstance(value, list) else [value]
             if not spec.min_items <= len(items) <= spec.max_items:
-                found.append(
-                    Finding(
-                        check="length",
-                        field=name,
-                        message=(
-                            f"{name} has {len(items)} items; "
-                            f"needs {spec.min_items} to {spec.max_items}"
-                        ),
-                    )
-                )
+                count = f"needs {spec.min_items} to {spec.max_items}"
+                add_length_finding(found, name, None, f"{name} has {len(items)} items; {count}")
         elif not str(value).strip():
-            found.append(Finding(check="length", field=name, message=f"{name} is empty"))
+            add_length_finding(found, name, None, f"{name} is empty")
     for name, item, text in strings(parts):
         if name not in cc.channel.fields:
             continue
         flag = partial(add_length_finding, found, name, item)
         size, limit = measure(text, unit), cc.limit(name)
-        where = name if item is None else f"{name}[{item + 1}]"
+        where = place(name, item)
         if size > limit:
             flag(f"{where} is {size} {unit} long; the limit is {limit}", text, fixable=True)
         elif item is not None and not text.strip():
@@ -125,7 +122,7 @@ def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
             flag(f"{where} uses characters the channel forbids: {bad}", "".join(bad), True)
     phrase = cc.must_include
     if phrase and not any(phrase in text for _, _, text in strings(parts)):
-        found.append(Finding(check="length", message=f"must include {phrase!r}"))
+        add_length_finding(found, None, None, f"must include {phrase!r}")
     return found
 
 
@@ -169,9 +166,3 @@ def run_checks(parts: Parts, cc: CheckContext) -> list[Finding]:
         *grounding_findings(parts, cc),
         *keyword_findings(parts, cc),
     ]
-
-
-def keyword_coverage(parts: Parts, cc: CheckContext) -> float:
-    if not cc.keywords:
-        return 1.0
-    return 1 - len(keyword_findings(parts, cc)) / len(cc.keywords)

@@ -10,8 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cached_property
 
-from plugins.copywriter.checks import PROMPT_ECHO, REPEAT, CheckContext, Finding, Parts
+from plugins.copywriter.checks import (
+    PROMPT_ECHO,
+    REPEAT,
+    CheckContext,
+    Finding,
+    Parts,
+    keyword_findings,
+    place,
+    strings,
+)
 from plugins.copywriter.grounding import grounding_problems
 from plugins.copywriter.rules import tidy
 from plugins.copywriter.textunits import fit, measure
@@ -39,7 +49,11 @@ class Repairer:
     def __init__(self, cc: CheckContext) -> None:
         self.cc = cc
         self.notes: list[str] = []
-        self._fallbacks = fact_lines(cc)
+
+    @cached_property
+    def _fallbacks(self) -> list[str]:
+        """Built only when a field needs refilling: most variants never do."""
+        return fact_lines(self.cc)
 
     def fallback(self, field: str, used: Iterable[str]) -> str:
         taken = set(used)
@@ -144,8 +158,7 @@ class Repairer:
     def _keywords(self, parts: Parts) -> None:
         """A missing keyword becomes a hashtag where the channel has them, else it leads the
         first field (the length fit that follows cuts from the end, not from the keyword)."""
-        text = " ".join(all_strings(parts)).lower()
-        missing = [k for k in self.cc.keywords if k.lower() not in text]
+        missing = [f.span for f in keyword_findings(parts, self.cc)]
         tags = parts.get("hashtags")
         spec = self.cc.channel.fields.get("hashtags")
         if isinstance(tags, list) and spec is not None:
@@ -180,11 +193,7 @@ def put(parts: Parts, field: str, item: int | None, text: str) -> None:
 
 
 def all_strings(parts: Parts) -> list[str]:
-    return [s for v in parts.values() for s in (v if isinstance(v, list) else [v])]
-
-
-def place(field: str, item: int | None) -> str:
-    return field if item is None else f"{field}[{item + 1}]"
+    return [text for _, _, text in strings(parts)]
 
 
 def label(f: Finding) -> str:
