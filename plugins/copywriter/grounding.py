@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from plugins.copywriter.rules import Lexicon
 from toolkit.store.schema import Product
@@ -60,9 +61,9 @@ CURRENCY_AFTER = {
 }
 _before = "|".join(re.escape(c) for c in sorted(CURRENCY_BEFORE, key=len, reverse=True))
 _after = "|".join(re.escape(c) for c in sorted(CURRENCY_AFTER, key=len, reverse=True))
-_amount = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 MONEY = re.compile(
-    rf"(?P<cb>{_before})\s?(?P<a1>{_amount})|(?P<a2>{_amount})\s?(?P<ca>{_after})(?![A-Za-z])"
+    rf"(?P<cb>{_before})\s?(?P<a1>{NUMBER.pattern})"
+    rf"|(?P<a2>{NUMBER.pattern})\s?(?P<ca>{_after})(?![A-Za-z])"
 )
 
 
@@ -84,16 +85,23 @@ def chinese_number(text: str) -> int | None:
     return total + current
 
 
-def numbers_in(text: str) -> list[tuple[str, list[float]]]:
-    """(token as written, its numeric values) for each number in `text`."""
+class Number(NamedTuple):
+    token: str  # as written: "40-count", "十二"
+    start: int
+    values: list[float]
+    chinese: bool
+
+
+def numbers_in(text: str) -> list[Number]:
+    """Each number in `text`: digit tokens first, then Chinese numerals before a unit."""
     found = [
-        (m.group(), [to_float(n) for n in NUMBER.findall(m.group())])
+        Number(m.group(), m.start(), [to_float(n) for n in NUMBER.findall(m.group())], False)
         for m in NUMBER_TOKEN.finditer(text)
     ]
     for m in CN_NUMBER.finditer(text):
         value = chinese_number(m.group(1))
         if value is not None and m.group(1) != "一":  # 一 is mostly the article "a"
-            found.append((m.group(1), [float(value)]))
+            found.append(Number(m.group(1), m.start(), [float(value)], True))
     return found
 
 
@@ -110,9 +118,16 @@ class Facts:
         parts = [p.title, p.description, p.brand, p.category, attrs, *self.extra]
         self.text = "\n".join(parts)
         self.lower = self.text.lower()
-        self.numbers = {v for _, values in numbers_in(self.text) for v in values}
+        self.numbers = {v for number in numbers_in(self.text) for v in number.values}
         if p.price is not None:
             self.numbers.add(round(p.price, 2))
+        self._specs: tuple[Lexicon, set[str]] | None = None
+
+    def spec_groups(self, lexicon: Lexicon) -> set[str]:
+        """Lexicon groups the facts mention (scanned once, not once per text checked)."""
+        if self._specs is None or self._specs[0] is not lexicon:
+            self._specs = (lexicon, set(lexicon.mentioned(self.text)))
+        return self._specs[1]
 
     def supports_number(self, token: str, values: list[float]) -> bool:
         return token.lower() in self.lower or all(round(v, 2) in self.numbers for v in values)
@@ -138,17 +153,15 @@ def grounding_problems(text: str, facts: Facts, lexicon: Lexicon) -> list[tuple[
         money_spans.append((m.start(), m.end()))
         if why := facts.money_problem(currency, amount):
             problems.append((m.group(), f"price {m.group()!r}: {why}"))
-    for m in NUMBER_TOKEN.finditer(text):
-        if any(s <= m.start() < e for s, e in money_spans):
-            continue
-        token, values = m.group(), [to_float(n) for n in NUMBER.findall(m.group())]
-        if not facts.supports_number(token, values):
-            problems.append((token, f"number {token!r} is not in the product facts"))
-    for m in CN_NUMBER.finditer(text):
-        value = chinese_number(m.group(1))
-        if value is not None and m.group(1) != "一" and float(value) not in facts.numbers:
-            problems.append((m.group(1), f"number {m.group(1)!r} ({value}) is not in the facts"))
-    fact_specs = lexicon.mentioned(facts.text)
+    for n in numbers_in(text):
+        in_money = any(s <= n.start < e for s, e in money_spans)
+        if n.chinese and n.values[0] not in facts.numbers:
+            problems.append(
+                (n.token, f"number {n.token!r} ({int(n.values[0])}) is not in the facts")
+            )
+        elif not n.chinese and not in_money and not facts.supports_number(n.token, n.values):
+            problems.append((n.token, f"number {n.token!r} is not in the product facts"))
+    fact_specs = facts.spec_groups(lexicon)
     for group, word in lexicon.mentioned(text).items():
         if group not in fact_specs:
             problems.append((word, f"claims {word!r} but the product facts do not say so"))
