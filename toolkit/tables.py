@@ -8,12 +8,15 @@ an entry with a new key is added, one with a shipped key replaces it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from toolkit.errors import PitchcraftError
 from toolkit.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -40,3 +43,17 @@ def load_table(shipped: Path, plugin: str, settings: Settings) -> dict[str, Any]
         if user.is_file():
             table.update(read_yaml_mapping(user))
     return table
+
+
+def load_entries(
+    shipped: Path, plugin: str, settings: Settings, model: type[M], what: str
+) -> dict[str, M]:
+    """`load_table`, each entry validated as `model` with its key as the `key` field; a
+    malformed entry is an error naming the plugin, the kind of entry and its key."""
+    entries = {}
+    for key, entry in load_table(shipped, plugin, settings).items():
+        try:
+            entries[key] = model.model_validate({"key": key, **(entry or {})})
+        except (ValidationError, TypeError) as err:
+            raise PitchcraftError(f"{plugin} {what} {key!r} is malformed: {err}") from None
+    return entries

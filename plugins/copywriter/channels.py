@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, create_model
 
 from plugins.copywriter.textunits import Unit
-from toolkit.errors import PitchcraftError
 from toolkit.settings import Settings
-from toolkit.tables import load_table
+from toolkit.tables import load_entries
 
 DATA = Path(__file__).resolve().parent / "data"
 Language = Literal["zh", "en"]
@@ -82,11 +81,4 @@ class Channel(BaseModel):
 
 
 def load_channels(settings: Settings) -> dict[str, Channel]:
-    table = load_table(DATA / "channels.yaml", "copywriter", settings)
-    channels = {}
-    for key, entry in table.items():
-        try:
-            channels[key] = Channel.model_validate({"key": key, **(entry or {})})
-        except (ValidationError, TypeError) as err:
-            raise PitchcraftError(f"copywriter channel {key!r} is malformed: {err}") from None
-    return channels
+    return load_entries(DATA / "channels.yaml", "copywriter", settings, Channel, "channel")

@@ -7,11 +7,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from toolkit.errors import PitchcraftError
 from toolkit.settings import Settings
-from toolkit.tables import load_table
+from toolkit.tables import load_entries, load_table
 
 DATA = Path(__file__).resolve().parent / "data"
 ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
@@ -127,14 +127,8 @@ def tidy(text: str) -> str:
 
 
 def load_rulebook(settings: Settings) -> RuleBook:
-    table = load_table(DATA / "ad_rules.yaml", "copywriter", settings)
-    rules = []
-    for key, entry in table.items():
-        try:
-            rules.append(Rule.model_validate({"key": key, **(entry or {})}))
-        except (ValidationError, TypeError) as err:
-            raise PitchcraftError(f"copywriter rule {key!r} is malformed: {err}") from None
-    return RuleBook(rules)
+    rules = load_entries(DATA / "ad_rules.yaml", "copywriter", settings, Rule, "rule")
+    return RuleBook(list(rules.values()))
 
 
 class Lexicon:
