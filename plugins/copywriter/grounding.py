@@ -105,6 +105,11 @@ def numbers_in(text: str) -> list[Number]:
     return found
 
 
+def fact_attributes(product: Product) -> dict[str, object]:
+    """The attributes that describe the product (not catalog links such as translation_of)."""
+    return {k: v for k, v in product.attributes.items() if k != "translation_of"}
+
+
 @dataclass
 class Facts:
     """What the copy may claim: the product's own words, numbers and price."""
@@ -114,7 +119,7 @@ class Facts:
 
     def __post_init__(self) -> None:
         p = self.product
-        attrs = " ".join(f"{k} {v}" for k, v in p.attributes.items() if k != "translation_of")
+        attrs = " ".join(f"{k} {v}" for k, v in fact_attributes(p).items())
         parts = [p.title, p.description, p.brand, p.category, attrs, *self.extra]
         self.text = "\n".join(parts)
         self.lower = self.text.lower()

@@ -9,6 +9,7 @@ returned flagged, never silently passed. Near-duplicate variants are dropped.
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,7 +18,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from plugins.copywriter.channels import DATA, Channel, load_channels, localized
 from plugins.copywriter.checks import CHECKS, CheckContext, Finding, Parts, render, run_checks
-from plugins.copywriter.grounding import Facts
+from plugins.copywriter.grounding import Facts, fact_attributes
 from plugins.copywriter.models import Check, CopyRequest, CopyResult, CopyVariant
 from plugins.copywriter.repair import Repairer
 from plugins.copywriter.rules import load_lexicon, load_rulebook
@@ -249,13 +250,11 @@ def facts_text(product: Product) -> str:
         lines.append(f"price: {product.price:g} {product.currency}")
     if product.description:
         lines.append(f"description: {product.description[:1500]}")
-    lines += [f"{k}: {v}" for k, v in product.attributes.items() if k != "translation_of"]
+    lines += [f"{k}: {v}" for k, v in fact_attributes(product).items()]
     return "\n".join(lines)
 
 
 def dump(parts: Parts) -> str:
-    import json
-
     return json.dumps(parts, ensure_ascii=False)
 
 

@@ -16,7 +16,7 @@ def char_cost(char: str, unit: Unit) -> int:
     if unit == "chars":
         return 1
     if unit == "width":
-        return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        return 2 if is_cjk(char) else 1
     return len(char.encode("utf-8"))
 
 
@@ -47,4 +47,5 @@ def fit(text: str, limit: int, unit: Unit) -> str:
 
 
 def is_cjk(char: str) -> bool:
+    """Full-width (Chinese, Japanese, Korean) characters, which platforms count double."""
     return unicodedata.east_asian_width(char) in ("W", "F")
