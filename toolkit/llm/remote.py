@@ -61,6 +61,7 @@ class OpenAIBackend:
         self.settings = settings
         self.base_url = settings.llm_url.rstrip("/")
         self.api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none"
+        self.timeout = httpx.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s)
         self._models: tuple[float, list[dict[str, Any]]] | None = None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
@@ -70,14 +71,11 @@ class OpenAIBackend:
         with self._lock:
             if self._models and time.monotonic() - self._models[0] < max_age_s:
                 return self._models[1]
-            timeout = httpx.Timeout(
-                self.settings.llm_timeout_s, connect=self.settings.llm_connect_timeout_s
-            )
             try:
                 resp = httpx.get(
                     f"{self.base_url}/models",
                     headers={"Authorization": f"Bearer {self.api_key}"},
-                    timeout=timeout,
+                    timeout=self.timeout,
                 )
                 resp.raise_for_status()
             except httpx.HTTPError as err:
@@ -110,9 +108,7 @@ class OpenAIBackend:
             model=self.resolve(adapter),
             base_url=self.base_url,
             api_key=self.api_key,
-            timeout=httpx.Timeout(
-                self.settings.llm_timeout_s, connect=self.settings.llm_connect_timeout_s
-            ),
+            timeout=self.timeout,
             max_retries=self.settings.llm_retries,
             max_tokens=max_tokens,
             temperature=temperature,
