@@ -2,7 +2,7 @@
 # Quick start, command 1: set up (or update) .venv, load the demo shop, show pitchcraft working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh store
+bash scripts/setup.sh store analytics
 pc() { echo; echo "\$ pitchcraft $*"; .venv/bin/pitchcraft "$@"; }
 pc plugins list
 pc ingest demo

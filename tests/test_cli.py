@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES
+from toolkit.batch import read_rows
 
 PITCHCRAFT = str(Path(sys.executable).with_name("pitchcraft"))
 
@@ -225,12 +226,27 @@ def test_usage_errors_are_one_line(cli_env: dict[str, str], args: list[str], mes
     assert "Traceback" not in proc.stderr
 
 
-def test_non_utf8_input_is_reported(cli_env: dict[str, str], tmp_path: Path) -> None:
-    src = tmp_path / "gbk.jsonl"
-    src.write_bytes('{"text": "保温杯"}\n'.encode("gbk"))
-    proc = cli(cli_env, "run", "ab-test", "-i", str(src), check=False)
-    assert proc.returncode == 2
-    assert "not UTF-8 text" in proc.stderr
+def test_a_gbk_file_is_read_as_chinese(tmp_path: Path) -> None:
+    src = tmp_path / "gbk.csv"  # what Excel saves on Chinese Windows
+    src.write_bytes("text,score\n保温杯很好用,5\n物流太慢,2\n".encode("gbk"))
+    assert [r.data for r in read_rows(src)] == [
+        {"text": "保温杯很好用", "score": "5"},
+        {"text": "物流太慢", "score": "2"},
+    ]
+
+
+def test_rows_that_are_not_utf8_are_rejected_alone(tmp_path: Path) -> None:
+    src = tmp_path / "mixed.jsonl"
+    good = '{"text": "保温杯"}\n'.encode()
+    src.write_bytes(good + '{"text": "保温杯"}\n'.encode("gbk") + good + good)
+    rows = read_rows(src)
+    assert [r.line for r in rows if r.problem] == [2]
+    assert "not UTF-8" in (rows[1].problem or "")
+    assert [r.data for r in rows if r.data] == [{"text": "保温杯"}] * 3
+    csv_src = tmp_path / "mixed.csv"
+    csv_src.write_bytes(b"text,n\nok,1\n" + "坏".encode("gbk") + b",2\n" + "好".encode() + b",3\n")
+    problems = {r.line: r.problem for r in read_rows(csv_src) if r.problem}
+    assert list(problems) == [3] and "column text" in problems[3]
 
 
 def test_config_show_reads_toml_and_environment(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import io
 import json
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +28,8 @@ from toolkit.context import Context
 from toolkit.errors import InputError, PitchcraftError, PluginRunError
 from toolkit.plugin import Plugin
 
+UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
+NOT_UTF8 = "not UTF-8 text: save the file as UTF-8"
 INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -91,17 +95,46 @@ def read_rows(path: Path) -> list[Row]:
         raise PitchcraftError(f"{path}: no such file")
     if kind == "parquet":
         return _parquet_rows(path)
+    lines = io.StringIO(decode_text(path.read_bytes()), newline="")
+    return list(_jsonl_rows(lines) if kind == "jsonl" else _csv_rows(lines))
+
+
+def decode_text(raw: bytes) -> str:
+    """UTF-8 (with or without BOM); a file that is mostly not UTF-8 but valid GB18030 (as
+    Excel saves CSV on Chinese Windows) is read as GB18030. Otherwise bytes that are not
+    UTF-8 become lone surrogates, so only the rows holding them are rejected."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            return list(_jsonl_rows(fh) if kind == "jsonl" else _csv_rows(fh))
-    except UnicodeDecodeError as err:
-        problem = f"{err.reason} at byte {err.start}"
-        raise PitchcraftError(f"{path}: not UTF-8 text ({problem})") from None
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    lines = raw.splitlines()
+    broken = sum(1 for line in lines if not _is_utf8(line))
+    if broken > sum(1 for line in lines if not line.isascii()) / 2:
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _undecodable(text: str) -> bool:
+    return UNDECODABLE.search(text) is not None
 
 
 def _jsonl_rows(lines: Iterator[str]) -> Iterator[Row]:
     for number, text in enumerate(lines, start=1):
         if not text.strip():
+            continue
+        if _undecodable(text):
+            yield Row(number, problem=NOT_UTF8)
             continue
         try:
             value = json.loads(text)
@@ -119,6 +152,10 @@ def _csv_rows(lines: Iterator[str]) -> Iterator[Row]:
     for record in reader:
         if None in record:  # more cells than header columns
             yield Row(reader.line_num, problem="more cells than the header has columns")
+            continue
+        garbled = [k for k, v in record.items() if _undecodable(f"{k}{v}")]
+        if garbled:
+            yield Row(reader.line_num, problem=f"{NOT_UTF8} (column {', '.join(garbled)})")
             continue
         # Empty cells mean "not given", so schema defaults apply.
         yield Row(reader.line_num, data={k: v for k, v in record.items() if v not in ("", None)})
@@ -299,3 +336,12 @@ def write_results_sheet(plugin: Plugin[Any, Any], output: Path, sheet: Path) -> 
         for row in plugin.sheet_rows(plugin.Output.model_validate(data))
     ]
     return write_sheet(rows, sheet)
+
+
+def write_batch_report(
+    plugin: Plugin[Any, Any], ctx: Context, output: Path, folder: Path
+) -> list[Path]:
+    """The plugin's report over every finished row of a batch (plugin.write_report)."""
+    results = [plugin.Output.model_validate(data) for _, data in done_results(output)]
+    folder.mkdir(parents=True, exist_ok=True)
+    return plugin.write_report(results, folder, ctx)

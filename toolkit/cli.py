@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.batch import run_batch, write_results_sheet
+from toolkit.batch import run_batch, write_batch_report, write_results_sheet
 from toolkit.cli_common import err, friendly_errors, load_settings, print_json
 from toolkit.errors import PitchcraftError
 from toolkit.llm.cli import model_app
@@ -148,12 +148,16 @@ def run(
         Path | None,
         typer.Option("--sheet", help="Also write the batch results as a .csv or .xlsx sheet."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Folder for the batch report (plugins that write one)."),
+    ] = None,
 ) -> None:
     """Run a plugin on one request (--json) or a whole file (--input/--output)."""
     if (json_input is None) == (input_path is None):
         raise PitchcraftError("give exactly one of --json (one request) or --input (a batch)")
-    if sheet is not None and input_path is None:
-        raise PitchcraftError("--sheet needs a batch (--input)")
+    if (sheet is not None or report is not None) and input_path is None:
+        raise PitchcraftError("--sheet and --report need a batch (--input)")
     defaults = parse_set_values(set_values or [])
     reg = registry()
     target = reg.get(plugin)
@@ -167,9 +171,12 @@ def run(
         return
     assert input_path is not None
     output = output_path or input_path.with_name(f"{input_path.stem}.{plugin}.out.jsonl")
+    stem = output.name.removesuffix(".jsonl").removesuffix(".out")
     if sheet is None and target.writes_sheet:
-        sheet = output.with_name(output.name.removesuffix(".jsonl").removesuffix(".out") + ".xlsx")
-    run_batch_with_progress(reg, plugin, input_path, output, overwrite, defaults, sheet)
+        sheet = output.with_name(stem + ".xlsx")
+    if report is None and target.writes_report:
+        report = output.with_name(stem + ".report")
+    run_batch_with_progress(reg, plugin, input_path, output, overwrite, defaults, sheet, report)
 
 
 def parse_set_values(values: list[str]) -> dict[str, Any]:
@@ -203,6 +210,7 @@ def run_batch_with_progress(
     overwrite: bool,
     defaults: dict[str, Any],
     sheet: Path | None,
+    report_dir: Path | None,
 ) -> None:
     try:
         with progress_bar(plugin) as update:
@@ -228,6 +236,9 @@ def run_batch_with_progress(
     if sheet is not None:
         count = write_results_sheet(reg.get(plugin), output, sheet)
         err.print(f"sheet: {count} rows -> {sheet}", highlight=False)
+    if report_dir is not None:
+        files = write_batch_report(reg.get(plugin), reg.context(), output, report_dir)
+        err.print(f"report: {len(files)} files -> {report_dir}", highlight=False)
     if report.errors is not None:
         err.print(f"row errors (line number, field, reason): {report.errors}", highlight=False)
         raise typer.Exit(1)

@@ -49,6 +49,8 @@ class Plugin(ABC, Generic[InT, OutT]):
     Output: type[OutT]
     # Batch runs also write a spreadsheet of the results (`run --sheet` names another file).
     writes_sheet: ClassVar[bool] = False
+    # Batch runs also write a report folder (`write_report`), e.g. charts and summaries.
+    writes_report: ClassVar[bool] = False
     # A folder holding <name>/<template>.<lang>.jinja, for plugins shipped outside this repository.
     prompts_dir: ClassVar[Path | None] = None
 
@@ -110,6 +112,12 @@ class Plugin(ABC, Generic[InT, OutT]):
     def sheet_rows(self, result: OutT) -> list[dict[str, Any]]:
         """Spreadsheet rows for one result (`run --sheet`); override for one row per item."""
         return [flatten(result.model_dump(mode="json"))]
+
+    def write_report(self, results: Sequence[OutT], folder: Path, ctx: Context) -> list[Path]:
+        """Summarise a whole batch's results into files under `folder`; returns the files.
+
+        Called after `run --input` when `writes_report` is set."""
+        raise NotImplementedError(f"plugin {self.name} writes no report")
 
     def invoke(self, data: Mapping[str, Any] | str | BaseModel, ctx: Context) -> OutT:
         """Validate, run, check: the one-request path every surface uses. Raises on failure."""

@@ -29,6 +29,7 @@ ENTRY_POINT_GROUP = "pitchcraft.plugins"
 BUILTIN_PLUGINS: dict[str, str] = {
     "ab-test": "plugins.effect.plugin:ABTestAnalyzer",
     "copywriter": "plugins.copywriter.plugin:Copywriter",
+    "sentiment": "plugins.sentiment.plugin:SentimentAnalyzer",
 }
 
 log = logging.getLogger(__name__)

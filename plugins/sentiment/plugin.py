@@ -1,0 +1,244 @@
+"""The `sentiment` plugin: polarity, aspects with quoted evidence, reply drafts, batch reports.
+
+Polarity comes from the fast classifier (classifier.py), batched across
+requests. Aspects come from the aspect lexicon scored clause by clause (fast
+depth) or from the shared model (`reviews` adapter, full depth), which also
+reads sarcasm: a review it reads as sarcastic and negative takes the model's
+polarity, since the classifier sees only the literal praise. Every quote is
+checked against the review (aspects.locate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from plugins.sentiment.aspects import (
+    MAX_ASPECTS,
+    AspectSpec,
+    AspectTable,
+    aspect_mentions,
+    is_mixed,
+    lexicon_aspects,
+    model_aspects,
+    reading_model,
+)
+from plugins.sentiment.classifier import PolarityClassifier, Prediction
+from plugins.sentiment.models import Aspect, ReviewRequest, ReviewResult
+from plugins.sentiment.replies import DraftReply, ReplyRules, reply_problems, template_reply
+from toolkit.context import Context
+from toolkit.errors import PitchcraftError, PluginRunError
+from toolkit.llm.structured import StructuredOutputError
+from toolkit.plugin import Plugin
+from toolkit.store.schema import detect_language
+from toolkit.tables import load_entries
+
+NAME = "sentiment"
+DATA = Path(__file__).parent / "data"
+READ_MAX_TOKENS = 320
+REPLY_MAX_TOKENS = 200
+
+log = logging.getLogger(__name__)
+
+
+class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
+    name = NAME
+    version = "0.1.0"
+    description = (
+        "Review polarity (fast calibrated classifier), aspects with quoted evidence, sarcasm, "
+        "reply drafts for negative reviews, and batch reports with charts. zh and en."
+    )
+    Input = ReviewRequest
+    Output = ReviewResult
+    writes_sheet = True
+    writes_report = True
+
+    def run(self, req: ReviewRequest, ctx: Context) -> ReviewResult:
+        (outcome,) = self.analyze([req], ctx)
+        if isinstance(outcome, PluginRunError):
+            raise outcome
+        return outcome
+
+    async def run_many(
+        self, reqs: Sequence[ReviewRequest], ctx: Context
+    ) -> list[ReviewResult | PluginRunError]:
+        """The classifier scores the whole batch at once; model calls run concurrently."""
+        try:
+            results = await asyncio.to_thread(self.analyze, list(reqs), ctx)
+        except PitchcraftError as err:  # e.g. a missing artefact: every row fails the same way
+            return [PluginRunError(self.name, str(err)) for _ in reqs]
+        return results
+
+    def analyze(
+        self, reqs: list[ReviewRequest], ctx: Context
+    ) -> list[ReviewResult | PluginRunError]:
+        classifier = shared_classifier(ctx)
+        table = aspect_table(ctx)
+        languages = [r.language or detect_language(r.text) for r in reqs]
+        polarity = classifier.predict([r.text for r in reqs])
+        mentions = [
+            aspect_mentions(r.text, lang, table) for r, lang in zip(reqs, languages, strict=True)
+        ]
+        clause_scores = iter(classifier.predict([c.text for found in mentions for _, c in found]))
+        lexicon = [
+            lexicon_aspects(found, [next(clause_scores) for _ in found]) for found in mentions
+        ]
+        jobs = [
+            (req, lang, pred, aspects)
+            for req, lang, pred, aspects in zip(reqs, languages, polarity, lexicon, strict=True)
+        ]
+
+        def finish(job: tuple[Any, ...]) -> ReviewResult | PluginRunError:
+            try:
+                return self._finish(*job, ctx)
+            except PitchcraftError as err:
+                return PluginRunError(self.name, str(err))
+
+        if len(jobs) == 1 or all(r.depth == "fast" and not r.reply for r in reqs):
+            return [finish(job) for job in jobs]
+        with ThreadPoolExecutor(max_workers=ctx.settings.concurrency) as pool:
+            return list(pool.map(finish, jobs))
+
+    def _finish(
+        self,
+        req: ReviewRequest,
+        language: str,
+        pred: Prediction,
+        lexicon: list[Aspect],
+        ctx: Context,
+    ) -> ReviewResult:
+        aspects, dropped, sarcastic, source = lexicon, 0, None, "classifier"
+        label = pred.label
+        if req.depth == "full":
+            reading = read_with_model(req.text, language, ctx)
+            if reading is not None:
+                aspects, dropped = model_aspects(req.text, reading)
+                sarcastic = bool(reading.sarcastic)
+                if sarcastic and reading.overall == "negative" and label != "negative":
+                    label, source = "negative", "model"
+        result = ReviewResult(
+            review_id=req.review_id,
+            product_id=req.product_id,
+            rating=req.rating,
+            date=req.date,
+            text=req.text,
+            language=language,  # type: ignore[arg-type]
+            polarity=label,
+            confidence=pred.confidence,
+            score=round(pred.score, 4),
+            probabilities=dict(pred.probabilities),
+            polarity_source=source,  # type: ignore[arg-type]
+            mixed=is_mixed(aspects),
+            sarcastic=sarcastic,
+            aspects=aspects,
+            unsupported_evidence=dropped,
+            depth=req.depth,
+        )
+        if req.reply and result.polarity == "negative":
+            result.reply, result.reply_source = draft_reply(result, ctx)
+        return result
+
+    def sheet_rows(self, result: ReviewResult) -> list[dict[str, Any]]:
+        def quoted(polarity: str) -> str:
+            return "\n".join(
+                f"{a.aspect}: {a.evidence}" for a in result.aspects if a.polarity == polarity
+            )
+
+        return [
+            {
+                "review_id": result.review_id,
+                "product_id": result.product_id,
+                "date": result.date.isoformat() if result.date else None,
+                "rating": result.rating,
+                "polarity": result.polarity,
+                "confidence": result.confidence,
+                "score": result.score,
+                "mixed": result.mixed,
+                "sarcastic": result.sarcastic,
+                "liked": quoted("positive"),
+                "disliked": quoted("negative"),
+                "text": result.text,
+                "reply": result.reply,
+            }
+        ]
+
+    def write_report(
+        self, results: Sequence[ReviewResult], folder: Path, ctx: Context
+    ) -> list[Path]:
+        from plugins.sentiment.report import write_report
+
+        return write_report(list(results), aspect_table(ctx), folder)
+
+
+# -- model calls ---------------------------------------------------------------------------
+
+
+def read_with_model(review: str, language: str, ctx: Context) -> Any | None:
+    """The shared model's reading of a review, or None when it gave no usable answer."""
+    table = aspect_table(ctx)
+    schema = reading_model(list(table.specs))
+    prompt = ctx.prompts.render(
+        NAME,
+        "read",
+        language,
+        review=review,
+        max_aspects=MAX_ASPECTS,
+        aspects=[(k, s.description.get(language, k)) for k, s in table.specs.items()],
+    )
+    try:
+        return ctx.llm.structured(schema, "reviews", READ_MAX_TOKENS).invoke(prompt)
+    except StructuredOutputError as err:
+        log.warning("sentiment: the model's reading was unusable: %s", err)
+        return None
+
+
+def draft_reply(result: ReviewResult, ctx: Context) -> tuple[str, str]:
+    """(reply, "model"|"template"): the model's draft when it passes the reply rules."""
+    lang = result.language
+    rules = reply_rules(ctx)[lang]
+    table = aspect_table(ctx)
+    complaints = [table.label(a.aspect, lang) for a in result.aspects if a.polarity == "negative"]
+    prompt = ctx.prompts.render(NAME, "reply", lang, review=result.text, complaints=complaints)
+    try:
+        draft = ctx.llm.structured(DraftReply, "reviews", REPLY_MAX_TOKENS).invoke(prompt)
+    except StructuredOutputError as err:
+        log.warning("sentiment: the model's reply draft was unusable: %s", err)
+    else:
+        text = draft.reply.strip()
+        problems = reply_problems(text, lang, rules)
+        if text and not problems:
+            return text, "model"
+        log.info("sentiment: reply draft refused (%s)", "; ".join(problems) or "empty")
+    return template_reply(complaints, rules), "template"
+
+
+# -- shared per Context --------------------------------------------------------------------
+
+
+def shared_classifier(ctx: Context) -> PolarityClassifier:
+    def build() -> PolarityClassifier:
+        from toolkit.store.embedders import UniversalSentenceEncoder
+
+        return PolarityClassifier.load(UniversalSentenceEncoder())
+
+    return ctx.shared("sentiment.classifier", build)
+
+
+def aspect_table(ctx: Context) -> AspectTable:
+    return ctx.shared(
+        "sentiment.aspects",
+        lambda: AspectTable(
+            load_entries(DATA / "aspects.yaml", NAME, ctx.settings, AspectSpec, "aspect")
+        ),
+    )
+
+
+def reply_rules(ctx: Context) -> dict[str, ReplyRules]:
+    return ctx.shared(
+        "sentiment.replies",
+        lambda: load_entries(DATA / "replies.yaml", NAME, ctx.settings, ReplyRules, "reply rules"),
+    )

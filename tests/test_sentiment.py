@@ -1,0 +1,124 @@
+"""The sentiment plugin on its real classifier, real reviews and the real embedded model."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from plugins.sentiment.corpus import chinese_examples, english_examples, split
+from plugins.sentiment.metrics import accuracy, expected_calibration_error
+from plugins.sentiment.plugin import SentimentAnalyzer, reply_rules, shared_classifier
+from plugins.sentiment.replies import reply_problems
+from tests.llm_fixtures import MODEL_CACHE
+from tests.test_cli import PITCHCRAFT
+from toolkit import Context, Registry, Settings
+from toolkit.data.demo_shop import load_reviews
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> Context:
+    store = tmp_path_factory.mktemp("sentiment-store") / "chroma"
+    return Registry(Settings(store_path=store, cache_dir=MODEL_CACHE)).load().context()
+
+
+@pytest.mark.parametrize(
+    ("language", "examples", "at_least"),
+    [("zh", chinese_examples, 0.80), ("en", english_examples, 0.78)],
+)
+def test_classifier_on_held_out_real_reviews(
+    ctx: Context, language: str, examples: object, at_least: float
+) -> None:
+    test = random.Random(3).sample(split(examples())[1], 400)  # type: ignore[operator]
+    predictions = shared_classifier(ctx).predict([e.text for e in test])
+    gold = [e.label for e in test]
+    assert accuracy(gold, [p.label for p in predictions]) >= at_least
+    for p in predictions:
+        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+        assert p.confidence == max(p.probabilities.values())
+    correct = [g == p.label for g, p in zip(gold, predictions, strict=True)]
+    assert expected_calibration_error(correct, [p.confidence for p in predictions]) < 0.08
+
+
+def test_fast_depth_reads_polarity_and_aspects(ctx: Context) -> None:
+    plugin = SentimentAnalyzer()
+    bad = plugin.invoke({"text": "做工很差，用了两天就坏了，客服也不理人。"}, ctx)
+    assert bad.language == "zh" and bad.polarity == "negative" and bad.score < 0
+    assert {"quality", "service"} <= {a.aspect for a in bad.aspects}
+    good = plugin.invoke({"text": "Gorgeous color and so soft. Fits true to size!"}, ctx)
+    assert good.language == "en" and good.polarity == "positive" and good.confidence > 0.6
+    assert {"appearance", "size_fit"} <= {a.aspect for a in good.aspects}
+    for result in (bad, good):
+        assert result.depth == "fast" and result.sarcastic is None
+        for a in result.aspects:
+            assert result.text[a.start : a.start + len(a.evidence)] == a.evidence
+
+
+def test_batch_report_from_a_review_file(cli_env: dict[str, str], tmp_path: Path) -> None:
+    reviews = load_reviews()[:80]
+    start = dt.date(2024, 1, 1)
+    src = tmp_path / "reviews.csv"
+    with src.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["review_id", "product_id", "rating", "date", "review"])
+        for i, r in enumerate(reviews):
+            day = start + dt.timedelta(days=2 * i)
+            writer.writerow([f"r{i}", r.product_id, r.rating, day.isoformat(), r.text])
+        writer.writerow(["empty", "p1", 5, "2024-02-01", "   "])
+        writer.writerow(["huge", "p1", 5, "2024-02-01", "好" * 6000])
+        writer.writerow(["stars", "p1", 9, "2024-02-01", "fine"])
+    env = {**cli_env, "PITCHCRAFT_CACHE_DIR": str(MODEL_CACHE)}
+    proc = subprocess.run(
+        [PITCHCRAFT, "run", "sentiment", "--input", str(src)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stderr  # the bad rows, reported; nothing else lost
+    assert "Traceback" not in proc.stderr
+    done = [json.loads(line) for line in (tmp_path / "reviews.sentiment.out.jsonl").open()]
+    assert len(done) == len(reviews)
+    errors = [
+        json.loads(line) for line in (tmp_path / "reviews.sentiment.out.jsonl.errors.jsonl").open()
+    ]
+    # named by the file's own column; numbered by line in the file (some reviews span lines)
+    assert [list(e["fields"]) for e in sorted(errors, key=lambda e: e["line"])] == [
+        ["review"],
+        ["review"],
+        ["rating"],
+    ]
+    assert min(e["line"] for e in errors) > len(reviews)
+
+    folder = tmp_path / "reviews.sentiment.report"
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert report["overall"]["reviews"] == len(reviews)
+    assert sum(report["overall"]["polarity"].values()) == len(reviews)
+    assert report["overall"]["liked"] and report["overall"]["disliked"]
+    assert len(report["trend"]) >= 4 and len(report["products"]) > 1
+    for chart in ("polarity", "aspects", "products", "trend"):
+        png = (folder / f"{chart}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 4
+    quote = report["overall"]["aspects"][0]["quotes"]
+    assert any(q in page for qs in quote.values() for q in qs) or "&" in page
+    assert (tmp_path / "reviews.sentiment.xlsx").is_file()
+
+
+@pytest.mark.slow
+def test_full_depth_on_the_real_model(ctx: Context) -> None:
+    text = "颜色很好看，但是质量太差了，穿了一次就开线，客服也不回消息。"
+    result = SentimentAnalyzer().invoke({"text": text, "depth": "full", "reply": True}, ctx)
+    assert result.depth == "full" and result.sarcastic is not None
+    assert result.polarity == "negative"
+    assert result.aspects, "the model named no aspect of a review with three"
+    for a in result.aspects:
+        assert text[a.start : a.start + len(a.evidence)] == a.evidence
+    assert result.reply and result.reply_source in ("model", "template")
+    assert reply_problems(result.reply, "zh", reply_rules(ctx)["zh"]) == []

@@ -1,0 +1,241 @@
+"""Sentiment logic that needs no model: quotes, clauses, aspects, replies, metrics, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from pydantic import ValidationError
+
+from plugins.sentiment.aspects import (
+    NEUTRAL_BELOW,
+    AspectSpec,
+    AspectTable,
+    aspect_mentions,
+    clauses,
+    is_mixed,
+    lexicon_aspects,
+    locate,
+    model_aspects,
+    reading_model,
+)
+from plugins.sentiment.metrics import aspect_scores, expected_calibration_error, macro_f1
+from plugins.sentiment.models import MAX_REVIEW_CHARS, Aspect, ReviewRequest, ReviewResult
+from plugins.sentiment.plugin import DATA, aspect_table, reply_rules
+from plugins.sentiment.replies import reply_problems, template_reply
+from plugins.sentiment.report import build_report, trend
+from toolkit import Context, Settings
+from toolkit.tables import load_entries
+
+REVIEW = "质量很好，但是物流太慢了，等了一个星期。"
+
+
+@pytest.fixture(scope="module")
+def table() -> AspectTable:
+    return AspectTable(
+        load_entries(DATA / "aspects.yaml", "sentiment", Settings(), AspectSpec, "x")
+    )
+
+
+def test_clauses_are_exact_slices_with_offsets() -> None:
+    text = "Love the color, but it runs small. Shipping was fast!"
+    found = clauses(text)
+    assert [c.text for c in found] == ["Love the color", "but it runs small", "Shipping was fast"]
+    for c in found:
+        assert text[c.start : c.start + len(c.text)] == c.text
+    assert [c.text for c in clauses("nice but small")] == ["nice", "but small"]
+
+
+@pytest.mark.parametrize(
+    ("quote", "expected"),
+    [
+        ("物流太慢了", "物流太慢了"),  # exact
+        ("“物流太慢了”", "物流太慢了"),  # quoted by the model
+        ("物流 太慢了", "物流太慢了"),  # spacing differs
+        ("物流太慢", "物流太慢"),
+    ],
+)
+def test_locate_returns_the_reviews_own_text(quote: str, expected: str) -> None:
+    found = locate(quote, REVIEW)
+    assert found is not None
+    text, start = found
+    assert text == expected and REVIEW[start : start + len(text)] == text
+
+
+def test_locate_folds_case_and_width_but_quotes_the_original() -> None:
+    review = "The FABRIC is soft, but it runs small."
+    text, start = locate("the fabric is soft", review) or ("", -1)
+    assert text == "The FABRIC is soft" and start == 0
+    zh = "屏幕ＯＫ，电池不耐用"
+    assert locate("屏幕OK", zh) == ("屏幕ＯＫ", 0)
+
+
+def test_locate_falls_back_to_the_clause_holding_most_of_a_paraphrase() -> None:
+    assert locate("物流太慢", "质量很好，但是物流太慢了啊") == ("物流太慢", 7)
+    assert locate("但物流太慢了", REVIEW) == ("但是物流太慢了", 5)  # one character dropped
+
+
+def test_locate_refuses_what_the_review_does_not_say() -> None:
+    assert locate("包装破损严重", REVIEW) is None
+    assert locate("great battery life", "The fabric is soft.") is None
+    assert locate("  ", REVIEW) is None
+
+
+def test_model_aspects_keep_located_quotes_and_count_the_rest() -> None:
+    schema = reading_model(["quality", "logistics", "packaging"])
+    reading = schema.model_validate(
+        {
+            "overall": "negative",
+            "sarcastic": False,
+            "aspects": [
+                {"aspect": "quality", "polarity": "positive", "evidence": "质量很好"},
+                {"aspect": "packaging", "polarity": "negative", "evidence": "包装破了"},
+                {"aspect": "logistics", "polarity": "negative", "evidence": "物流 太慢了"},
+            ],
+        }
+    )
+    aspects, dropped = model_aspects(REVIEW, reading)
+    assert dropped == 1
+    assert [(a.aspect, a.polarity, a.evidence) for a in aspects] == [
+        ("quality", "positive", "质量很好"),
+        ("logistics", "negative", "物流太慢了"),
+    ]
+    assert all(REVIEW[a.start :].startswith(a.evidence) for a in aspects)
+    assert is_mixed(aspects)
+
+
+def test_reading_model_accepts_only_aspects_of_the_table() -> None:
+    schema = reading_model(["quality"])
+    with pytest.raises(ValidationError):
+        schema.model_validate(
+            {
+                "overall": "positive",
+                "sarcastic": False,
+                "aspects": [{"aspect": "smell", "polarity": "positive", "evidence": "x"}],
+            }
+        )
+
+
+def test_lexicon_aspects_take_the_most_confident_clause(table: AspectTable) -> None:
+    mentions = aspect_mentions(REVIEW, "zh", table)
+    assert {k for k, _ in mentions} == {"quality", "logistics"}
+    by_clause = {"质量很好": ("positive", 0.9), "但是物流太慢了": ("negative", NEUTRAL_BELOW - 0.1)}
+    preds = [
+        SimpleNamespace(label=by_clause[c.text][0], confidence=by_clause[c.text][1])
+        for _, c in mentions
+    ]
+    aspects = lexicon_aspects(mentions, preds)
+    assert [(a.aspect, a.polarity) for a in aspects] == [
+        ("quality", "positive"),
+        ("logistics", "neutral"),  # too unsure to call
+    ]
+    assert not is_mixed(aspects)
+
+
+def test_english_aspect_words_match_whole_words_only(table: AspectTable) -> None:
+    assert table.mentioned("the fit is great", "en") == ["size_fit"]
+    assert table.mentioned("a fitting tribute", "en") == []
+
+
+def test_user_tables_add_aspects(tmp_path: Path) -> None:
+    (tmp_path / "sentiment").mkdir()
+    (tmp_path / "sentiment" / "aspects.yaml").write_text(
+        "scent:\n  label: {zh: 气味, en: scent}\n  description: {zh: 气味, en: smell}\n"
+        "  words: {zh: [味道, 气味], en: [smell, scent]}\n",
+        encoding="utf-8",
+    )
+    ctx = Context(Settings(tables_dir=tmp_path))
+    table = aspect_table(ctx)
+    assert "scent" in table.specs and "quality" in table.specs
+    assert table.mentioned("房间的味道很难闻", "zh") == ["scent"]
+
+
+def test_reply_rules_refuse_liability_and_wrong_language() -> None:
+    rules = reply_rules(Context(Settings()))
+    assert reply_problems("We are sorry; please contact our service team.", "en", rules["en"]) == []
+    assert reply_problems("This was our fault, we will refund you.", "en", rules["en"])
+    assert reply_problems("很抱歉，我们会全额退款。", "zh", rules["zh"])
+    assert reply_problems("Sorry to hear that.", "zh", rules["zh"]) == ["not written in zh"]
+    text = template_reply(["物流", "包装"], rules["zh"])
+    assert "物流、包装" in text and reply_problems(text, "zh", rules["zh"]) == []
+    assert reply_problems(template_reply([], rules["en"]), "en", rules["en"]) == []
+
+
+def test_request_errors_name_the_field() -> None:
+    with pytest.raises(ValidationError, match="text"):
+        ReviewRequest(text="   ")
+    with pytest.raises(ValidationError, match="text"):
+        ReviewRequest(text="x" * (MAX_REVIEW_CHARS + 1))
+    with pytest.raises(ValidationError, match="rating"):
+        ReviewRequest(text="ok", rating=6)
+    req = ReviewRequest.model_validate({"评论": " 很好 ", "date": "2024-03-05T10:22:00"})
+    assert req.text == "很好" and req.date == dt.date(2024, 3, 5)
+
+
+def test_metrics() -> None:
+    assert macro_f1(["positive", "negative"], ["positive", "negative"]) == 1.0
+    # zh has no neutral reviews: neutral is not averaged in, but a neutral guess is a miss
+    assert macro_f1(["positive", "negative"], ["positive", "neutral"]) == 0.5
+    assert expected_calibration_error([True, False], [0.5, 0.5]) == 0.0
+    assert expected_calibration_error([True, True], [0.55, 0.55]) == pytest.approx(0.45)
+    scores = aspect_scores(
+        [{"quality": "positive", "logistics": "negative"}],
+        [{"quality": "negative", "service": "positive"}],
+    )
+    assert scores == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "polarity_accuracy": 0.0}
+
+
+def result(polarity: str, day: dt.date | None, product: str, aspects: list[Aspect]) -> ReviewResult:
+    score = {"positive": 0.8, "neutral": 0.0, "negative": -0.8}[polarity]
+    return ReviewResult(
+        product_id=product,
+        date=day,
+        text="x",
+        language="en",
+        polarity=polarity,  # type: ignore[arg-type]
+        confidence=0.9,
+        score=score,
+        probabilities={},
+        polarity_source="classifier",
+        mixed=False,
+        aspects=aspects,
+        depth="fast",
+    )
+
+
+def test_report_counts_aspects_and_products(table: AspectTable) -> None:
+    fit_bad = Aspect(
+        aspect="size_fit", polarity="negative", evidence="runs small", start=0, source="lexicon"
+    )
+    color_good = Aspect(
+        aspect="appearance",
+        polarity="positive",
+        evidence="love the color",
+        start=0,
+        source="lexicon",
+    )
+    results = [
+        result("negative", None, "A", [fit_bad]),
+        result("negative", None, "A", [fit_bad, color_good]),
+        result("positive", None, "B", [color_good]),
+    ]
+    report = build_report(results, table)
+    assert report.overall.polarity == {"negative": 2, "neutral": 0, "positive": 1}
+    assert report.overall.disliked == ["size_fit"] and report.overall.liked == ["appearance"]
+    assert report.overall.aspects[0].quotes["negative"] == ["runs small"]
+    assert list(report.products) == ["A", "B"] and report.products["A"].reviews == 2
+    assert report.trend == []
+
+
+def test_trend_is_weekly_for_short_spans_and_monthly_for_long_ones() -> None:
+    short = [result("negative", dt.date(2024, 1, d), "A", []) for d in (1, 2, 9)]
+    assert [(t.period, t.reviews) for t in trend(short)] == [("2024-W01", 2), ("2024-W02", 1)]
+    long = [
+        result("negative", dt.date(2024, 1, 5), "A", []),
+        result("positive", dt.date(2024, 1, 20), "A", []),
+        result("positive", dt.date(2024, 6, 1), "A", []),
+    ]
+    points = trend(long)
+    assert [(t.period, t.negative_share) for t in points] == [("2024-01", 0.5), ("2024-06", 0.0)]
