@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import json
 import random
 import subprocess
@@ -106,8 +107,13 @@ def test_batch_report_from_a_review_file(cli_env: dict[str, str], tmp_path: Path
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 4
-    quote = report["overall"]["aspects"][0]["quotes"]
-    assert any(q in page for qs in quote.values() for q in qs) or "&" in page
+    by_key = {a["aspect"]: a for a in report["overall"]["aspects"]}
+    liked, disliked = (
+        by_key[report["overall"]["liked"][0]],
+        by_key[report["overall"]["disliked"][0]],
+    )
+    for aspect, polarity in ((liked, "positive"), (disliked, "negative")):
+        assert html.escape(aspect["quotes"][polarity][0]) in page
     assert (tmp_path / "reviews.sentiment.xlsx").is_file()
 
 

@@ -25,8 +25,13 @@ class Example:
     language: Literal["zh", "en"]
 
 
+def bucket(text: str, buckets: int, salt: str = "") -> int:
+    """A stable bucket for a text, independent of row order and library versions."""
+    return int(sha(salt + text)[:8], 16) % buckets
+
+
 def is_test(text: str) -> bool:
-    return int(sha(text)[:8], 16) % TEST_SHARE == 0
+    return bucket(text, TEST_SHARE) == 0
 
 
 def rating_polarity(rating: int) -> Polarity:

@@ -180,7 +180,7 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
 def read_with_model(review: str, language: str, ctx: Context) -> Any | None:
     """The shared model's reading of a review, or None when it gave no usable answer."""
     table = aspect_table(ctx)
-    schema = reading_model(list(table.specs))
+    schema = ctx.shared("sentiment.reading", lambda: reading_model(list(table.specs)))
     prompt = ctx.prompts.render(
         NAME,
         "read",

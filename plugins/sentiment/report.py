@@ -14,6 +14,7 @@ import html
 import io
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,7 @@ def build_report(results: Sequence[ReviewResult], table: AspectTable) -> Report:
 # -- charts --------------------------------------------------------------------------------
 
 
+@cache
 def cjk_font() -> str | None:
     from matplotlib import font_manager
 

@@ -31,6 +31,7 @@ from plugins.sentiment.classifier import (
 from plugins.sentiment.corpus import (
     POLARITIES,
     Example,
+    bucket,
     chinese_examples,
     english_examples,
     split,
@@ -39,7 +40,6 @@ from plugins.sentiment.metrics import polarity_metrics
 from toolkit.progress import progress_bar
 from toolkit.settings import Settings
 from toolkit.store.embedders import make_embedder
-from toolkit.store.schema import sha
 
 REGULARISATION_C = 4.0
 CALIBRATION_SHARE = 10  # one training review in ten calibrates the temperature
@@ -95,8 +95,10 @@ def train(out: Path, settings: Settings) -> PolarityClassifier:
     train_rows, test_rows = zh_train + en_train, zh_test + en_test
     embed_all(embedder, [e.text for e in train_rows + test_rows], "embedding reviews")
 
-    calibrate = [e for e in train_rows if int(sha("calibration:" + e.text)[:8], 16) % 10 == 0]
-    fit = [e for e in train_rows if int(sha("calibration:" + e.text)[:8], 16) % 10 != 0]
+    calibrate, fit = [], []
+    for e in train_rows:
+        held = bucket(e.text, CALIBRATION_SHARE, salt="calibration:") == 0
+        (calibrate if held else fit).append(e)
     features = Features(inverse_document_frequency([e.text for e in fit]), embedder)
     start = time.perf_counter()
     from sklearn.linear_model import LogisticRegression
@@ -104,7 +106,8 @@ def train(out: Path, settings: Settings) -> PolarityClassifier:
     classes = {p: i for i, p in enumerate(POLARITIES)}
     regression = LogisticRegression(C=REGULARISATION_C, max_iter=2000)
     regression.fit(features.rows([e.text for e in fit]), [classes[e.label] for e in fit])
-    weights = np.zeros((features.rows(["x"]).shape[1], len(POLARITIES)), dtype=np.float32)
+    width = 2**HASH_BITS + embedder.dim  # n-gram buckets, then the embedding
+    weights = np.zeros((width, len(POLARITIES)), dtype=np.float32)
     bias = np.zeros(len(POLARITIES), dtype=np.float32)
     for row, cls in enumerate(regression.classes_):  # every class is present (en has neutral)
         weights[:, cls] = regression.coef_[row]
