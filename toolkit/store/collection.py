@@ -27,8 +27,10 @@ R = TypeVar("R", bound=Record)
 SearchMode = Literal["hybrid", "vector", "keyword"]
 SCHEMA_VERSION = 1
 PAGE = 5000
-EXACT_LIMIT = 20_000  # up to this many rows passing a filter, exact numpy search is fastest
-OVERFETCH = 3.0  # safety factor when over-fetching unfiltered HNSW results for a broad filter
+# Up to this many rows passing a filter, exact numpy search (gathering rows costs ~1 ms per 1k).
+EXACT_LIMIT = 8_000
+# Over-fetch of unfiltered HNSW results under a broader filter (99.5% agree with exact at 100k).
+OVERFETCH = 6.0
 FRESHNESS_S = 2.0  # how often to ask Chroma whether another process changed the collection
 
 
