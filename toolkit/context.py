@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from pydantic import BaseModel, ValidationError
+
+from toolkit.errors import PitchcraftError, field_errors
 from toolkit.prompts import SHIPPED_PROMPTS, PromptLoader
 from toolkit.settings import Settings
 
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
     from toolkit.store import ProductStore
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Context:
@@ -48,6 +52,19 @@ class Context:
             if key not in self._resources:
                 self._resources[key] = factory()
         return cast(T, self._resources[key])
+
+    def options(self, plugin: str, model: type[M]) -> M:
+        """The plugin's `plugin_options` from settings, validated as `model` (once)."""
+
+        def build() -> M:
+            raw = self.settings.plugin_options.get(plugin, {})
+            try:
+                return model.model_validate(raw)
+            except ValidationError as err:
+                bad = "; ".join(f"{k}: {v}" for k, v in field_errors(err).items())
+                raise PitchcraftError(f"settings plugin_options.{plugin}: {bad}") from None
+
+        return self.shared(f"{plugin}.options", build)
 
     def is_built(self, key: str) -> bool:
         return key in self._resources

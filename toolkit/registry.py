@@ -30,6 +30,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "ab-test": "plugins.effect.plugin:ABTestAnalyzer",
     "copywriter": "plugins.copywriter.plugin:Copywriter",
     "sentiment": "plugins.sentiment.plugin:SentimentAnalyzer",
+    "support": "plugins.support.plugin:SupportResponder",
 }
 
 log = logging.getLogger(__name__)

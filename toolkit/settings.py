@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         "(<plugin>/<table>.yaml, e.g. copywriter/channels.yaml).",
     )
     log_level: str = Field(default="WARNING", description="Python logging level.")
+    plugin_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options for one plugin, e.g. [plugin_options.support] in pitchcraft.toml "
+        "(JSON in the environment); each plugin documents and validates its own.",
+    )
 
     # -- product store -------------------------------------------------------------------
     store_path: Path = Field(

@@ -1,0 +1,236 @@
+"""Customer-service responder quality on the demo shop: retrieval, answers, citations, escalation.
+
+The question set (benchmarks/data/support_questions.yaml) has policy questions
+written against the demo shop's policies (zh + en, each with its supporting
+section and key fact), product questions generated here from the shop's real
+product records (price, stock, brand; zh questions on the Chinese listings), and
+messages that must be handed to a human or refused. Each question is a fresh
+session on a store holding the demo shop.
+
+- recall_at_5: the supporting section/product is among the 5 sources retrieved.
+- key_fact_accuracy: the key fact appears in the reply (spaces ignored).
+- citation_correctness: answered questions whose citations include the supporting source.
+- unsupported_claim_rate: claims of sent answers (sentences with a number or 12+ characters)
+  whose numbers and character bigrams (>= 50%) are not found in the cited quotes; an
+  independent, character-level check, not the responder's own word check.
+- escalation_f1: over all questions, "handed over or refused" against the must-escalate set.
+- p50_latency_s: one request at a time.
+
+    python -m benchmarks.eval_support [--quick] [--no-model]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from benchmarks.common import print_json_line, print_table
+from plugins.support.models import SupportReply
+from plugins.support.plugin import SupportResponder, replies
+from toolkit.context import Context
+from toolkit.data import demo_shop
+from toolkit.settings import Settings
+from toolkit.store import Product
+from toolkit.store.chunking import slug
+from toolkit.store.ingest import ingest_knowledge, ingest_products
+
+QUESTIONS = Path(__file__).resolve().parent / "data" / "support_questions.yaml"
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+SPLIT = re.compile(r"(?<=[!?。！？])|(?<=\.)(?=\s|$)")
+
+
+@dataclass
+class Case:
+    question: str
+    language: str
+    kind: str  # policy | product | escalate
+    source: str = ""  # the supporting document (its chunk ids start with it), or product id
+    fact: str = ""
+    reason: str = ""
+    section: str = ""  # slug of the supporting section
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+def policy_cases() -> list[Case]:
+    data = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))
+    cases = []
+    for question, doc, section, fact in data["policy"]:
+        language = "zh" if ".zh." in doc else "en"
+        cases.append(Case(question, language, "policy", f"{doc}#", fact, section=slug(section)))
+    return cases
+
+
+def escalation_cases() -> list[Case]:
+    data = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))
+    return [
+        Case(q, "zh" if re.search(r"[\u4e00-\u9fff]", q) else "en", "escalate", reason=why)
+        for q, why in data["escalate"]
+    ]
+
+
+def short_title(p: Product, words: int) -> str:
+    return " ".join(p.title.replace(",", "").split()[:words])
+
+
+def product_cases(per_language: int, seed: int = 3) -> list[Case]:
+    """Questions about real products, each naming a product unambiguously by a shortened
+    title (English) or the listing's Chinese title."""
+    rng = random.Random(seed)
+    products = [p for p in demo_shop.load_products() if p.price is not None]
+    english = [p for p in products if p.language == "en" and p.id.startswith("elec-")]
+    titles = [short_title(p, 6) for p in english]
+    unique = [p for p, t in zip(english, titles, strict=True) if titles.count(t) == 1]
+    cases = []
+    for n, p in enumerate(rng.sample(unique, per_language)):
+        name = short_title(p, 6)
+        kind = n % 3
+        if kind == 0:
+            cases.append(
+                Case(f"How much does the {name} cost?", "en", "product", p.id, f"{p.price:.2f}")
+            )
+        elif kind == 1:
+            fact = "in stock" if (p.stock or 0) > 0 else "out of stock"
+            cases.append(Case(f"Is the {name} in stock?", "en", "product", p.id, fact))
+        else:
+            cases.append(Case(f"What brand is the {name}?", "en", "product", p.id, p.brand or ""))
+    chinese = [p for p in products if p.language == "zh"]
+    for n, p in enumerate(rng.sample(chinese, min(per_language, len(chinese)))):
+        if n % 2 == 0:
+            cases.append(Case(f"{p.title}多少钱？", "zh", "product", p.id, f"{p.price:.2f}"))
+        else:
+            fact = "有货" if (p.stock or 0) > 0 else "缺货"
+            cases.append(Case(f"{p.title}有货吗？", "zh", "product", p.id, fact))
+    return cases
+
+
+def supports(case: Case, source_id: str) -> bool:
+    if case.kind == "product":
+        return source_id == case.source
+    return source_id.startswith(case.source) and source_id.rsplit("-", 1)[0].endswith(case.section)
+
+
+def claims(reply: SupportReply, apology: str) -> list[str]:
+    body = reply.reply.removeprefix(apology).split("\nSource:")[0].split("\n来源:")[0]
+    return [c for c in SPLIT.split(body) if NUMBER.search(c) or len(squash(c)) >= 12]
+
+
+def bigrams(text: str) -> set[str]:
+    s = re.sub(r"[\W_]+", "", text.lower())
+    return {s[i : i + 2] for i in range(len(s) - 1)}
+
+
+def unsupported(claim: str, cited: str) -> bool:
+    nums = {n.replace(",", "") for n in NUMBER.findall(claim)}
+    have = {n.replace(",", "") for n in NUMBER.findall(cited)}
+    grams = bigrams(claim)
+    covered = len(grams & bigrams(cited)) / len(grams) if grams else 1.0
+    return not nums <= have or covered < 0.5
+
+
+def evaluate(cases: list[Case], ctx: Context) -> tuple[dict[str, float], list[list[object]]]:
+    plugin = SupportResponder()
+    said = replies(ctx)
+    rows: dict[str, list[float]] = {}
+    latencies, answered_by = [], []
+    tp = fp = fn = 0
+    claim_total = claim_bad = 0
+    for n, case in enumerate(cases):
+        start = time.perf_counter()
+        reply = plugin.invoke({"message": case.question, "session_id": f"eval-{n}"}, ctx)
+        latencies.append(time.perf_counter() - start)
+        answered_by.append(reply.answered_by)
+        handed = reply.escalated or reply.answered_by == "policy"
+        must = case.kind == "escalate"
+        tp += handed and must
+        fp += handed and not must
+        fn += must and not handed
+        if must:
+            continue
+        tag = f"{case.kind}/{case.language}"
+        got = {
+            "recall_at_5": float(any(supports(case, s) for s in reply.retrieved[:5])),
+            "key_fact": float(any(squash(f) in squash(reply.reply) for f in case.fact.split("|"))),
+        }
+        if not handed:
+            got["citation"] = float(any(supports(case, c.source_id) for c in reply.citations))
+            cited = " ".join(f"{c.title} {c.quote}" for c in reply.citations)
+            for claim in claims(reply, said["apology"].say(reply.language)):
+                claim_total += 1
+                claim_bad += unsupported(claim, cited)
+        for key, value in got.items():
+            rows.setdefault(f"{tag}:{key}", []).append(value)
+            rows.setdefault(f"all:{key}", []).append(value)
+    mean = {k: statistics.mean(v) for k, v in rows.items()}
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    figures = {
+        "recall_at_5": mean.get("all:recall_at_5", 0.0),
+        "key_fact_accuracy": mean.get("all:key_fact", 0.0),
+        "citation_correctness": mean.get("all:citation", 0.0),
+        "unsupported_claim_rate": claim_bad / claim_total if claim_total else 0.0,
+        "escalation_precision": precision,
+        "escalation_recall": recall,
+        "escalation_f1": 2 * precision * recall / (precision + recall) if tp else 0.0,
+        "p50_latency_s": statistics.median(latencies),
+        "model_answer_share": answered_by.count("model") / len(answered_by),
+    }
+    table = [
+        [
+            tag,
+            len(rows[f"{tag}:key_fact"]),
+            mean[f"{tag}:recall_at_5"],
+            mean[f"{tag}:key_fact"],
+            mean.get(f"{tag}:citation", 0.0),
+        ]
+        for tag in sorted({k.split(":")[0] for k in rows} - {"all"})
+    ]
+    return figures, table
+
+
+def build_context(tmp: Path, use_model: bool) -> Context:
+    options = {
+        "sessions_path": str(tmp / "sessions.sqlite"),
+        "orders_path": str(tmp / "orders.sqlite"),
+        "use_model": use_model,
+    }
+    ctx = Context(Settings(store_path=tmp / "store", plugin_options={"support": options}))
+    ingest_products(ctx.store, demo_shop.PRODUCTS)
+    ingest_knowledge(ctx.store, demo_shop.POLICIES)
+    return ctx
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a fifth of the questions")
+    parser.add_argument("--no-model", action="store_true", help="quote sources, no model")
+    args = parser.parse_args()
+    cases = policy_cases() + product_cases(20) + escalation_cases()
+    if args.quick:
+        cases = cases[::5]
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = build_context(Path(tmp), use_model=not args.no_model)
+        figures, table = evaluate(cases, ctx)
+    print(
+        f"{len(cases)} questions ({sum(c.kind == 'escalate' for c in cases)} must be "
+        f"handed over or refused); model: {'off' if args.no_model else 'on'}\n"
+    )
+    print_table(["set", "questions", "recall@5", "key fact", "citation"], table)
+    print()
+    print_table(["metric", "value"], [[k, v] for k, v in figures.items()])
+    print()
+    print_json_line({k: round(v, 4) for k, v in figures.items()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Answers from evidence: phrased by the shared model when every claim checks out, else quoted.
+
+A claim is a sentence of the answer with a number or at least MIN_CLAIM_WORDS
+content words. It is supported when every number in it occurs in the cited
+sources and at least MIN_COVERAGE of its content words do. One unsupported
+claim and the model's answer is not sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from plugins.support.evidence import Sentence, content_words, split_sentences
+from toolkit.context import Context
+from toolkit.llm.structured import StructuredOutputError
+from toolkit.store.schema import Language, detect_language
+
+log = logging.getLogger(__name__)
+
+NAME = "support"
+MAX_ANSWER_CHARS = 400
+MAX_TOKENS = 200
+MIN_CLAIM_WORDS = 3
+MIN_COVERAGE = 0.6
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+APOLOGY = {"en": "Sorry for the trouble. ", "zh": "很抱歉给您带来不便。"}
+SOURCE_LABEL = {"en": "Source", "zh": "来源"}
+
+
+class DraftAnswer(BaseModel):
+    answer: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
+    sources: list[int] = Field(
+        default_factory=list, max_length=3, description="Numbers of the sources the answer uses."
+    )
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+def claims(answer: str) -> list[str]:
+    """Sentences that state something: a number, or MIN_CLAIM_WORDS content words
+    (not "Happy to help!", not "I don't know")."""
+    return [
+        s for s in split_sentences(answer) if numbers(s) or len(content_words(s)) >= MIN_CLAIM_WORDS
+    ]
+
+
+def unsupported_claims(answer: str, cited: Sequence[str]) -> list[str]:
+    """The answer's claims that the cited text does not back."""
+    source = " ".join(cited)
+    have_numbers, have_words = numbers(source), content_words(source)
+    bad = []
+    for claim in claims(answer):
+        words = content_words(claim)
+        covered = len(words & have_words) / len(words) if words else 1.0
+        if not numbers(claim) <= have_numbers or covered < MIN_COVERAGE:
+            bad.append(claim)
+    return bad
+
+
+def quoted_answer(best: Sequence[Sentence], language: Language) -> str:
+    """The evidence itself, with where it comes from."""
+    text = ("" if language == "zh" else " ").join(s.text for s in best)
+    return f"{text}\n{SOURCE_LABEL[language]}: {best[0].title}"
+
+
+def model_answer(
+    question: str,
+    summary: str,
+    sources: Sequence[Sentence],
+    language: Language,
+    ctx: Context,
+) -> tuple[str, list[int]] | None:
+    """(answer, indices of the cited sources) from the shared model, or None when its answer
+    is unusable: wrong language, no valid citation, no claim at all, or any unsupported one."""
+    prompt = ctx.prompts.render(
+        NAME,
+        "answer",
+        language,
+        question=question,
+        summary=summary,
+        sources=[(n, s.title, s.text) for n, s in enumerate(sources, 1)],
+    )
+    try:
+        draft = ctx.llm.structured(DraftAnswer, NAME, MAX_TOKENS).invoke(prompt)
+    except StructuredOutputError as err:
+        log.warning("support: the model's answer was unusable: %s", err)
+        return None
+    text = draft.answer.strip()
+    cited = [n - 1 for n in dict.fromkeys(draft.sources) if 1 <= n <= len(sources)]
+    if not cited or detect_language(text) != language:
+        log.info("support: model answer refused (no valid source or wrong language)")
+        return None
+    cited_text = [sources[i].text + " " + sources[i].title for i in cited]
+    if not claims(text):
+        log.info("support: model answer refused, it states nothing: %r", text)
+        return None
+    bad = unsupported_claims(text, cited_text)
+    if bad:
+        log.info("support: model answer refused, unsupported: %s", bad)
+        return None
+    return text, cited

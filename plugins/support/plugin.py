@@ -1,0 +1,362 @@
+"""Customer-service responder: cited answers from the shop's policies and products, order
+lookups, and a hand-over to a human when the escalation policy says so.
+
+One turn: redact personal data -> escalation policy (cues, anger) -> order tools
+when an order number is given -> otherwise rewrite a follow-up from the session,
+retrieve, score evidence sentences -> the shared model phrases an answer that
+must pass the claim check, else the best sentences are quoted -> memory saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from plugins.support import evidence
+from plugins.support.answer import model_answer, quoted_answer
+from plugins.support.followups import depends_on_context, rewrite
+from plugins.support.models import (
+    Citation,
+    EscalationReason,
+    SupportOptions,
+    SupportReply,
+    SupportRequest,
+    Ticket,
+    ToolCall,
+    Turn,
+)
+from plugins.support.orders import OrderTools, order_tools_from
+from plugins.support.pii import redact
+from plugins.support.policy import CueList, Cues, enabled, is_angry
+from plugins.support.sessions import Focus, Memory, SessionStore
+from toolkit.context import Context
+from toolkit.plugin import Plugin
+from toolkit.store.schema import Language, detect_language
+from toolkit.tables import load_entries
+
+log = logging.getLogger(__name__)
+
+NAME = "support"
+DATA = Path(__file__).resolve().parent / "data"
+MODEL_SOURCES = 5  # best sentences shown to the model
+RETRIEVED = 5  # source ids reported with a reply
+Polarity = Literal["positive", "neutral", "negative"]
+
+
+class ReplyText(BaseModel):
+    key: str
+    en: str
+    zh: str
+
+    def say(self, language: Language, **fields: object) -> str:
+        return (self.zh if language == "zh" else self.en).format(**fields)
+
+
+class Outcome(BaseModel):
+    """One turn's result before it is recorded."""
+
+    reply: str
+    answered_by: Literal["model", "sources", "tool", "policy"]
+    citations: list[Citation] = []
+    tool_calls: list[ToolCall] = []
+    reasons: list[EscalationReason] = []
+    search_query: str = ""
+    evidence_score: float = 0.0
+    retrieved: list[str] = []
+    focus: Focus | None = None
+    intent: str = "question"
+
+
+class SupportResponder(Plugin[SupportRequest, SupportReply]):
+    name = NAME
+    version = "0.1.0"
+    description = (
+        "Answers customer questions from the shop's policies and products with citations, "
+        "looks up orders and return eligibility, and hands over to a human with a ticket "
+        "when the escalation policy says so (multi-turn by session_id)."
+    )
+    Input = SupportRequest
+    Output = SupportReply
+
+    def run(self, req: SupportRequest, ctx: Context) -> SupportReply:
+        options = ctx.options(NAME, SupportOptions)
+        language: Language = req.language or detect_language(req.message)
+        session_id = req.session_id or uuid.uuid4().hex[:16]
+        sessions = session_store(ctx)
+        memory = sessions.load(session_id) if req.history is None else remembered(req, options)
+        message, _ = redact(req.message)
+        polarity, negative = sentiment_of(message, ctx)
+        outcome = respond(message, language, polarity, negative, memory, req, ctx)
+        reply = outcome.reply
+        cues = support_cues(ctx)
+        upset = (
+            polarity == "negative"
+            and negative >= options.apology_confidence
+            and bool(cues.anger_cues(message) or cues.lists["complaint"].found(message))
+        )
+        if upset and not outcome.reasons and outcome.answered_by != "policy":
+            reply = replies(ctx)["apology"].say(language) + reply
+        ticket = None
+        if outcome.reasons:
+            memory.tried.append(f"escalated: {', '.join(outcome.reasons)}")
+            ticket = make_ticket(outcome, memory, message, polarity)
+        elif outcome.answered_by != "policy":
+            memory.tried.append(f"{outcome.intent}: answered ({outcome.answered_by})")
+        new_turns = [Turn(role="customer", text=message), Turn(role="agent", text=redact(reply)[0])]
+        for turn in new_turns:
+            memory.add(turn, options.max_turns)
+        if outcome.focus is not None:
+            memory.focus = outcome.focus
+        sessions.save(session_id, memory, new_turns)
+        return SupportReply(
+            session_id=session_id,
+            language=language,
+            reply=reply,
+            citations=outcome.citations,
+            escalated=bool(outcome.reasons),
+            ticket=ticket,
+            tool_calls=outcome.tool_calls,
+            search_query=outcome.search_query,
+            evidence_score=outcome.evidence_score,
+            retrieved=outcome.retrieved,
+            answered_by=outcome.answered_by,
+        )
+
+
+def respond(
+    message: str,
+    language: Language,
+    polarity: Polarity,
+    negative: float,
+    memory: Memory,
+    req: SupportRequest,
+    ctx: Context,
+) -> Outcome:
+    options = ctx.options(NAME, SupportOptions)
+    cues = support_cues(ctx)
+    said = replies(ctx)
+    reasons = cues.reasons(message)  # on the whole message: an injection cannot hide a threat
+    if is_angry(negative if polarity == "negative" else 0.0, cues.anger_cues(message), options):
+        reasons.append("angry_customer")
+    reasons = enabled(reasons, options)
+    if reasons:
+        return Outcome(
+            reply=said[reasons[0]].say(language),
+            answered_by="policy",
+            reasons=reasons,
+            intent="hand-over",
+        )
+    question = cues.without_instructions(message)
+    if not question:
+        return Outcome(
+            reply=said["off_topic"].say(language), answered_by="policy", intent="instructions only"
+        )
+    tools = order_tools(ctx)
+    about_focus = depends_on_context(question) and cues.lists["return_request"].found(question)
+    orders = tools.find_order_ids(question) or (memory.focus.orders if about_focus else [])
+    if orders:
+        return order_reply(orders[0], question, language, req.customer_id, tools, memory, ctx)
+    if cues.lists["order_lookup"].found(question):
+        return Outcome(
+            reply=said["ask_order_number"].say(language),
+            answered_by="policy",
+            intent="order lookup",
+        )
+    return sourced_reply(question, language, memory, ctx)
+
+
+def sourced_reply(question: str, language: Language, memory: Memory, ctx: Context) -> Outcome:
+    options = ctx.options(NAME, SupportOptions)
+    cues = support_cues(ctx)
+    query = rewrite(question, memory.focus)
+    store = ctx.store
+    found = evidence.candidates(store, query, language)
+    found = [s for s in found if not cues.is_injection(s.text)]  # documents cannot instruct
+    ranked = evidence.score(store, query, found)
+    best = ranked[0].score if ranked else 0.0
+    retrieved = evidence.ranked_sources(ranked)[:RETRIEVED]
+    if best < options.min_evidence_score:
+        reasons = enabled(["weak_retrieval"], options)
+        key = "weak_retrieval" if reasons else "dont_know"
+        return Outcome(
+            reply=replies(ctx)[key].say(language),
+            answered_by="policy",
+            reasons=reasons,
+            search_query=query,
+            evidence_score=best,
+            retrieved=retrieved,
+            intent=f"question: {question[:80]}",
+        )
+    cited: list[evidence.Sentence] = []
+    text = None
+    if options.use_model:
+        sources = ranked[:MODEL_SOURCES]
+        drafted = model_answer(query, memory.summary(), sources, language, ctx)
+        if drafted is not None:
+            text, picks = drafted
+            cited = [sources[i] for i in picks]
+    answered_by: Literal["model", "sources"] = "model" if text else "sources"
+    if text is None:
+        cited = evidence.answer_sentences(ranked)
+        text = quoted_answer(cited, language)
+    lead = cited[0]
+    focus = Focus(orders=memory.focus.orders, topic=query)
+    if lead.kind == "product":
+        focus = Focus(
+            product_ids=[lead.source_id], product_title=lead.title, orders=memory.focus.orders
+        )
+    return Outcome(
+        reply=text,
+        answered_by=answered_by,
+        citations=citations(cited),
+        search_query=query,
+        evidence_score=best,
+        retrieved=retrieved,
+        focus=focus,
+        intent=f"{lead.kind} question: {lead.title}",
+    )
+
+
+def citations(sentences: list[evidence.Sentence]) -> list[Citation]:
+    by_source: dict[str, Citation] = {}
+    for s in sentences:
+        if s.source_id in by_source:
+            by_source[s.source_id].quote += " " + s.text
+        else:
+            by_source[s.source_id] = Citation(
+                source_id=s.source_id, kind=s.kind, title=s.title, quote=s.text
+            )
+    return list(by_source.values())
+
+
+def order_reply(
+    order_id: str,
+    question: str,
+    language: Language,
+    customer_id: str | None,
+    tools: OrderTools,
+    memory: Memory,
+    ctx: Context,
+) -> Outcome:
+    said = replies(ctx)
+    order = tools.order_status(order_id)
+    call = ToolCall(tool="order_status", arguments={"order_id": order_id}, result={})
+    if order is None or (customer_id is not None and order.customer_id != customer_id):
+        # someone else's order is treated exactly like a missing one
+        return Outcome(
+            reply=said["order_not_found"].say(language, order=order_id),
+            answered_by="tool",
+            tool_calls=[call],
+            intent="order lookup",
+        )
+    call.result = order.model_dump(mode="json")
+    calls = [call]
+    fields = {k: v or "-" for k, v in order.model_dump(mode="json").items() if k != "lines"}
+    lines = [said[f"status_{order.status}"].say(language, order=order_id, **fields)]
+    if support_cues(ctx).lists["return_request"].found(question):
+        eligibility = tools.return_eligibility(order_id)
+        if eligibility is not None:
+            calls.append(
+                ToolCall(
+                    tool="return_eligibility",
+                    arguments={"order_id": order_id},
+                    result=eligibility.model_dump(mode="json"),
+                )
+            )
+            for line in eligibility.lines:
+                reason = said[f"rule_{line.rule}"].say(language, days=line.days)
+                if line.eligible:
+                    lines.append(
+                        said["return_eligible"].say(
+                            language, title=line.title, deadline=line.deadline, reason=reason
+                        )
+                    )
+                    if line.restocking_fee:
+                        fee = evidence.money(line.restocking_fee, "USD")
+                        lines.append(said["return_fee"].say(language, fee=fee))
+                elif line.deadline is not None:
+                    lines.append(
+                        said["return_expired"].say(
+                            language, title=line.title, days=line.days, deadline=line.deadline
+                        )
+                    )
+                else:
+                    lines.append(
+                        said["return_ineligible"].say(language, title=line.title, reason=reason)
+                    )
+    text = ("" if language == "zh" else " ").join(lines)
+    focus = memory.focus.model_copy(update={"orders": [order_id]})
+    return Outcome(
+        reply=text,
+        answered_by="tool",
+        tool_calls=calls,
+        citations=[Citation(source_id=order_id, kind="order", title=order_id, quote=lines[0])],
+        focus=focus,
+        intent="order lookup",
+    )
+
+
+def make_ticket(outcome: Outcome, memory: Memory, message: str, polarity: Polarity) -> Ticket:
+    return Ticket(
+        intent=outcome.intent,
+        reasons=outcome.reasons,
+        products=memory.focus.product_ids,
+        orders=memory.focus.orders,
+        tried=list(memory.tried),
+        sentiment=polarity,
+        summary=f"{memory.summary()}\ncustomer: {message}".strip(),
+    )
+
+
+def remembered(req: SupportRequest, options: SupportOptions) -> Memory:
+    """A memory built from the history the caller sent (redacted like stored turns)."""
+    memory = Memory()
+    for turn in req.history or []:
+        memory.add(Turn(role=turn.role, text=redact(turn.text)[0]), options.max_turns)
+    customer = [t.text for t in memory.turns if t.role == "customer"]
+    if customer:
+        memory.focus = Focus(topic=customer[-1])
+    return memory
+
+
+def sentiment_of(text: str, ctx: Context) -> tuple[Polarity, float]:
+    """(polarity, its confidence) from the sentiment plugin's classifier."""
+    from plugins.sentiment.plugin import shared_classifier
+
+    prediction = shared_classifier(ctx).predict([text])[0]
+    return prediction.label, prediction.confidence
+
+
+# -- shared per Context --------------------------------------------------------------------
+
+
+def support_cues(ctx: Context) -> Cues:
+    return ctx.shared(
+        "support.cues",
+        lambda: Cues(load_entries(DATA / "cues.yaml", NAME, ctx.settings, CueList, "cue list")),
+    )
+
+
+def replies(ctx: Context) -> dict[str, ReplyText]:
+    return ctx.shared(
+        "support.replies",
+        lambda: load_entries(DATA / "replies.yaml", NAME, ctx.settings, ReplyText, "reply"),
+    )
+
+
+def session_store(ctx: Context) -> SessionStore:
+    return ctx.shared(
+        "support.sessions", lambda: SessionStore(ctx.options(NAME, SupportOptions).sessions_path)
+    )
+
+
+def order_tools(ctx: Context) -> OrderTools:
+    def build() -> OrderTools:
+        options = ctx.options(NAME, SupportOptions)
+        return order_tools_from(options.order_tools, ctx.settings, options.orders_path)
+
+    return ctx.shared("support.orders", build)
