@@ -97,7 +97,8 @@ def model_answer(
         log.info("support: model answer refused (no valid source or wrong language)")
         return None
     cited_text = [sources[i].text + " " + sources[i].title for i in cited]
-    if not claims(text):
+    titles = content_words(" ".join(sources[i].title for i in cited))
+    if all(content_words(c) <= titles for c in claims(text)):  # nothing, or only a heading
         log.info("support: model answer refused, it states nothing: %r", text)
         return None
     bad = unsupported_claims(text, cited_text)
