@@ -9,3 +9,8 @@ pc ingest demo
 pc store search "降噪耳机" -k 5 -f max_price=200
 pc store search "how long do refunds take?" -c knowledge -k 2
 pc run ab-test --json @examples/requests/ab-test.json
+# The support responder quoting its sources (the demo set-up has no local model installed).
+export PITCHCRAFT_PLUGIN_OPTIONS='{"support": {"use_model": false}}'
+pc run support --json '{"message": "退货期限是多久？", "session_id": "demo"}'
+pc run support --json '{"message": "那拆封的笔记本电脑呢？", "session_id": "demo"}'
+pc run support --json '{"message": "Where is my order LL-100004? Can I return it?"}'

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from plugins.support.evidence import Sentence, content_words, split_sentences
 from toolkit.context import Context
+from toolkit.llm.remote import ModelUnavailable
 from toolkit.llm.structured import StructuredOutputError
 from toolkit.store.schema import Language, detect_language
 
@@ -90,6 +91,9 @@ def model_answer(
         draft = ctx.llm.structured(DraftAnswer, NAME, MAX_TOKENS).invoke(prompt)
     except StructuredOutputError as err:
         log.warning("support: the model's answer was unusable: %s", err)
+        return None
+    except ModelUnavailable as err:  # the customer still gets the quoted sources
+        log.warning("support: no model, quoting sources: %s", err)
         return None
     text = draft.answer.strip()
     cited = [n - 1 for n in dict.fromkeys(draft.sources) if 1 <= n <= len(sources)]
