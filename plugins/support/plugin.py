@@ -44,6 +44,7 @@ NAME = "support"
 DATA = Path(__file__).resolve().parent / "data"
 MODEL_SOURCES = 5  # best sentences shown to the model
 RETRIEVED = 5  # source ids reported with a reply
+MAX_TRIED = 10  # steps kept for the hand-over ticket
 Polarity = Literal["positive", "neutral", "negative"]
 
 
@@ -89,13 +90,13 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
         sessions = session_store(ctx)
         memory = sessions.load(session_id) if req.history is None else remembered(req, options)
         message, _ = redact(req.message)
-        polarity, negative = sentiment_of(message, ctx)
-        outcome = respond(message, language, polarity, negative, memory, req, ctx)
+        polarity, confidence = sentiment_of(message, ctx)
+        outcome = respond(message, language, polarity, confidence, memory, req, ctx)
         reply = outcome.reply
         cues = support_cues(ctx)
         upset = (
             polarity == "negative"
-            and negative >= options.apology_confidence
+            and confidence >= options.apology_confidence
             and bool(cues.anger_cues(message) or cues.lists["complaint"].found(message))
         )
         if upset and not outcome.reasons and outcome.answered_by != "policy":
@@ -106,6 +107,7 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
             ticket = make_ticket(outcome, memory, message, polarity)
         elif outcome.answered_by != "policy":
             memory.tried.append(f"{outcome.intent}: answered ({outcome.answered_by})")
+        memory.tried = memory.tried[-MAX_TRIED:]
         new_turns = [Turn(role="customer", text=message), Turn(role="agent", text=redact(reply)[0])]
         for turn in new_turns:
             memory.add(turn, options.max_turns)
@@ -131,7 +133,7 @@ def respond(
     message: str,
     language: Language,
     polarity: Polarity,
-    negative: float,
+    confidence: float,
     memory: Memory,
     req: SupportRequest,
     ctx: Context,
@@ -140,7 +142,8 @@ def respond(
     cues = support_cues(ctx)
     said = replies(ctx)
     reasons = cues.reasons(message)  # on the whole message: an injection cannot hide a threat
-    if is_angry(negative if polarity == "negative" else 0.0, cues.anger_cues(message), options):
+    negative = confidence if polarity == "negative" else 0.0
+    if is_angry(negative, cues.anger_cues(message), options):
         reasons.append("angry_customer")
     reasons = enabled(reasons, options)
     if reasons:
