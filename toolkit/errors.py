@@ -33,6 +33,10 @@ class InputError(PitchcraftError):
         return cls(plugin, field_errors(err))
 
 
+class ModelUnavailable(PitchcraftError):
+    """The model server cannot be reached or keeps failing; retry later."""
+
+
 class PluginRunError(PitchcraftError):
     """A plugin failed on one request; the other requests of a batch are unaffected."""
 

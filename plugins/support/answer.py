@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from plugins.support.evidence import Sentence, content_words, split_sentences
 from toolkit.context import Context
-from toolkit.llm.remote import ModelUnavailable
+from toolkit.errors import ModelUnavailable
 from toolkit.llm.structured import StructuredOutputError
 from toolkit.store.schema import Language, detect_language
 

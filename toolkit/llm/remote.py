@@ -12,14 +12,10 @@ from typing import Any
 import httpx
 from langchain_openai import ChatOpenAI
 
-from toolkit.errors import PitchcraftError
+from toolkit.errors import ModelUnavailable, PitchcraftError
 from toolkit.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class ModelUnavailable(PitchcraftError):
-    """The model server cannot be reached or keeps failing; retry later."""
 
 
 def is_unreachable(err: BaseException) -> bool:
