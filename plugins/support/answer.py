@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from plugins.support.evidence import Sentence, content_words, split_sentences
+from plugins.support.evidence import Sentence
+from plugins.support.text import content_words, join_sentences, split_sentences
 from toolkit.context import Context
 from toolkit.errors import ModelUnavailable
 from toolkit.llm.structured import StructuredOutputError
@@ -66,7 +67,7 @@ def unsupported_claims(answer: str, cited: Sequence[str]) -> list[str]:
 
 def quoted_answer(best: Sequence[Sentence], language: Language) -> str:
     """The evidence itself, with where it comes from."""
-    text = ("" if language == "zh" else " ").join(s.text for s in best)
+    text = join_sentences((s.text for s in best), language)
     return f"{text}\n{SOURCE_LABEL[language]}: {best[0].title}"
 
 

@@ -29,10 +29,11 @@ from plugins.support.models import (
     ToolCall,
     Turn,
 )
-from plugins.support.orders import OrderTools, order_tools_from
+from plugins.support.orders import OrderTools, ReturnEligibility, order_tools_from
 from plugins.support.pii import redact
 from plugins.support.policy import CueList, Cues, enabled, is_angry
 from plugins.support.sessions import Focus, Memory, SessionStore
+from plugins.support.text import join_sentences
 from toolkit.context import Context
 from toolkit.plugin import Plugin
 from toolkit.store.schema import Language, detect_language
@@ -70,6 +71,7 @@ class Outcome(BaseModel):
     retrieved: list[str] = []
     focus: Focus | None = None
     intent: str = "question"
+    upset: bool = False  # negative and reporting a problem: the answer opens with an apology
 
 
 class SupportResponder(Plugin[SupportRequest, SupportReply]):
@@ -93,13 +95,7 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
         polarity, confidence = sentiment_of(message, ctx)
         outcome = respond(message, language, polarity, confidence, memory, req, ctx)
         reply = outcome.reply
-        cues = support_cues(ctx)
-        upset = (
-            polarity == "negative"
-            and confidence >= options.apology_confidence
-            and bool(cues.anger_cues(message) or cues.lists["complaint"].found(message))
-        )
-        if upset and not outcome.reasons and outcome.answered_by != "policy":
+        if outcome.upset and not outcome.reasons and outcome.answered_by != "policy":
             reply = replies(ctx)["apology"].say(language) + reply
         ticket = None
         if outcome.reasons:
@@ -143,8 +139,14 @@ def respond(
     said = replies(ctx)
     reasons = cues.reasons(message)  # on the whole message: an injection cannot hide a threat
     negative = confidence if polarity == "negative" else 0.0
-    if is_angry(negative, cues.anger_cues(message), options):
+    anger = cues.anger_cues(message)
+    if is_angry(negative, anger, options):
         reasons.append("angry_customer")
+    upset = (
+        polarity == "negative"
+        and confidence >= options.apology_confidence
+        and bool(anger or cues.lists["complaint"].found(message))
+    )
     reasons = enabled(reasons, options)
     if reasons:
         return Outcome(
@@ -162,14 +164,15 @@ def respond(
     about_focus = depends_on_context(question) and cues.lists["return_request"].found(question)
     orders = tools.find_order_ids(question) or (memory.focus.orders if about_focus else [])
     if orders:
-        return order_reply(orders[0], question, language, req.customer_id, tools, memory, ctx)
+        found = order_reply(orders[0], question, language, req.customer_id, tools, memory, ctx)
+        return found.model_copy(update={"upset": upset})
     if cues.lists["order_lookup"].found(question):
         return Outcome(
             reply=said["ask_order_number"].say(language),
             answered_by="policy",
             intent="order lookup",
         )
-    return sourced_reply(question, language, memory, ctx)
+    return sourced_reply(question, language, memory, ctx).model_copy(update={"upset": upset})
 
 
 def sourced_reply(question: str, language: Language, memory: Memory, ctx: Context) -> Outcome:
@@ -270,28 +273,8 @@ def order_reply(
                     result=eligibility.model_dump(mode="json"),
                 )
             )
-            for line in eligibility.lines:
-                reason = said[f"rule_{line.rule}"].say(language, days=line.days)
-                if line.eligible:
-                    lines.append(
-                        said["return_eligible"].say(
-                            language, title=line.title, deadline=line.deadline, reason=reason
-                        )
-                    )
-                    if line.restocking_fee:
-                        fee = evidence.money(line.restocking_fee, "USD")
-                        lines.append(said["return_fee"].say(language, fee=fee))
-                elif line.deadline is not None:
-                    lines.append(
-                        said["return_expired"].say(
-                            language, title=line.title, days=line.days, deadline=line.deadline
-                        )
-                    )
-                else:
-                    lines.append(
-                        said["return_ineligible"].say(language, title=line.title, reason=reason)
-                    )
-    text = ("" if language == "zh" else " ").join(lines)
+            lines += return_lines(eligibility, language, said)
+    text = join_sentences(lines, language)
     focus = memory.focus.model_copy(update={"orders": [order_id]})
     return Outcome(
         reply=text,
@@ -301,6 +284,34 @@ def order_reply(
         focus=focus,
         intent="order lookup",
     )
+
+
+def return_lines(
+    eligibility: ReturnEligibility, language: Language, said: dict[str, ReplyText]
+) -> list[str]:
+    """One sentence per order line (plus the restocking fee where one applies)."""
+    lines = []
+    for line in eligibility.lines:
+        if line.eligible:
+            reason = said[f"rule_{line.rule}"].say(language, days=line.days)
+            lines.append(
+                said["return_eligible"].say(
+                    language, title=line.title, deadline=line.deadline, reason=reason
+                )
+            )
+            if line.restocking_fee:
+                fee = evidence.money(line.restocking_fee, "USD")
+                lines.append(said["return_fee"].say(language, fee=fee))
+        elif line.deadline is not None:
+            lines.append(
+                said["return_expired"].say(
+                    language, title=line.title, days=line.days, deadline=line.deadline
+                )
+            )
+        else:
+            reason = said[f"rule_{line.rule}"].say(language, days=line.days)
+            lines.append(said["return_ineligible"].say(language, title=line.title, reason=reason))
+    return lines
 
 
 def make_ticket(outcome: Outcome, memory: Memory, message: str, polarity: Polarity) -> Ticket:

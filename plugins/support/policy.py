@@ -13,6 +13,7 @@ from functools import cached_property
 from pydantic import BaseModel, Field
 
 from plugins.support.models import EscalationReason, SupportOptions
+from plugins.support.text import SENTENCE
 
 CUE_REASONS: tuple[EscalationReason, ...] = (
     "asked_for_human",
@@ -22,7 +23,6 @@ CUE_REASONS: tuple[EscalationReason, ...] = (
     "personal_data",
 )
 CUE_SIGNALS = ("anger", "complaint", "injection", "order_lookup", "return_request")
-SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]*")
 SHOUTED = re.compile(r"\b[A-Z]{4,}\b")
 
 
