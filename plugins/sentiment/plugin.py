@@ -221,9 +221,9 @@ def draft_reply(result: ReviewResult, ctx: Context) -> tuple[str, str]:
 
 def shared_classifier(ctx: Context) -> PolarityClassifier:
     def build() -> PolarityClassifier:
-        from toolkit.store.embedders import UniversalSentenceEncoder
+        from toolkit.store.embedders import shared_use_encoder
 
-        return PolarityClassifier.load(UniversalSentenceEncoder())
+        return PolarityClassifier.load(shared_use_encoder())
 
     return ctx.shared("sentiment.classifier", build)
 

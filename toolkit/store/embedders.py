@@ -9,6 +9,7 @@ Models load on first use, so opening a store costs nothing until something is em
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -189,9 +190,16 @@ class CachedEmbedder:
         return np.stack([found[k] for k in keys])
 
 
+@functools.cache
+def shared_use_encoder() -> UniversalSentenceEncoder:
+    """One USE session per process: the store and anything else embedding with the same
+    model (the sentiment classifier) share it instead of loading it twice."""
+    return UniversalSentenceEncoder()
+
+
 def make_embedder(spec: str, cache_dir: Path) -> CachedEmbedder:
     if spec == "use-multilingual":
-        inner: Embedder = UniversalSentenceEncoder()
+        inner: Embedder = shared_use_encoder()
     elif spec.startswith("sentence-transformers:"):
         inner = SentenceTransformerEmbedder(spec.split(":", 1)[1])
     else:
