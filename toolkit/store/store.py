@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
 from pydantic import BaseModel
 
 from toolkit.settings import Settings
@@ -102,6 +103,11 @@ class ProductStore:
             ProductHit(product=product, **vars(ranked))
             for product, ranked in self.products.search(query, k, where, mode)
         ]
+
+    def product_vectors(self, filters: ProductFilter | None = None) -> tuple[list[str], np.ndarray]:
+        """Ids and embedding vectors of every product passing `filters`, for plugins that
+        score the whole (filtered) catalogue themselves, e.g. by similarity to a history."""
+        return self.products.vectors(filters.where() if filters else None)
 
     # -- knowledge -------------------------------------------------------------------------
 
