@@ -244,5 +244,20 @@ def run_batch_with_progress(
         raise typer.Exit(1)
 
 
+def add_plugin_commands() -> None:
+    """`pitchcraft <plugin> ...` for each plugin that brings its own commands; a name the
+    core already uses is not taken over."""
+    try:
+        reg = registry()
+    except PitchcraftError:
+        return  # bad settings: the command that was run reports them
+    taken = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    for name in reg.names():
+        commands = reg.plugins[name].commands()
+        if commands is not None and name not in taken:
+            app.add_typer(commands, name=name)
+
+
 def main() -> None:
+    add_plugin_commands()
     app()

@@ -23,6 +23,8 @@ from toolkit.errors import InputError, PitchcraftError, PluginRunError
 from toolkit.sheet import flatten
 
 if TYPE_CHECKING:
+    import typer
+
     from toolkit.context import Context
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -112,6 +114,11 @@ class Plugin(ABC, Generic[InT, OutT]):
     def sheet_rows(self, result: OutT) -> list[dict[str, Any]]:
         """Spreadsheet rows for one result (`run --sheet`); override for one row per item."""
         return [flatten(result.model_dump(mode="json"))]
+
+    def commands(self) -> typer.Typer | None:
+        """Extra CLI commands, offered as `pitchcraft <name> ...` (e.g. fitting a model the
+        plugin loads); None when the plugin has none."""
+        return None
 
     def write_report(self, results: Sequence[OutT], folder: Path, ctx: Context) -> list[Path]:
         """Summarise a whole batch's results into files under `folder`; returns the files.

@@ -29,6 +29,7 @@ ENTRY_POINT_GROUP = "pitchcraft.plugins"
 BUILTIN_PLUGINS: dict[str, str] = {
     "ab-test": "plugins.effect.plugin:ABTestAnalyzer",
     "copywriter": "plugins.copywriter.plugin:Copywriter",
+    "recommender": "plugins.recommender.plugin:Recommender",
     "sentiment": "plugins.sentiment.plugin:SentimentAnalyzer",
     "support": "plugins.support.plugin:SupportResponder",
 }

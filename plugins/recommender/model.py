@@ -5,7 +5,6 @@ and popularity, plus the options it was fitted with."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,7 +157,3 @@ def fit(events: Sequence[Event], options: FitOptions, source: str = "") -> Fitte
         options=options,
     )
     return FittedModel(info, data.user_ids, data.item_ids, data.affinity, weights, data.popularity)
-
-
-def describe(model: FittedModel) -> str:
-    return json.dumps(model.info.model_dump(mode="json"), ensure_ascii=False)

@@ -15,10 +15,14 @@ Signal = Literal["cf", "content", "need", "popularity"]
 class RecommenderOptions(BaseModel):
     """`[plugin_options.recommender]` in settings."""
 
-    model_path: Path | None = Field(
-        default=None,
-        description="The fitted model (`pitchcraft recommender fit`); default: "
-        "recommender/model.npz under the data folder.",
+    model_path: Path = Field(
+        default=Path.home() / ".local" / "share" / "pitchcraft" / "recommender" / "model.npz",
+        description="The fitted model `pitchcraft recommender fit` writes and the plugin loads.",
+    )
+    shop_currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        description="Currency of catalogue prices; a need's price limit in another is not applied.",
     )
     weights: dict[Signal, float] = Field(
         # cf, content and popularity chosen on a validation split of MovieLens-100k's

@@ -32,6 +32,7 @@ class PriceLimits(NamedTuple):
     low: float | None
     high: float | None
     currency: str | None  # as stated; None when the need names none
+    rest: str  # the need without its price phrases (what to search by)
 
 
 def _currency(match: re.Match[str], *groups: str) -> str | None:
@@ -49,11 +50,20 @@ def price_limits(need: str) -> PriceLimits:
         currency = _currency(m, "cb", "ca", "cb2", "ca2")
         if currency or re.search(r"between|到|至", m.group(0), re.IGNORECASE):
             low, high = sorted((to_float(m["n"]), to_float(m["n2"])))
-            return PriceLimits(low, high, currency)
+            return PriceLimits(low, high, currency, _cut(need, [m]))
     high = low = None
     currency = None
+    found = []
     if m := UPPER_BEFORE.search(need) or UPPER_AFTER.search(need):
         high, currency = to_float(m["n"]), _currency(m, "cb", "ca")
+        found.append(m)
     if m := LOWER_BEFORE.search(need) or LOWER_AFTER.search(need):
         low, currency = to_float(m["n"]), currency or _currency(m, "cb", "ca")
-    return PriceLimits(low, high, currency)
+        found.append(m)
+    return PriceLimits(low, high, currency, _cut(need, found))
+
+
+def _cut(text: str, matches: list[re.Match[str]]) -> str:
+    for m in sorted(matches, key=lambda m: -m.start()):
+        text = text[: m.start()] + " " + text[m.end() :]
+    return re.sub(r"\s+", " ", text).strip(" ,，;；")

@@ -40,13 +40,14 @@ def mmr(
 ) -> list[int]:
     """Maximal marginal relevance: indices of k candidates, each maximising
     (1 - diversity) * relevance - diversity * (highest cosine to those already chosen),
-    among the `pool` most relevant. diversity 0 = plain top-k by relevance."""
+    among the `pool` most relevant. Relevance here is the rank (1 for the best, falling
+    evenly to 0), so diversity trades a few places, however flat the scores' tail is.
+    diversity 0 = plain top-k."""
     order = np.argsort(-relevance, kind="stable")[: max(pool, k)]
+    order = order[np.isfinite(relevance[order])]
     if diversity <= 0 or len(order) <= 1:
         return [int(i) for i in order[:k]]
-    rel = relevance[order]
-    span = float(rel.max() - rel.min()) or 1.0
-    rel = (rel - rel.min()) / span  # same scale as cosine, so `diversity` means the same
+    rel = 1.0 - np.arange(len(order), dtype=np.float32) / len(order)
     unit = vectors[order] / np.maximum(np.linalg.norm(vectors[order], axis=1, keepdims=True), 1e-12)
     chosen = [0]
     closest = unit @ unit[0]

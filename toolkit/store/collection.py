@@ -185,12 +185,22 @@ class IndexedCollection(Generic[R]):
         }
         return [by_id[i] for i in ids if i in by_id]
 
-    def vectors(self, where: dict[str, Any] | None = None) -> tuple[list[str], np.ndarray]:
-        """Ids and embedding vectors of the live records satisfying `where` (a copy)."""
+    def similarity(
+        self, queries: np.ndarray, where: dict[str, Any] | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """Cosine of every live record satisfying `where` to each query vector (rows x queries)."""
         with self._lock:
             mirror = self.mirror()
             rows = np.flatnonzero(mirror.mask(where))
-            return [mirror.ids[r] for r in rows], mirror.vectors[rows].copy()
+            scores = mirror.vectors @ queries.T.astype(np.float32)  # no copy of the vectors
+            return [mirror.ids[r] for r in rows], scores[rows]
+
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vector of each id that is present."""
+        with self._lock:
+            mirror = self.mirror()
+            rows = {i: mirror.row[i] for i in ids if i in mirror.row}
+            return {i: mirror.vectors[r].copy() for i, r in rows.items() if mirror.alive[r]}
 
     def search(
         self,

@@ -104,10 +104,20 @@ class ProductStore:
             for product, ranked in self.products.search(query, k, where, mode)
         ]
 
-    def product_vectors(self, filters: ProductFilter | None = None) -> tuple[list[str], np.ndarray]:
-        """Ids and embedding vectors of every product passing `filters`, for plugins that
-        score the whole (filtered) catalogue themselves, e.g. by similarity to a history."""
-        return self.products.vectors(filters.where() if filters else None)
+    def product_similarity(
+        self, queries: np.ndarray, filters: ProductFilter | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """Cosine of every product passing `filters` to each query vector (products x
+        queries), for plugins that score the whole filtered catalogue, e.g. against a
+        shopper's history."""
+        return self.products.similarity(queries, filters.where() if filters else None)
+
+    def product_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored embedding vectors of these products (unknown ids left out)."""
+        return self.products.vectors_of(ids)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embedder.embed_query(text)
 
     # -- knowledge -------------------------------------------------------------------------
 

@@ -1,0 +1,321 @@
+"""Recommender: products for a user (fitted history), a given history, or a free-text need,
+with the signals behind each score and a grounded reason.
+
+One request: filters (category, price — also read from the need —, stock) select the
+candidates in the store -> signals over all of them: collaborative (the fitted EASE/SAR
+model), content (cosine to the history's embeddings), need (cosine and keyword match
+to the need text), popularity -> weighted fusion (ranking.py) -> MMR diversity among the
+best -> reasons by the shared model, checked, else a template (reasons.py).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from plugins.copywriter.rules import load_lexicon
+from plugins.recommender.model import FittedModel
+from plugins.recommender.models import (
+    Recommendation,
+    RecommenderOptions,
+    RecommendRequest,
+    RecommendResult,
+    Signal,
+)
+from plugins.recommender.need import price_limits
+from plugins.recommender.ranking import fuse, mmr, scaled
+from plugins.recommender.reasons import ReasonFacts, ReasonOutcome, write_reason
+from plugins.recommender.signals import unit_rows
+from toolkit.context import Context
+from toolkit.errors import PitchcraftError
+from toolkit.plugin import Plugin
+from toolkit.store import ProductStore
+from toolkit.store.schema import Language, Product, ProductFilter, detect_language
+
+NAME = "recommender"
+BECAUSE_OF = 2  # history items named per recommendation
+NEED_KEYWORD_SHARE = 0.5  # need signal = embedding cosine and hybrid-search score, half each
+
+
+@dataclass
+class Candidates:
+    """The filtered catalogue and each signal over it."""
+
+    ids: list[str]
+    signals: dict[Signal, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index = {pid: n for n, pid in enumerate(self.ids)}
+
+    def place(self, item_ids: list[str], scores: np.ndarray) -> np.ndarray:
+        """Scores over other ids (the fitted model's items) placed on the candidates."""
+        out = np.zeros(len(self.ids), dtype=np.float32)
+        for col, item in enumerate(item_ids):
+            n = self.index.get(item)
+            if n is not None:
+                out[n] = scores[col]
+        return out
+
+
+@dataclass
+class Pick:
+    product: Product
+    score: float
+    signals: dict[Signal, float]
+    because_of: list[Product]
+
+
+def load_fitted(path: Path, ctx: Context) -> FittedModel | None:
+    """The fitted model at `path`, loaded once per version of the file."""
+    if not path.is_file():
+        return None
+    key = f"{NAME}.model:{path}:{path.stat().st_mtime_ns}"
+    try:
+        return ctx.shared(key, lambda: FittedModel.load(path))
+    except (OSError, ValueError, KeyError) as err:
+        raise PitchcraftError(f"cannot read the recommender model {path}: {err}") from None
+
+
+def describe(model: FittedModel | None) -> str:
+    if model is None:
+        return "none"
+    i = model.info
+    return f"{i.method} on {i.users} users x {i.items} items ({i.source or 'log'}, {i.fitted_at})"
+
+
+class Recommender(Plugin[RecommendRequest, RecommendResult]):
+    name = NAME
+    version = "0.1.0"
+    description = (
+        "Recommend products for a user, a purchase history or a free-text need (zh/en), "
+        "with the signals behind each score and a reason grounded in the facts."
+    )
+    Input = RecommendRequest
+    Output = RecommendResult
+
+    def commands(self) -> typer.Typer:
+        from plugins.recommender.cli import app
+
+        return app
+
+    def run(self, req: RecommendRequest, ctx: Context) -> RecommendResult:
+        opts = ctx.options(NAME, RecommenderOptions)
+        model = load_fitted(opts.model_path, ctx)
+        notes: list[str] = []
+        known_user = bool(model and req.user_id in model.user_row)
+        if req.user_id and not known_user:
+            notes.append(f"user {req.user_id!r} is not in the fitted model")
+        history = self.history(req, model if known_user else None, ctx.store, notes)
+        language = req.language or (
+            detect_language(req.need)
+            if req.need.strip()
+            else next((p.language for p in history), None) or "en"
+        )
+        filters = self.filters(req, opts, notes)
+        cands = self.candidates(req, history, model, known_user, filters, opts, ctx)
+        picks = self.pick(req, history, cands, language, opts, ctx) if cands.ids else []
+        if not cands.ids:
+            notes.append("no product passes the filters")
+        items = self.explain(picks, req, history, language, opts, ctx)
+        return RecommendResult(
+            items=items,
+            language=language,
+            known_user=known_user,
+            history_used=[p.id for p in history],
+            filters=filters,
+            fitted_model=describe(model),
+            notes=notes,
+        )
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    @staticmethod
+    def history(
+        req: RecommendRequest, model: FittedModel | None, store: ProductStore, notes: list[str]
+    ) -> list[Product]:
+        """The history's products in the catalogue, most recent / strongest first."""
+        ids = [*req.history, *(model.user_items(req.user_id or "") if model else [])]
+        found = {p.id: p for p in store.get_products(list(dict.fromkeys(ids)))}
+        missing = [h for h in req.history if h not in found]
+        if missing:
+            notes.append(f"history products not in the catalogue: {', '.join(missing[:5])}")
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+    @staticmethod
+    def filters(req: RecommendRequest, opts: RecommenderOptions, notes: list[str]) -> ProductFilter:
+        low, high = req.min_price, req.max_price
+        stated = price_limits(req.need)
+        if stated.currency and stated.currency != opts.shop_currency:
+            notes.append(
+                f"the need's price limit is in {stated.currency}; catalogue prices are in "
+                f"{opts.shop_currency}, so it was not applied"
+            )
+        elif low is None and high is None:
+            low, high = stated.low, stated.high
+        return ProductFilter(
+            category=req.category,
+            min_price=low,
+            max_price=high,
+            in_stock=True if req.in_stock else None,
+        )
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def candidates(
+        self,
+        req: RecommendRequest,
+        history: list[Product],
+        model: FittedModel | None,
+        known_user: bool,
+        filters: ProductFilter,
+        opts: RecommenderOptions,
+        ctx: Context,
+    ) -> Candidates:
+        store = ctx.store
+        queries: dict[Signal, np.ndarray] = {}
+        stored = store.product_vectors([p.id for p in history])
+        if stored:  # recent items weigh more: 1, 1/2, 1/3, ...
+            rows = unit_rows(np.stack(list(stored.values())))
+            weights = 1.0 / np.arange(1, len(rows) + 1, dtype=np.float32)
+            queries["content"] = (weights[:, None] * rows).sum(axis=0)
+        need = price_limits(req.need).rest if req.need.strip() else ""
+        if need:
+            queries["need"] = store.embed_query(need)
+        matrix = (
+            np.stack(list(queries.values()))
+            if queries
+            else np.zeros((0, store.embedder.dim), np.float32)
+        )
+        ids, sims = store.product_similarity(matrix, filters)
+        cands = Candidates(ids)
+        if not ids:
+            return cands
+        for n, name in enumerate(queries):
+            cands.signals[name] = sims[:, n]
+        if "need" in cands.signals:
+            keyword = np.zeros(len(ids), dtype=np.float32)
+            for hit in store.search_products(need, opts.pool, filters, "hybrid"):
+                if hit.id in cands.index:
+                    keyword[cands.index[hit.id]] = hit.score
+            share = NEED_KEYWORD_SHARE
+            cands.signals["need"] = (1 - share) * scaled(cands.signals["need"]) + share * scaled(
+                keyword
+            )
+        if model is not None:
+            row = model.history_row([p.id for p in history], req.user_id if known_user else None)
+            if row.nnz:
+                cands.signals["cf"] = cands.place(model.item_ids, model.cf_scores(row))
+            cands.signals["popularity"] = cands.place(model.item_ids, model.popularity)
+        if not cands.signals:
+            raise PitchcraftError(
+                "nothing to recommend from: the history's products are not in the catalogue, "
+                "there is no need text and no fitted model (`pitchcraft recommender fit`)"
+            )
+        return cands
+
+    def pick(
+        self,
+        req: RecommendRequest,
+        history: list[Product],
+        cands: Candidates,
+        language: Language,
+        opts: RecommenderOptions,
+        ctx: Context,
+    ) -> list[Pick]:
+        fused = fuse(cands.signals, opts.weights)
+        owned = {root(p) for p in history} if req.exclude_bought else set()
+        order = [int(i) for i in np.argsort(-fused, kind="stable")]
+        pool: list[Product] = []
+        roots: dict[str, int] = {}
+        for start in range(0, len(order), opts.pool):  # fetch records a pool at a time
+            chunk = [cands.ids[i] for i in order[start : start + opts.pool]]
+            for product in ctx.store.get_products(chunk):
+                key = root(product)
+                if key in owned:
+                    continue
+                if key in roots:  # a translation of one already in: keep the shopper's language
+                    if product.language == language and pool[roots[key]].language != language:
+                        pool[roots[key]] = product
+                    continue
+                roots[key] = len(pool)
+                pool.append(product)
+            if len(pool) >= opts.pool:
+                break
+        if not pool:
+            return []
+        vectors = ctx.store.product_vectors([p.id for p in pool])
+        relevance = np.array([fused[cands.index[p.id]] for p in pool], dtype=np.float32)
+        matrix = np.stack([vectors[p.id] for p in pool])
+        chosen = mmr(relevance, matrix, req.k, opts.diversity, opts.pool)
+        history_vectors = ctx.store.product_vectors([p.id for p in history])
+        scaled_signals = {name: scaled(s) for name, s in cands.signals.items()}
+        picks = []
+        for i in chosen:
+            product = pool[i]
+            n = cands.index[product.id]
+            picks.append(
+                Pick(
+                    product=product,
+                    score=round(float(fused[n]), 4),
+                    signals={k: round(float(v[n]), 4) for k, v in scaled_signals.items()},
+                    because_of=most_alike(vectors[product.id], history, history_vectors),
+                )
+            )
+        return picks
+
+    # -- reasons ---------------------------------------------------------------------------
+
+    def explain(
+        self,
+        picks: list[Pick],
+        req: RecommendRequest,
+        history: list[Product],
+        language: Language,
+        opts: RecommenderOptions,
+        ctx: Context,
+    ) -> list[Recommendation]:
+        outcomes: list[ReasonOutcome | None] = [None] * len(picks)
+        if req.reasons and picks:
+            lexicon = ctx.shared("copywriter.lexicon", lambda: load_lexicon(ctx.settings))
+            brands = sorted({p.product.brand for p in picks if p.product.brand})
+
+            def reason(pick: Pick) -> ReasonOutcome:
+                facts = ReasonFacts(pick.product, pick.because_of, req.need.strip())
+                return write_reason(
+                    facts, language, ctx, lexicon, brands, opts.reason_retries, opts.use_model
+                )
+
+            with ThreadPoolExecutor(max_workers=max(1, ctx.settings.concurrency)) as pool:
+                outcomes = list(pool.map(reason, picks))
+        return [
+            Recommendation(
+                product_id=p.product.id,
+                title=p.product.title,
+                category=p.product.category,
+                price=p.product.price,
+                currency=p.product.currency,
+                score=p.score,
+                signals=p.signals,
+                because_of=[h.id for h in p.because_of],
+                reason=o.text if o else "",
+                reason_by=o.by if o else "none",
+                reason_problems=o.problems if o else [],
+            )
+            for p, o in zip(picks, outcomes, strict=True)
+        ]
+
+
+def root(product: Product) -> str:
+    """The listing a product translates, or itself: one recommendation per root."""
+    return str(product.attributes.get("translation_of") or product.id)
+
+
+def most_alike(
+    vector: np.ndarray, history: list[Product], vectors: dict[str, np.ndarray]
+) -> list[Product]:
+    scored = [(float(vector @ vectors[h.id]), h) for h in history if h.id in vectors]
+    return [h for _, h in sorted(scored, key=lambda s: -s[0])[:BECAUSE_OF]]

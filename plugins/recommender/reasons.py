@@ -1,0 +1,214 @@
+"""Reasons for recommendations: written by the shared model (`reasons` adapter), checked
+against the facts they may use, regenerated with the problems named, else a template.
+
+A reason may state only what the recommended product's record says (title, brand,
+category, price, details) and what the shopper's history items and need say: every
+number and price must be found there, every specification word (the copywriter's
+lexicon: waterproof, 4K, ...) must be in the product's facts, and no brand of another
+catalogue product may be named unless it is in the history.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from plugins.copywriter.grounding import Facts, fact_attributes, grounding_problems
+from plugins.copywriter.rules import Lexicon
+from toolkit.context import Context
+from toolkit.errors import ModelUnavailable
+from toolkit.llm.structured import StructuredOutputError
+from toolkit.store.schema import Language, Product, detect_language
+
+log = logging.getLogger(__name__)
+
+NAME = "recommender"
+ADAPTER = "reasons"
+MAX_TOKENS = 120
+DETAILS_CHARS = 300
+
+
+class DraftReason(BaseModel):
+    reason: str = Field(min_length=8, max_length=200)
+
+
+# A capitalised Latin word not at the start of a sentence: a name (brand, model, product).
+NAME_WORD = re.compile(
+    r"(?<![.!?。！？:：]\s)(?<!^)(?<![A-Za-z0-9'’-])[A-Z][A-Za-z0-9'’-]*[A-Za-z0-9]"
+)
+TITLE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]{2,}|[\u4e00-\u9fff]{2,}|\d+[A-Za-z]+")
+STOP_WORDS = {"the", "and", "for", "with", "pack", "count", "new"}
+
+
+def mentions_product(text: str, product: Product) -> bool:
+    """The reason names something of the product: a title word, its brand or category
+    (Chinese: any two characters in a row of them)."""
+    lower = text.lower()
+    words = {w.lower() for w in TITLE_WORD.findall(f"{product.title} {product.brand}")}
+    words |= {w.lower() for w in TITLE_WORD.findall(product.category)}
+    for word in words - STOP_WORDS:
+        if detect_language(word) == "zh":
+            if any(word[i : i + 2] in lower for i in range(len(word) - 1)):
+                return True
+        elif word in lower:
+            return True
+    return False
+
+
+def unknown_names(text: str, known_lower: str) -> list[str]:
+    """Capitalised words (names) the facts do not contain."""
+    return [w for w in dict.fromkeys(NAME_WORD.findall(text)) if w.lower() not in known_lower]
+
+
+@dataclass
+class ReasonFacts:
+    product: Product
+    history: list[Product] = field(default_factory=list)  # the items it is most like
+    need: str = ""
+
+    def facts(self) -> Facts:
+        extra = [self.need, self.product.currency, *(h.title for h in self.history)]
+        extra += [h.brand for h in self.history]
+        extra += [h.description for h in self.history]
+        return Facts(self.product, extra=[e for e in extra if e])
+
+    def allowed_brands(self) -> set[str]:
+        return {b.lower() for b in (self.product.brand, *(h.brand for h in self.history)) if b}
+
+
+def price_text(product: Product) -> str:
+    return f"{product.price:g} {product.currency}" if product.price is not None else ""
+
+
+def details_text(product: Product) -> str:
+    attrs = "; ".join(f"{k}: {v}" for k, v in fact_attributes(product).items())
+    return " ".join(p for p in (product.description, attrs) if p)[:DETAILS_CHARS]
+
+
+def brand_mentions(text: str, brands: Iterable[str]) -> list[str]:
+    """Catalogue brands named in `text` (whole words for Latin names)."""
+    lower = text.lower()
+    found = []
+    for brand in brands:
+        b = brand.lower().strip()
+        if len(b) < 2:
+            continue
+        pattern = (
+            re.escape(b) if detect_language(b) == "zh" else rf"(?<![\w]){re.escape(b)}(?![\w])"
+        )
+        if re.search(pattern, lower):
+            found.append(brand)
+    return found
+
+
+def reason_problems(
+    text: str,
+    facts: ReasonFacts,
+    language: Language,
+    lexicon: Lexicon,
+    catalogue_brands: Iterable[str] = (),
+) -> list[str]:
+    """Why a reason may not be shown; empty when it is grounded."""
+    text = text.strip()
+    if not text:
+        return ["the reason is empty"]
+    problems = []
+    own = text  # the reason's own words: quoted titles and need do not set its language
+    for quoted in (facts.need, facts.product.title, *(h.title for h in facts.history)):
+        own = own.replace(quoted, " ") if quoted else own
+    if detect_language(own) != language:
+        problems.append(f"not written in {'Chinese' if language == 'zh' else 'English'}")
+    problems += [why for _, why in grounding_problems(text, facts.facts(), lexicon)]
+    if not mentions_product(text, facts.product):
+        problems.append("does not mention the recommended product")
+    allowed = facts.allowed_brands()
+    known = facts.facts().lower
+    for brand in brand_mentions(text, catalogue_brands):
+        if brand.lower() not in allowed and brand.lower() not in known:
+            problems.append(f"names {brand!r}, which is neither this product's nor the history's")
+    problems += [f"names {name!r}, which the facts do not" for name in unknown_names(text, known)]
+    return list(dict.fromkeys(problems))
+
+
+def template_reason(facts: ReasonFacts, language: Language) -> str:
+    """A reason built from the facts alone (always grounded)."""
+    p = facts.product
+    price = price_text(p)
+    if language == "zh":
+        tail = f"（{price}）" if price else ""
+        if facts.history:
+            return f"因为您买过「{facts.history[0].title}」，为您推荐「{p.title}」{tail}。"
+        if facts.need:
+            return f"符合您的需求「{facts.need}」：「{p.title}」{tail}。"
+        return f"热门商品：「{p.title}」{tail}。"
+    tail = f", at {price}" if price else ""
+    if facts.history:
+        return f"Because you bought “{facts.history[0].title}”: {p.title}{tail}."
+    if facts.need:
+        return f"Matches what you asked for (“{facts.need}”): {p.title}{tail}."
+    return f"Popular with shoppers: {p.title}{tail}."
+
+
+class ReasonOutcome(BaseModel):
+    text: str
+    by: Literal["model", "template"]
+    problems: list[str] = []  # why model drafts were refused
+    first_draft_grounded: bool | None = None  # None when the model was not asked
+
+
+def write_reason(
+    facts: ReasonFacts,
+    language: Language,
+    ctx: Context,
+    lexicon: Lexicon,
+    catalogue_brands: Sequence[str],
+    retries: int,
+    use_model: bool = True,
+) -> ReasonOutcome:
+    """The model's reason if a draft passes the check (after up to `retries` redrafts
+    told what was wrong), else the template."""
+    if not use_model:
+        return ReasonOutcome(text=template_reason(facts, language), by="template")
+    refused: list[str] = []
+    first: bool | None = None
+    for attempt in range(retries + 1):
+        prompt = ctx.prompts.render(
+            NAME,
+            "reason",
+            language,
+            product=facts.product,
+            price=price_text(facts.product),
+            details=details_text(facts.product),
+            history=[h.title for h in facts.history],
+            need=facts.need,
+        )
+        if refused:
+            prompt += "\n\nYour previous reason was refused: " + "; ".join(refused[-3:])
+        try:
+            draft = ctx.llm.structured(DraftReason, ADAPTER, MAX_TOKENS).invoke(prompt)
+        except (StructuredOutputError, ModelUnavailable) as err:
+            log.warning("recommender: no model reason: %s", err)
+            refused.append(str(err))
+            if isinstance(err, ModelUnavailable):
+                break
+            first = False if attempt == 0 else first
+            continue
+        problems = reason_problems(draft.reason, facts, language, lexicon, catalogue_brands)
+        if attempt == 0:
+            first = not problems
+        if not problems:
+            return ReasonOutcome(
+                text=draft.reason.strip(), by="model", problems=refused, first_draft_grounded=first
+            )
+        refused += problems
+    return ReasonOutcome(
+        text=template_reason(facts, language),
+        by="template",
+        problems=refused,
+        first_draft_grounded=first,
+    )
