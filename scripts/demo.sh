@@ -14,3 +14,6 @@ export PITCHCRAFT_PLUGIN_OPTIONS='{"support": {"use_model": false}}'
 pc run support --json '{"message": "退货期限是多久？", "session_id": "demo"}'
 pc run support --json '{"message": "那拆封的笔记本电脑呢？", "session_id": "demo"}'
 pc run support --json '{"message": "Where is my order LL-100004? Can I return it?"}'
+# The recommender for a free-text need in Chinese (template reasons: no local model here).
+export PITCHCRAFT_PLUGIN_OPTIONS='{"recommender": {"use_model": false}}'
+pc run recommender --json '{"need": "运动相机，500美元以内", "k": 3}'
