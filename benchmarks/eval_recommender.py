@@ -41,7 +41,7 @@ from plugins.recommender.metrics import RankingMetrics, ranking_metrics
 from plugins.recommender.model import FitOptions, FittedModel, fit
 from plugins.recommender.models import RecommenderOptions
 from plugins.recommender.ranking import fuse, mmr
-from plugins.recommender.signals import Event, content_scores, item_similarity
+from plugins.recommender.signals import Event, cf_scores, content_scores, item_similarity
 from toolkit.data.datasets import Rating, instacart_orders, movielens_100k
 
 K = 10
@@ -107,9 +107,15 @@ def instacart(users: int | None = None) -> Dataset:
 # -- ranking -----------------------------------------------------------------------------------
 
 
-def top_k(scores: np.ndarray, model: FittedModel, k: int = K) -> dict[str, list[str]]:
+def only_new(scores: np.ndarray, model: FittedModel) -> np.ndarray:
+    """Scores with each user's training items ruled out."""
     scores = scores.copy()
-    scores[model.affinity.toarray() > 0] = -np.inf  # only items new to the user
+    scores[model.affinity.toarray() > 0] = -np.inf
+    return scores
+
+
+def top_k(scores: np.ndarray, model: FittedModel, k: int = K) -> dict[str, list[str]]:
+    scores = only_new(scores, model)
     best = np.argpartition(-scores, k, axis=1)[:, :k]
     ranked = np.take_along_axis(scores, best, axis=1).argsort(axis=1)[:, ::-1]
     best = np.take_along_axis(best, ranked, axis=1)
@@ -119,8 +125,7 @@ def top_k(scores: np.ndarray, model: FittedModel, k: int = K) -> dict[str, list[
 def mmr_top_k(
     scores: np.ndarray, model: FittedModel, vectors: np.ndarray, diversity: float, pool: int
 ) -> dict[str, list[str]]:
-    scores = scores.copy()
-    scores[model.affinity.toarray() > 0] = -np.inf
+    scores = only_new(scores, model)
     return {
         u: [model.item_ids[j] for j in mmr(scores[row], vectors, K, diversity, pool)]
         for row, u in enumerate(model.user_ids)
@@ -135,11 +140,16 @@ def item_vectors(data: Dataset, model: FittedModel) -> np.ndarray | None:
     return shared_use_encoder().embed([data.item_text[i] for i in model.item_ids])
 
 
-def cf_matrix(model: FittedModel) -> np.ndarray:
-    history = model.affinity.copy()
-    if model.info.method == "ease":
-        history.data = np.ones_like(history.data)
-    return np.asarray((history @ model.weights).todense(), dtype=np.float32)
+def signals(data: Dataset, model: FittedModel) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The plugin's signals for every user (users x items), and the item vectors if any."""
+    scores = {
+        "cf": model.cf_scores(model.affinity),
+        "popularity": np.tile(model.popularity, (len(model.user_ids), 1)),
+    }
+    vectors = item_vectors(data, model)
+    if vectors is not None:
+        scores["content"] = content_scores(model.affinity, vectors)
+    return scores, vectors
 
 
 def evaluate(data: Dataset, options: RecommenderOptions) -> dict[str, RankingMetrics]:
@@ -147,15 +157,9 @@ def evaluate(data: Dataset, options: RecommenderOptions) -> dict[str, RankingMet
     model = fit(data.train, FitOptions(), data.name)
     fitted_s = time.perf_counter() - started
     n_items = len(model.item_ids)
-    score = {
-        "cf": cf_matrix(model),
-        "popularity": np.tile(model.popularity, (len(model.user_ids), 1)),
-    }
-    vectors = item_vectors(data, model)
-    if vectors is not None:
-        score["content"] = content_scores(model.affinity, vectors)
+    score, vectors = signals(data, model)
     sar = item_similarity(model.affinity > 0, "jaccard", None)
-    score_sar = np.asarray((model.affinity @ sar).todense(), dtype=np.float32)
+    score_sar = cf_scores(model.affinity, sar)
 
     def rate(recs: dict[str, list[str]]) -> RankingMetrics:
         return ranking_metrics(recs, data.test, n_items, K)
@@ -179,17 +183,11 @@ def tune(data: Dataset) -> None:
     rows = [Rating(e.user_id, e.item_id, e.weight, int(e.timestamp)) for e in data.train]
     inner = dataset(data.name, rows, data.item_text, seed=7)
     model = fit(inner.train, FitOptions(), inner.name)
-    vectors = item_vectors(inner, model)
-    signals = {
-        "cf": cf_matrix(model),
-        "popularity": np.tile(model.popularity, (len(model.user_ids), 1)),
-    }
-    if vectors is not None:
-        signals["content"] = content_scores(model.affinity, vectors)
+    scores, _ = signals(inner, model)
     table = []
     for content, popularity in itertools.product([0, 0.05, 0.1, 0.2], [0, 0.05, 0.1, 0.2]):
         weights = {"cf": 1.0, "content": content, "popularity": popularity}
-        m = ranking_metrics(top_k(fuse(signals, weights), model), inner.test, len(model.item_ids))
+        m = ranking_metrics(top_k(fuse(scores, weights), model), inner.test, len(model.item_ids))
         table.append([content, popularity, m.ndcg])
     print(f"\nvalidation split of {data.name}'s training part (NDCG@10):")
     print_table(["content", "popularity", "ndcg@10"], sorted(table, key=lambda r: -r[2]))

@@ -18,6 +18,7 @@ from plugins.recommender.signals import (
     Event,
     Interactions,
     build_interactions,
+    cf_scores,
     ease_weights,
     item_similarity,
 )
@@ -79,11 +80,12 @@ class FittedModel:
         return [self.item_ids[row.indices[i]] for i in order]
 
     def cf_scores(self, history: sparse.csr_matrix) -> np.ndarray:
-        """Item scores for a history row (binary for EASE, affinities for SAR)."""
+        """Item scores (dense, one row per history row) for users' affinity rows: EASE
+        reads them as 0/1, SAR weighs by affinity."""
         if self.info.method == "ease":
             history = history.copy()
             history.data = np.ones_like(history.data)
-        return np.asarray((history @ self.weights).todense(), dtype=np.float32).ravel()
+        return cf_scores(history, self.weights)
 
     # -- files -----------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from plugins.recommender.models import (
     RecommendResult,
     Signal,
 )
-from plugins.recommender.need import price_limits
+from plugins.recommender.need import PriceLimits, price_limits
 from plugins.recommender.ranking import fuse, mmr, scaled
 from plugins.recommender.reasons import ReasonFacts, ReasonOutcome, write_reason
 from plugins.recommender.signals import unit_rows
@@ -50,14 +50,17 @@ class Candidates:
 
     def __post_init__(self) -> None:
         self.index = {pid: n for n, pid in enumerate(self.ids)}
+        self._placed: tuple[list[str], np.ndarray, np.ndarray] | None = None
 
     def place(self, item_ids: list[str], scores: np.ndarray) -> np.ndarray:
         """Scores over other ids (the fitted model's items) placed on the candidates."""
+        if self._placed is None or self._placed[0] is not item_ids:  # once per model
+            cols = [col for col, item in enumerate(item_ids) if item in self.index]
+            rows = [self.index[item_ids[col]] for col in cols]
+            self._placed = (item_ids, np.array(cols, np.int64), np.array(rows, np.int64))
+        _, cols, rows = self._placed
         out = np.zeros(len(self.ids), dtype=np.float32)
-        for col, item in enumerate(item_ids):
-            n = self.index.get(item)
-            if n is not None:
-                out[n] = scores[col]
+        out[rows] = scores[cols]
         return out
 
 
@@ -115,9 +118,17 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             if req.need.strip()
             else next((p.language for p in history), None) or "en"
         )
-        filters = self.filters(req, opts, notes)
-        cands = self.candidates(req, history, model, known_user, filters, opts, ctx)
-        picks = self.pick(req, history, cands, language, opts, ctx) if cands.ids else []
+        stated = price_limits(req.need)
+        filters = self.filters(req, stated, opts, notes)
+        history_vectors = ctx.store.product_vectors([p.id for p in history])
+        cands = self.candidates(
+            req, stated.rest, history, history_vectors, model, known_user, filters, opts, ctx
+        )
+        picks = (
+            self.pick(req, history, history_vectors, cands, language, opts, ctx)
+            if cands.ids
+            else []
+        )
         if not cands.ids:
             notes.append("no product passes the filters")
         items = self.explain(picks, req, history, language, opts, ctx)
@@ -146,9 +157,10 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         return [found[i] for i in dict.fromkeys(ids) if i in found]
 
     @staticmethod
-    def filters(req: RecommendRequest, opts: RecommenderOptions, notes: list[str]) -> ProductFilter:
+    def filters(
+        req: RecommendRequest, stated: PriceLimits, opts: RecommenderOptions, notes: list[str]
+    ) -> ProductFilter:
         low, high = req.min_price, req.max_price
-        stated = price_limits(req.need)
         if stated.currency and stated.currency != opts.shop_currency:
             notes.append(
                 f"the need's price limit is in {stated.currency}; catalogue prices are in "
@@ -168,21 +180,22 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
     def candidates(
         self,
         req: RecommendRequest,
+        need: str,
         history: list[Product],
+        history_vectors: dict[str, np.ndarray],
         model: FittedModel | None,
         known_user: bool,
         filters: ProductFilter,
         opts: RecommenderOptions,
         ctx: Context,
     ) -> Candidates:
+        """`need`: the need's text without its price phrases."""
         store = ctx.store
         queries: dict[Signal, np.ndarray] = {}
-        stored = store.product_vectors([p.id for p in history])
-        if stored:  # recent items weigh more: 1, 1/2, 1/3, ...
-            rows = unit_rows(np.stack(list(stored.values())))
+        if history_vectors:  # recent items weigh more: 1, 1/2, 1/3, ...
+            rows = unit_rows(np.stack(list(history_vectors.values())))
             weights = 1.0 / np.arange(1, len(rows) + 1, dtype=np.float32)
             queries["content"] = (weights[:, None] * rows).sum(axis=0)
-        need = price_limits(req.need).rest if req.need.strip() else ""
         if need:
             queries["need"] = store.embed_query(need)
         matrix = (
@@ -208,7 +221,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         if model is not None:
             row = model.history_row([p.id for p in history], req.user_id if known_user else None)
             if row.nnz:
-                cands.signals["cf"] = cands.place(model.item_ids, model.cf_scores(row))
+                cands.signals["cf"] = cands.place(model.item_ids, model.cf_scores(row)[0])
             cands.signals["popularity"] = cands.place(model.item_ids, model.popularity)
         if not cands.signals:
             raise PitchcraftError(
@@ -221,6 +234,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         self,
         req: RecommendRequest,
         history: list[Product],
+        history_vectors: dict[str, np.ndarray],
         cands: Candidates,
         language: Language,
         opts: RecommenderOptions,
@@ -251,7 +265,6 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         relevance = np.array([fused[cands.index[p.id]] for p in pool], dtype=np.float32)
         matrix = np.stack([vectors[p.id] for p in pool])
         chosen = mmr(relevance, matrix, req.k, opts.diversity, opts.pool)
-        history_vectors = ctx.store.product_vectors([p.id for p in history])
         scaled_signals = {name: scaled(s) for name, s in cands.signals.items()}
         picks = []
         for i in chosen:

@@ -49,8 +49,8 @@ def mentions_product(text: str, product: Product) -> bool:
     """The reason names something of the product: a title word, its brand or category
     (Chinese: any two characters in a row of them)."""
     lower = text.lower()
-    words = {w.lower() for w in TITLE_WORD.findall(f"{product.title} {product.brand}")}
-    words |= {w.lower() for w in TITLE_WORD.findall(product.category)}
+    named = f"{product.title} {product.brand} {product.category}"
+    words = {w.lower() for w in TITLE_WORD.findall(named)}
     for word in words - STOP_WORDS:
         if detect_language(word) == "zh":
             if any(word[i : i + 2] in lower for i in range(len(word) - 1)):
@@ -76,9 +76,6 @@ class ReasonFacts:
         extra += [h.brand for h in self.history]
         extra += [h.description for h in self.history]
         return Facts(self.product, extra=[e for e in extra if e])
-
-    def allowed_brands(self) -> set[str]:
-        return {b.lower() for b in (self.product.brand, *(h.brand for h in self.history)) if b}
 
 
 def price_text(product: Product) -> str:
@@ -123,42 +120,52 @@ def reason_problems(
         own = own.replace(quoted, " ") if quoted else own
     if detect_language(own) != language:
         problems.append(f"not written in {'Chinese' if language == 'zh' else 'English'}")
-    problems += [why for _, why in grounding_problems(text, facts.facts(), lexicon)]
+    known = facts.facts()  # holds the product's and the history's brands too
+    problems += [why for _, why in grounding_problems(text, known, lexicon)]
     if not mentions_product(text, facts.product):
         problems.append("does not mention the recommended product")
-    allowed = facts.allowed_brands()
-    known = facts.facts().lower
     for brand in brand_mentions(text, catalogue_brands):
-        if brand.lower() not in allowed and brand.lower() not in known:
+        if brand.lower() not in known.lower:
             problems.append(f"names {brand!r}, which is neither this product's nor the history's")
-    problems += [f"names {name!r}, which the facts do not" for name in unknown_names(text, known)]
+    problems += [
+        f"names {name!r}, which the facts do not" for name in unknown_names(text, known.lower)
+    ]
     return list(dict.fromkeys(problems))
+
+
+TEMPLATES: dict[Language, dict[str, str]] = {
+    "zh": {
+        "history": "因为您买过「{bought}」，为您推荐「{title}」{price}。",
+        "need": "符合您的需求「{need}」：「{title}」{price}。",
+        "popular": "热门商品：「{title}」{price}。",
+        "price": "（{}）",
+    },
+    "en": {
+        "history": "Because you bought “{bought}”: {title}{price}.",
+        "need": "Matches what you asked for (“{need}”): {title}{price}.",
+        "popular": "Popular with shoppers: {title}{price}.",
+        "price": ", at {}",
+    },
+}
 
 
 def template_reason(facts: ReasonFacts, language: Language) -> str:
     """A reason built from the facts alone (always grounded)."""
-    p = facts.product
-    price = price_text(p)
-    if language == "zh":
-        tail = f"（{price}）" if price else ""
-        if facts.history:
-            return f"因为您买过「{facts.history[0].title}」，为您推荐「{p.title}」{tail}。"
-        if facts.need:
-            return f"符合您的需求「{facts.need}」：「{p.title}」{tail}。"
-        return f"热门商品：「{p.title}」{tail}。"
-    tail = f", at {price}" if price else ""
-    if facts.history:
-        return f"Because you bought “{facts.history[0].title}”: {p.title}{tail}."
-    if facts.need:
-        return f"Matches what you asked for (“{facts.need}”): {p.title}{tail}."
-    return f"Popular with shoppers: {p.title}{tail}."
+    wording = TEMPLATES[language]
+    price = price_text(facts.product)
+    kind = "history" if facts.history else "need" if facts.need else "popular"
+    return wording[kind].format(
+        bought=facts.history[0].title if facts.history else "",
+        need=facts.need,
+        title=facts.product.title,
+        price=wording["price"].format(price) if price else "",
+    )
 
 
 class ReasonOutcome(BaseModel):
     text: str
     by: Literal["model", "template"]
     problems: list[str] = []  # why model drafts were refused
-    first_draft_grounded: bool | None = None  # None when the model was not asked
 
 
 def write_reason(
@@ -175,18 +182,18 @@ def write_reason(
     if not use_model:
         return ReasonOutcome(text=template_reason(facts, language), by="template")
     refused: list[str] = []
-    first: bool | None = None
-    for attempt in range(retries + 1):
-        prompt = ctx.prompts.render(
-            NAME,
-            "reason",
-            language,
-            product=facts.product,
-            price=price_text(facts.product),
-            details=details_text(facts.product),
-            history=[h.title for h in facts.history],
-            need=facts.need,
-        )
+    base_prompt = ctx.prompts.render(
+        NAME,
+        "reason",
+        language,
+        product=facts.product,
+        price=price_text(facts.product),
+        details=details_text(facts.product),
+        history=[h.title for h in facts.history],
+        need=facts.need,
+    )
+    for _ in range(retries + 1):
+        prompt = base_prompt
         if refused:
             prompt += "\n\nYour previous reason was refused: " + "; ".join(refused[-3:])
         try:
@@ -196,19 +203,9 @@ def write_reason(
             refused.append(str(err))
             if isinstance(err, ModelUnavailable):
                 break
-            first = False if attempt == 0 else first
             continue
         problems = reason_problems(draft.reason, facts, language, lexicon, catalogue_brands)
-        if attempt == 0:
-            first = not problems
         if not problems:
-            return ReasonOutcome(
-                text=draft.reason.strip(), by="model", problems=refused, first_draft_grounded=first
-            )
+            return ReasonOutcome(text=draft.reason.strip(), by="model", problems=refused)
         refused += problems
-    return ReasonOutcome(
-        text=template_reason(facts, language),
-        by="template",
-        problems=refused,
-        first_draft_grounded=first,
-    )
+    return ReasonOutcome(text=template_reason(facts, language), by="template", problems=refused)

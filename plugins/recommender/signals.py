@@ -131,7 +131,8 @@ def top_per_row(matrix: sparse.csr_matrix, n: int) -> sparse.csr_matrix:
 
 
 def cf_scores(affinity: sparse.csr_matrix, similarity: sparse.csr_matrix) -> np.ndarray:
-    """SAR scoring: each user's affinity row times the item-item similarity (dense rows)."""
+    """Each user's affinity row times the item-item weights, as dense rows (SAR's scoring;
+    EASE's with 0/1 rows)."""
     return np.asarray((affinity @ similarity).todense(), dtype=np.float32)
 
 

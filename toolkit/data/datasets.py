@@ -229,7 +229,7 @@ def instacart_orders() -> list[Rating]:
             lines.append((user, number, float(gap) if gap else 0.0, row["product_id"]))
     # Day of each order = the sum of the gaps before it in that user's history.
     gaps = {(u, n): g for u, n, g, _ in lines}
-    for user, number in sorted(gaps, key=lambda key: (key[0], key[1])):
+    for user, number in sorted(gaps):  # each user's orders in order
         previous = day_of.get((user, number - 1), 0)
         day_of[(user, number)] = previous + int(gaps[(user, number)])
     return [Rating(u, p, 1.0, day_of[(u, n)] * 86_400) for u, n, _, p in lines]
