@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from toolkit.batch import run_batch, write_batch_report, write_results_sheet
-from toolkit.cli_common import err, friendly_errors, load_settings, print_json
+from toolkit.chain_cli import chain_app
+from toolkit.cli_common import (
+    err,
+    friendly_errors,
+    load_settings,
+    parse_json_object,
+    print_json,
+    read_json_arg,
+)
 from toolkit.errors import PitchcraftError
 from toolkit.llm.cli import model_app
 from toolkit.progress import progress_bar
@@ -32,6 +39,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(store_app, name="store")
 app.add_typer(model_app, name="model")
+app.add_typer(chain_app, name="chain")
 
 
 def registry() -> Registry:
@@ -103,18 +111,6 @@ def config_show() -> None:
 
 
 # -- run ------------------------------------------------------------------------------------
-
-
-def read_json_arg(value: str) -> str:
-    """--json accepts the JSON itself, @path to a file, or - for standard input."""
-    if value == "-":
-        return sys.stdin.read()
-    if value.startswith("@"):
-        path = Path(value[1:])
-        if not path.is_file():
-            raise PitchcraftError(f"--json {value}: no such file")
-        return path.read_text(encoding="utf-8")
-    return value
 
 
 @app.command("run")
@@ -190,16 +186,6 @@ def parse_set_values(values: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             defaults[key.strip()] = raw
     return defaults
-
-
-def parse_json_object(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PitchcraftError(f"--json: not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise PitchcraftError("--json: expected a JSON object")
-    return data
 
 
 def run_batch_with_progress(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
@@ -49,3 +51,25 @@ def load_settings() -> Settings:
 
 def print_json(value: Any) -> None:
     out.print_json(json.dumps(value, ensure_ascii=False), ensure_ascii=False)
+
+
+def read_json_arg(value: str) -> str:
+    """--json accepts the JSON itself, @path to a file, or - for standard input."""
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        path = Path(value[1:])
+        if not path.is_file():
+            raise PitchcraftError(f"--json {value}: no such file")
+        return path.read_text(encoding="utf-8")
+    return value
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PitchcraftError(f"--json: not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise PitchcraftError("--json: expected a JSON object")
+    return data

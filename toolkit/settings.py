@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         description="Folder of data tables that extend or override the shipped ones "
         "(<plugin>/<table>.yaml, e.g. copywriter/channels.yaml).",
     )
+    chains_dir: Path | None = Field(
+        default=None,
+        description="Folder of chain files (*.yaml) added to the shipped ones; same name wins.",
+    )
     log_level: str = Field(default="WARNING", description="Python logging level.")
     plugin_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -1,0 +1,103 @@
+"""`pitchcraft chain list|run|show`: the chains in chains/ and the user's chains_dir."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+
+from toolkit.chain import ChainLibrary, ChainResult
+from toolkit.cli_common import (
+    err,
+    friendly_errors,
+    load_settings,
+    parse_json_object,
+    print_json,
+    read_json_arg,
+)
+from toolkit.registry import Registry
+
+chain_app = typer.Typer(help="Run chains of plugins declared in YAML.", no_args_is_help=True)
+
+
+def library() -> ChainLibrary:
+    return ChainLibrary(Registry(load_settings()).load()).load()
+
+
+@chain_app.command("list")
+@friendly_errors
+def chain_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the chains, and any that failed to load with the reason."""
+    lib = library()
+    chains = [
+        {
+            "name": c.name,
+            "steps": [f"{s.id}:{s.plugin}" for s in c.spec.steps],
+            "description": c.description,
+        }
+        for c in (lib.chains[n] for n in lib.names())
+    ]
+    if as_json:
+        print_json({"chains": chains, "failures": [f.model_dump() for f in lib.failures]})
+        return
+    for chain in chains:
+        typer.echo(f"{chain['name']:<16} {' -> '.join(chain['steps'])}")
+        typer.echo(f"{'':<16} {chain['description']}")
+    for failure in lib.failures:
+        err.print(f"[yellow]skipped[/yellow] {failure.source}: {failure.reason}", highlight=False)
+
+
+@chain_app.command("show")
+@friendly_errors
+def chain_show(name: Annotated[str, typer.Argument(help="Chain name.")]) -> None:
+    """Show a chain's steps and its input JSON schema."""
+    chain = library().get(name)
+    print_json(
+        {
+            **chain.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "input_schema": chain.Input.model_json_schema(),
+        }
+    )
+
+
+@chain_app.command("run")
+@friendly_errors
+def chain_run(
+    name: Annotated[str, typer.Argument(help="Chain name (see `pitchcraft chain list`).")],
+    json_input: Annotated[
+        str, typer.Option("--json", help="The chain input as JSON, @file.json, or - for stdin.")
+    ],
+    events: Annotated[
+        bool, typer.Option("--events", help="Print each step event as a JSON line as it happens.")
+    ] = False,
+) -> None:
+    """Run a chain; prints the result with each step's trace. Exit 1 when a step failed
+    (earlier steps' results are still printed)."""
+    chain = library().get(name)
+    data = parse_json_object(read_json_arg(json_input))
+
+    async def run() -> ChainResult:
+        result: ChainResult | None = None
+        async for event in chain.astream(data):
+            if event.event == "chain_end":
+                result = event.result
+            elif events:
+                typer.echo(json.dumps(event.model_dump(mode="json"), ensure_ascii=False))
+            elif event.trace is not None:
+                t = event.trace
+                err.print(
+                    f"step {t.step} ({t.plugin}): {t.status} in {t.seconds:.1f} s", highlight=False
+                )
+        assert result is not None
+        return result
+
+    chain.parse_input(data)  # bad input: one clear error before anything runs
+    result = asyncio.run(run())
+    print_json(result.model_dump(mode="json"))
+    if result.status == "failed":
+        err.print(f"[red]chain failed:[/red] {result.error}", highlight=False)
+        raise typer.Exit(1)
