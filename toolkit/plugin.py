@@ -115,6 +115,17 @@ class Plugin(ABC, Generic[InT, OutT]):
         """Spreadsheet rows for one result (`run --sheet`); override for one row per item."""
         return [flatten(result.model_dump(mode="json"))]
 
+    # Words (any language, matched case-insensitively) that send a chat message here.
+    chat_keywords: ClassVar[tuple[str, ...]] = ()
+
+    def chat_request(self, message: str, ctx: Context) -> dict[str, Any] | None:
+        """The request a chat message makes of this plugin; None: not offered in chat."""
+        return None
+
+    def chat_reply(self, result: OutT) -> str:
+        """The result as a short chat answer (Markdown)."""
+        return "```json\n" + result.model_dump_json(indent=2) + "\n```"
+
     def commands(self) -> typer.Typer | None:
         """Extra CLI commands, offered as `pitchcraft <name> ...` (e.g. fitting a model the
         plugin loads); None when the plugin has none."""

@@ -65,6 +65,17 @@ class Settings(BaseSettings):
         default=None,
         description="Folder of chain files (*.yaml) added to the shipped ones; same name wins.",
     )
+    chat_default: str = Field(
+        default="support",
+        description="Plugin or chain a chat message goes to when nothing else matches.",
+    )
+    chat_tool_calling: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Let the model route chat messages by tool calling; auto: only with an "
+        "OpenAI-compatible server (the embedded model routes by keywords).",
+    )
+    chat_sessions: int = Field(default=1000, ge=1, description="Chat sessions kept in memory.")
+    chat_turns: int = Field(default=20, ge=2, description="Turns kept per chat session.")
     log_level: str = Field(default="WARNING", description="Python logging level.")
     plugin_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -26,7 +26,7 @@ from toolkit.context import Context
 from toolkit.errors import InputError
 from toolkit.llm.structured import StructuredOutputError
 from toolkit.plugin import Plugin
-from toolkit.store.schema import Product
+from toolkit.store.schema import Product, detect_language
 from toolkit.tables import load_table
 
 NAME = "copywriter"
@@ -43,6 +43,31 @@ class Copywriter(Plugin[CopyRequest, CopyResult]):
     )
     Input = CopyRequest
     Output = CopyResult
+    chat_keywords = (
+        "copy",
+        "write",
+        "description",
+        "slogan",
+        "headline",
+        "caption",
+        "文案",
+        "写",
+        "描述",
+        "标题",
+        "广告语",
+        "种草",
+    )
+
+    def chat_request(self, message: str, ctx: Context) -> dict[str, Any] | None:
+        hits = ctx.store.search_products(message, k=1)
+        if not hits:
+            return None
+        return {"product_id": hits[0].product.id, "language": detect_language(message)}
+
+    def chat_reply(self, result: CopyResult) -> str:
+        blocks = [f"**{v.angle}**\n\n{v.text}" for v in result.variants]
+        return f"{result.channel} · {result.product_id}\n\n" + "\n\n---\n\n".join(blocks)
+
     writes_sheet = True
 
     def run(self, req: CopyRequest, ctx: Context) -> CopyResult:

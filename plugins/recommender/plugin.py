@@ -13,6 +13,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
@@ -99,6 +100,30 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
     )
     Input = RecommendRequest
     Output = RecommendResult
+    chat_keywords = (
+        "recommend",
+        "suggest",
+        "gift",
+        "looking for",
+        "what should i buy",
+        "推荐",
+        "礼物",
+        "送给",
+        "想买",
+        "适合",
+        "有什么",
+    )
+
+    def chat_request(self, message: str, ctx: Context) -> dict[str, Any]:
+        return {"need": message}
+
+    def chat_reply(self, result: RecommendResult) -> str:
+        lines = []
+        for rank, item in enumerate(result.items, 1):
+            price = f" · {item.price:g} {item.currency}".rstrip() if item.price is not None else ""
+            reason = f" — {item.reason}" if item.reason else ""
+            lines.append(f"{rank}. **{item.title}**{price}{reason}")
+        return "\n".join(lines + [f"_{note}_" for note in result.notes]) or "No products match."
 
     def commands(self) -> typer.Typer:
         from plugins.recommender.cli import app

@@ -54,6 +54,20 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
     )
     Input = ReviewRequest
     Output = ReviewResult
+    chat_keywords = ("review", "feedback", "sentiment", "评价", "评论", "差评", "好评", "情感")
+
+    def chat_request(self, message: str, ctx: Context) -> dict[str, Any]:
+        # "analyse this review: <text>" -> the text after the first colon
+        _, sep, tail = message.replace("：", ":").partition(":")
+        return {"text": tail.strip() if sep and tail.strip() else message, "reply": True}
+
+    def chat_reply(self, result: ReviewResult) -> str:
+        lines = [f"**{result.polarity}** (confidence {result.confidence:.2f})"]
+        lines += [f"- {a.aspect}: {a.polarity} — “{a.evidence}”" for a in result.aspects]
+        if result.reply:
+            lines.append(f"Reply draft: {result.reply}")
+        return "\n".join(lines)
+
     writes_sheet = True
     writes_report = True
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -84,6 +84,34 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
     )
     Input = SupportRequest
     Output = SupportReply
+    chat_keywords = (
+        "order",
+        "refund",
+        "return",
+        "shipping",
+        "delivery",
+        "warranty",
+        "invoice",
+        "订单",
+        "退货",
+        "退款",
+        "物流",
+        "快递",
+        "发货",
+        "保修",
+        "售后",
+        "发票",
+    )
+
+    def chat_request(self, message: str, ctx: Context) -> dict[str, Any]:
+        return {"message": message}
+
+    def chat_reply(self, result: SupportReply) -> str:
+        lines = [result.reply]
+        lines += [f"> [{c.source_id}] {c.quote}" for c in result.citations]
+        if result.ticket is not None:
+            lines.append(f"_handed over to a person: {', '.join(result.ticket.reasons)}_")
+        return "\n\n".join(lines)
 
     def run(self, req: SupportRequest, ctx: Context) -> SupportReply:
         options = ctx.options(NAME, SupportOptions)

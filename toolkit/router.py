@@ -1,0 +1,279 @@
+"""The chat router: a message in Chinese or English goes to the plugin or chain that serves it.
+
+With a model that can call tools (an OpenAI-compatible server started with tool
+calling), the model picks the tool and fills its arguments. Otherwise, or when
+its pick is unusable, a deterministic router decides: the target whose
+`chat_keywords` the message hits most, else the session's previous target (a
+follow-up), else the default (`chat_default`, normally support). Plugins and
+chains declare their own keywords; the router knows none of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
+from toolkit.chain import ChainLibrary
+from toolkit.errors import PitchcraftError
+from toolkit.plugin import Plugin
+from toolkit.registry import Registry
+
+log = logging.getLogger(__name__)
+
+ROUTER_PROMPT = (
+    "You route shop messages to one tool. Call exactly one tool with arguments taken from "
+    "the message; answer in the message's language."
+)
+
+
+class Route(BaseModel):
+    kind: Literal["plugin", "chain"]
+    name: str
+    by: Literal["model", "keywords", "memory", "default"]
+    request: dict[str, Any]
+
+
+class ChatEvent(BaseModel):
+    event: Literal["route", "step_start", "step_end", "reply", "error"]
+    session_id: str
+    route: Route | None = None
+    step: str | None = None
+    status: str | None = None
+    text: str | None = Field(default=None, description="The answer (Markdown) or the error.")
+    result: dict[str, Any] | None = None
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    text: str
+    target: str | None = None
+
+
+@dataclass
+class Target:
+    kind: Literal["plugin", "chain"]
+    name: str
+    keywords: tuple[str, ...]
+    build: Callable[[str], dict[str, Any] | None]
+    fields: set[str]
+
+
+def keyword_hits(message: str, keywords: tuple[str, ...]) -> int:
+    """Distinct keywords in the message: whole words for Latin ones, substrings for CJK."""
+    text = message.casefold()
+    hits = 0
+    for word in keywords:
+        w = word.casefold()
+        if w.isascii():
+            hits += re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", text) is not None
+        else:
+            hits += w in text
+    return hits
+
+
+class Sessions:
+    """Turns per session, in memory, the least recently used dropped past `max_sessions`."""
+
+    def __init__(self, max_sessions: int = 1000, max_turns: int = 20) -> None:
+        self.max_sessions = max_sessions
+        self.max_turns = max_turns
+        self._turns: OrderedDict[str, deque[Turn]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def history(self, session_id: str) -> list[Turn]:
+        with self._lock:
+            return list(self._turns.get(session_id, ()))
+
+    def add(self, session_id: str, *turns: Turn) -> None:
+        with self._lock:
+            kept = self._turns.setdefault(session_id, deque(maxlen=self.max_turns))
+            kept.extend(turns)
+            self._turns.move_to_end(session_id)
+            while len(self._turns) > self.max_sessions:
+                self._turns.popitem(last=False)
+
+
+class ChatRouter:
+    def __init__(self, registry: Registry, chains: ChainLibrary | None = None) -> None:
+        self.registry = registry.load()
+        self.chains = (chains or ChainLibrary(registry)).load()
+        self.settings = registry.settings
+        self.sessions = Sessions(self.settings.chat_sessions, self.settings.chat_turns)
+        self._targets: dict[str, Target] | None = None
+
+    # -- targets ---------------------------------------------------------------------------
+
+    def targets(self) -> dict[str, Target]:
+        if self._targets is None:
+            ctx = self.registry.context()
+            found: dict[str, Target] = {}
+            for name, plugin in self.registry.plugins.items():
+                if type(plugin).chat_request is not Plugin.chat_request:  # offered in chat
+                    found[name] = Target(
+                        "plugin",
+                        name,
+                        plugin.chat_keywords,
+                        lambda m, p=plugin: p.chat_request(m, ctx),
+                        set(plugin.Input.model_fields),
+                    )
+            for name, chain in self.chains.chains.items():
+                chat = chain.spec.chat
+                if chat is not None and name not in found:
+                    found[name] = Target(
+                        "chain",
+                        name,
+                        tuple(chat.keywords),
+                        lambda m, f=chat.message_field: {f: m},
+                        set(chain.Input.model_fields),
+                    )
+            self._targets = found
+        return self._targets
+
+    def route(self, message: str, session_id: str) -> Route:
+        """The deterministic decision (keywords, then the session's last target, then the
+        default)."""
+        targets = self.targets()
+        scored = sorted(
+            ((keyword_hits(message, t.keywords), name) for name, t in targets.items()),
+            key=lambda pair: -pair[0],
+        )
+        by: Literal["keywords", "memory", "default"] = "keywords"
+        name = scored[0][1] if scored and scored[0][0] > 0 else None
+        if name is None:
+            last = [t.target for t in self.sessions.history(session_id) if t.target in targets]
+            name, by = (last[-1], "memory") if last else (self.settings.chat_default, "default")
+        if name not in targets:
+            raise PitchcraftError(
+                f"chat_default {name!r} is not a plugin or chain offered in chat "
+                f"(offered: {', '.join(sorted(targets)) or 'none'})"
+            )
+        request = targets[name].build(message)
+        if request is None:
+            name, by = self.settings.chat_default, "default"
+            request = targets[name].build(message) or {}
+        return Route(kind=targets[name].kind, name=name, by=by, request=request)
+
+    async def model_route(self, message: str, session_id: str) -> Route | None:
+        """The model's pick by tool calling, or None when it cannot or did not pick well."""
+        if not self._use_tools():
+            return None
+        tools = self._tools()
+        history: list[BaseMessage] = [SystemMessage(ROUTER_PROMPT)]
+        for turn in self.sessions.history(session_id)[-6:]:
+            kind = HumanMessage if turn.role == "user" else AIMessage
+            history.append(kind(turn.text))
+        history.append(HumanMessage(message))
+        try:
+            model = (
+                self.registry.context().llm.chat(max_tokens=256).bind_tools(list(tools.values()))
+            )
+            reply = await model.ainvoke(history)
+        except Exception as err:  # no tool calling here: the deterministic router decides
+            log.info("model routing unavailable (%s); using keywords", err)
+            return None
+        calls = getattr(reply, "tool_calls", None) or []
+        if not calls or calls[0]["name"] not in tools:
+            return None
+        target = self.targets()[calls[0]["name"]]
+        return Route(kind=target.kind, name=target.name, by="model", request=dict(calls[0]["args"]))
+
+    def _use_tools(self) -> bool:
+        mode = self.settings.chat_tool_calling
+        return mode == "on" or (mode == "auto" and self.settings.llm_backend == "openai")
+
+    def _tools(self) -> dict[str, Any]:
+        ctx = self.registry.context()
+        tools: dict[str, Any] = {}
+        for name, target in self.targets().items():
+            if target.kind == "plugin":
+                from toolkit.tools import plugin_tool
+
+                tools[name] = plugin_tool(self.registry.plugins[name], ctx)
+            else:
+                tools[name] = self.chains.get(name).as_tool()
+        return tools
+
+    # -- answering -------------------------------------------------------------------------
+
+    async def astream(
+        self, message: str, session_id: str | None = None
+    ) -> AsyncIterator[ChatEvent]:
+        """route, then step_start/step_end for a chain's steps, then reply (or error)."""
+        session = session_id or uuid.uuid4().hex[:16]
+        message = message.strip()
+        if not message:
+            yield ChatEvent(event="error", session_id=session, text="message: is empty")
+            return
+        try:
+            route = await self.model_route(message, session) or self.route(message, session)
+        except PitchcraftError as err:
+            yield ChatEvent(event="error", session_id=session, text=str(err))
+            return
+        if "session_id" in self.targets()[route.name].fields:
+            route.request.setdefault("session_id", session)
+        yield ChatEvent(event="route", session_id=session, route=route)
+        reply: ChatEvent
+        try:
+            if route.kind == "plugin":
+                reply = await self._run_plugin(route, session)
+            else:
+                async for event in self._run_chain(route, session):
+                    if event.event != "reply":
+                        yield event
+                    reply = event
+        except PitchcraftError as err:
+            reply = ChatEvent(event="error", session_id=session, route=route, text=str(err))
+        self.sessions.add(
+            session,
+            Turn(role="user", text=message, target=route.name),
+            Turn(role="assistant", text=reply.text or "", target=route.name),
+        )
+        yield reply
+
+    async def _run_plugin(self, route: Route, session: str) -> ChatEvent:
+        plugin = self.registry.get(route.name)
+        result = await asyncio.to_thread(plugin.invoke, route.request, self.registry.context())
+        return ChatEvent(
+            event="reply",
+            session_id=session,
+            route=route,
+            text=plugin.chat_reply(result),
+            result=result.model_dump(mode="json"),
+        )
+
+    async def _run_chain(self, route: Route, session: str) -> AsyncIterator[ChatEvent]:
+        chain = self.chains.get(route.name)
+        async for event in chain.astream(route.request):
+            if event.trace is not None:
+                yield ChatEvent(
+                    event=event.event,  # type: ignore[arg-type]
+                    session_id=session,
+                    step=event.step,
+                    status=event.trace.status,
+                )
+            elif event.event == "step_start":
+                yield ChatEvent(event="step_start", session_id=session, step=event.step)
+            elif event.result is not None:
+                parts = []
+                for trace in event.result.trace:
+                    plugin = self.registry.get(trace.plugin)
+                    for output in trace.outputs:
+                        parts.append(plugin.chat_reply(plugin.Output.model_validate(output)))
+                    parts += [f"_{trace.step}: {error}_" for error in trace.errors]
+                yield ChatEvent(
+                    event="reply" if event.result.status != "failed" else "error",
+                    session_id=session,
+                    route=route,
+                    text="\n\n".join(parts) or (event.result.error or ""),
+                    result=event.result.model_dump(mode="json"),
+                )
