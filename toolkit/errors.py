@@ -40,10 +40,13 @@ class ModelUnavailable(PitchcraftError):
 class PluginRunError(PitchcraftError):
     """A plugin failed on one request; the other requests of a batch are unaffected."""
 
-    def __init__(self, plugin: str, message: str) -> None:
+    def __init__(self, plugin: str, message: str, cause: PitchcraftError | None = None) -> None:
         super().__init__(f"{plugin} failed: {message}")
         self.plugin = plugin
         self.reason = message
+        # The deliberate error behind it (bad input, model down), for callers that map types,
+        # e.g. the HTTP API's status codes; None for a plugin bug.
+        self.cause = cause
 
 
 def field_errors(err: ValidationError) -> dict[str, str]:

@@ -96,7 +96,7 @@ class Plugin(ABC, Generic[InT, OutT]):
         except PluginRunError as err:
             return err
         except PitchcraftError as err:
-            return PluginRunError(self.name, str(err))
+            return PluginRunError(self.name, str(err), cause=err)
         except Exception as err:  # a plugin bug must not take a batch down
             log.debug("plugin %s raised", self.name, exc_info=True)
             return PluginRunError(self.name, f"{type(err).__name__}: {err}")

@@ -76,6 +76,28 @@ class Settings(BaseSettings):
     )
     chat_sessions: int = Field(default=1000, ge=1, description="Chat sessions kept in memory.")
     chat_turns: int = Field(default=20, ge=2, description="Turns kept per chat session.")
+    # -- HTTP API (`pitchcraft serve`) ------------------------------------------------------
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Accepted API keys as 'name:<sha256 hex>' (comma-separated in the "
+        "environment); `pitchcraft api-key` makes one. Only hashes are stored.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="File of 'name:<sha256 hex>' lines, added to api_keys."
+    )
+    api_rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per minute per API key."
+    )
+    api_max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    api_max_batch: int = Field(default=64, ge=1, le=10_000, description="Requests per batch.")
+    api_timeout_s: float = Field(
+        default=300, gt=0, description="Time limit of one request (504 after)."
+    )
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS (comma-separated); none."
+    )
     log_level: str = Field(default="WARNING", description="Python logging level.")
     plugin_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -138,7 +160,7 @@ class Settings(BaseSettings):
         description="Folder of LoRA adapters, one sub-folder per task (copy, reasons, ...).",
     )
 
-    @field_validator("plugins", "extra_plugins", mode="before")
+    @field_validator("plugins", "extra_plugins", "api_keys", "api_cors_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -9,6 +9,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel
 
 from toolkit.llm.structured import Structured
+from toolkit.llm.usage import TokenUsage
 from toolkit.settings import Settings
 
 T = TypeVar("T", bound=BaseModel)
@@ -23,6 +24,7 @@ class ModelClient:
         self._lock = threading.Lock()
         self._engine: Any = None
         self._remote: Any = None
+        self.usage = TokenUsage()
         if self.backend == "openai":
             from toolkit.llm.remote import OpenAIBackend
 
@@ -47,12 +49,19 @@ class ModelClient:
     ) -> BaseChatModel:
         """A LangChain chat model; `adapter` names a task LoRA (copy, reasons, support, reviews)."""
         tokens = max_tokens or self.settings.llm_max_tokens
+        counter = [self.usage.handler(adapter)]
         if self._remote is not None:
-            return self._remote.chat(adapter, tokens, temperature)
+            model: BaseChatModel = self._remote.chat(adapter, tokens, temperature)
+            model.callbacks = counter
+            return model
         from toolkit.llm.chat_local import LocalChatModel
 
         return LocalChatModel(
-            engine=self.engine(), adapter=adapter, max_tokens=tokens, temperature=temperature
+            engine=self.engine(),
+            adapter=adapter,
+            max_tokens=tokens,
+            temperature=temperature,
+            callbacks=counter,
         )
 
     def structured(

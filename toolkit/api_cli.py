@@ -1,0 +1,53 @@
+"""`pitchcraft serve` (the HTTP API under uvicorn) and `pitchcraft api-key`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from toolkit.cli_common import err, friendly_errors, load_settings
+
+
+@friendly_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Accept requests without an API key (private hosts)."),
+    ] = False,
+) -> None:
+    """Serve the HTTP API: one route per plugin and chain, chat, health, metrics, /docs."""
+    import uvicorn
+
+    from toolkit.api import create_app
+    from toolkit.api_guard import JsonLogFormatter
+    from toolkit.registry import Registry
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    for name in ("pitchcraft.api.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/yellow] no API keys required on {host}", highlight=False)
+    app = create_app(Registry(load_settings()), auth=not no_auth)
+    err.print(f"pitchcraft API on http://{host}:{port} (docs: /docs)", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def api_key(
+    name: Annotated[str, typer.Argument(help="A label for the key, e.g. the calling service.")],
+) -> None:
+    """Make an API key: prints the key (give it to the caller, it is not stored) and the
+    line to add to api_keys or api_keys_file."""
+    from toolkit.api_guard import new_key
+
+    key, digest = new_key()
+    typer.echo(f"key:   {key}")
+    typer.echo(f"entry: {name}:{digest}")
