@@ -5,7 +5,6 @@ Input/Output schema), batch routes, the chat router, health and Prometheus
 metrics. No route is written for any one plugin.
 """
 
-
 import asyncio
 import inspect
 import json
@@ -257,8 +256,7 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError) -> JSONResponse:
-        target = getattr(request.state, "target", None) or "-"
-        service.metrics.errors.labels(target, err.kind).inc()
+        service.metrics.errors.labels(target_of(request), err.kind).inc()
         detail = ErrorDetail(
             type=err.kind,  # type: ignore[arg-type]
             message=err.message,
@@ -531,3 +529,14 @@ def sse(
 
 def sse_frame(data: dict[str, Any]) -> bytes:
     return f"event: {data['event']}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def target_of(request: Request) -> str:
+    """The plugin, chain or route a request is for, also when it failed before its route ran."""
+    target = getattr(request.state, "target", None)
+    if target:
+        return str(target)
+    parts = request.url.path.strip("/").split("/")
+    if len(parts) >= 3 and parts[:2] in (["v1", "plugins"], ["v1", "chains"]):
+        return parts[2]
+    return parts[-1] or "-"
