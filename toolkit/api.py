@@ -10,7 +10,7 @@ import inspect
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +18,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import toolkit
 from toolkit.api_guard import KeyCheck, RateLimiter, RequestGuard, load_keys
@@ -29,12 +30,14 @@ from toolkit.errors import (
     PitchcraftError,
     PluginNotFound,
     PluginRunError,
+    field_errors,
 )
 from toolkit.plugin import Plugin
 from toolkit.registry import PluginInfo, Registry
 from toolkit.router import ChatEvent, ChatRouter, Route
 
 SESSION_PATTERN = r"^[\w.:-]{1,128}$"
+M = TypeVar("M", bound=BaseModel)
 
 
 # -- wire models ----------------------------------------------------------------------------
@@ -51,6 +54,7 @@ class ErrorDetail(BaseModel):
         "model_unavailable",
         "timeout",
         "not_ready",
+        "method_not_allowed",
     ]
     message: str
     fields: dict[str, str] = Field(default_factory=dict, description="Field path -> problem.")
@@ -121,6 +125,7 @@ class Health(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {
+        400: "The body could not be read as JSON",
         401: "Missing or unknown API key",
         413: "Request body too large",
         422: "Invalid input (fields name each bad path)",
@@ -271,6 +276,14 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(ErrorBody(error=detail).model_dump(), err.status, headers)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        kinds = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed"}
+        kind = kinds.get(err.status_code, "invalid_input")
+        response = await api_error(request, ApiError(err.status_code, kind, str(err.detail)))
+        response.headers.update(err.headers or {})  # e.g. Allow on 405
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
         fields: dict[str, str] = {}
@@ -376,6 +389,7 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
         """Route a message to the right plugin or chain; same session_id, same conversation.
         With `stream`, Server-Sent Events: route, step_start/step_end, then reply or error."""
         request.state.target = "chat"
+        body = await strict_body(request, ChatRequest)
         events = service.router.astream(body.message, body.session_id)
         if body.stream:
             return sse(service, "chat", "chat", events)
@@ -428,6 +442,7 @@ def add_plugin_routes(
 
     async def run_one(body: BaseModel, request: Request, who: str) -> Any:
         request.state.target = name
+        body = await strict_body(request, plugin.Input)
         started = time.perf_counter()
         outcome = await service.timed(asyncio.to_thread(plugin.run_checked, body, service.ctx()))
         status = 200 if not isinstance(outcome, PitchcraftError) else error_from(outcome).status
@@ -438,6 +453,7 @@ def add_plugin_routes(
 
     async def run_batch(body: BaseModel, request: Request, who: str) -> BatchResult:
         request.state.target = name
+        body = await strict_body(request, batch_model)
         started = time.perf_counter()
         outcomes = await service.timed(plugin.run_many(body.requests, service.ctx()))  # type: ignore[attr-defined]
         items = []
@@ -476,6 +492,7 @@ def add_chain_route(app: FastAPI, service: Service, name: str, caller: Any) -> N
 
     async def run_chain(body: BaseModel, request: Request, who: str, stream: bool) -> Any:
         request.state.target = name
+        body = await strict_body(request, chain.Input)
         if stream:
             events = chain.astream(body)
             return sse(service, "chain", name, events)
@@ -529,6 +546,17 @@ def sse(
 
 def sse_frame(data: dict[str, Any]) -> bytes:
     return f"event: {data['event']}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def strict_body(request: Request, model: type[M]) -> M:
+    """The body re-read without pydantic's lax coercions (0 is not false, "5" is not 5), so
+    the API accepts exactly what its OpenAPI schema documents."""
+    try:
+        return model.model_validate_json(await request.body(), strict=True)
+    except ValidationError as err:
+        fields = field_errors(err)
+        message = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        raise ApiError(422, "invalid_input", message, fields) from None
 
 
 def target_of(request: Request) -> str:
