@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from langchain_core.callbacks.manager import adispatch_custom_event
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field, ValidationError
@@ -33,6 +34,7 @@ from toolkit.registry import LoadFailure, Registry
 
 SHIPPED_CHAINS = Path(__file__).resolve().parent.parent / "chains"
 STEP_PREFIX = "step:"
+STEP_STARTED = "pitchcraft_step_started"
 
 
 class StepTrace(BaseModel):
@@ -142,12 +144,13 @@ class Chain:
         state: dict[str, Any] | None = None
         async for event in self.runnable.astream_events(self._start_state(data), version="v2"):
             name = event.get("name", "")
+            if event["event"] == "on_custom_event" and name == STEP_STARTED:
+                yield ChainEvent(event="step_start", chain=self.name, step=event["data"]["step"])
+                continue
             if not name.startswith(STEP_PREFIX):
                 continue
             step = name.removeprefix(STEP_PREFIX)
-            if event["event"] == "on_chain_start":
-                yield ChainEvent(event="step_start", chain=self.name, step=step)
-            elif event["event"] == "on_chain_end":
+            if event["event"] == "on_chain_end":
                 state = event["data"]["output"]
                 yield ChainEvent(
                     event="step_end", chain=self.name, step=step, trace=state["trace"][-1]
@@ -173,6 +176,9 @@ class Chain:
 
     def _step_runner(self, step: StepSpec) -> Any:
         async def run_step(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+            # A sequence streaming its events starts every step's runnable at once; this event
+            # marks when this step's work really starts.
+            await adispatch_custom_event(STEP_STARTED, {"step": step.id}, config=config)
             trace = StepTrace(step=step.id, plugin=step.plugin, status="skipped")
             if state["failed"] is None:
                 started = time.perf_counter()

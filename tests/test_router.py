@@ -1,0 +1,121 @@
+"""The chat router's decisions (pure logic on the built-in plugins' declarations; no plugin
+runs), and model routing by tool calling with a scripted tool-calling chat model."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from tests.conftest import make_registry
+from toolkit.errors import PitchcraftError
+from toolkit.router import ChatRouter, Sessions, Turn, keyword_hits
+
+
+@pytest.fixture(scope="module")
+def router() -> ChatRouter:
+    return ChatRouter(make_registry(plugins=["recommender", "sentiment", "support", "ab-test"]))
+
+
+def test_keywords_match_whole_latin_words_and_cjk_substrings() -> None:
+    assert keyword_hits("Please recommend a gift", ("recommend", "gift", "ad")) == 2
+    assert keyword_hits("a bad order", ("ad", "order")) == 1  # "ad" is not inside "bad"
+    assert keyword_hits("给爸爸推荐一个礼物", ("推荐", "礼物", "退货")) == 2
+
+
+@pytest.mark.parametrize(
+    ("message", "target"),
+    [
+        ("推荐一款适合跑步的耳机，500元以内", "recommender"),
+        ("Any gift ideas for a dad who runs?", "recommender"),
+        ("How do I return an order?", "support"),
+        ("我的快递到哪了", "support"),
+        ("Analyse this review: the strap broke after two days", "sentiment"),
+        ("这条差评怎么看：质量太差", "sentiment"),
+    ],
+)
+def test_messages_go_to_the_plugin_their_words_name(
+    router: ChatRouter, message: str, target: str
+) -> None:
+    route = router.route(message, "s-words")
+    assert (route.name, route.by) == (target, "keywords")
+
+
+def test_a_review_request_sends_only_the_quoted_text(router: ChatRouter) -> None:
+    route = router.route("Analyse this review: the strap broke", "s")
+    assert route.request == {"text": "the strap broke", "reply": True}
+
+
+def test_follow_ups_stay_with_the_sessions_last_target_else_the_default(
+    router: ChatRouter,
+) -> None:
+    router.sessions.add("s-mem", Turn(role="user", text="推荐耳机", target="recommender"))
+    assert router.route("那它多少钱？", "s-mem").by == "memory"
+    assert router.route("那它多少钱？", "s-mem").name == "recommender"
+    fresh = router.route("hello there", "s-new")
+    assert (fresh.name, fresh.by) == ("support", "default")
+
+
+def test_plugins_without_chat_are_not_offered(router: ChatRouter) -> None:
+    assert "ab-test" not in router.targets()
+
+
+def test_a_default_that_is_not_offered_is_a_clear_error() -> None:
+    reg = make_registry(plugins=["sentiment"], chat_default="support")
+    with pytest.raises(PitchcraftError, match="chat_default 'support' is not a plugin or chain"):
+        ChatRouter(reg).route("hello", "s")
+
+
+def test_sessions_keep_the_latest_turns_and_sessions() -> None:
+    sessions = Sessions(max_sessions=2, max_turns=3)
+    for n in range(5):
+        sessions.add("a", Turn(role="user", text=str(n)))
+    sessions.add("b", Turn(role="user", text="b"))
+    sessions.add("c", Turn(role="user", text="c"))
+    assert [t.text for t in sessions.history("a")] == []  # evicted, least recently used
+    assert [t.text for t in sessions.history("c")] == ["c"]
+
+
+class ToolCallingFake(GenericFakeChatModel):
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:
+        self.__dict__["bound"] = [t.name for t in tools]
+        return self
+
+
+class ScriptedClient:
+    def __init__(self, reply: AIMessage) -> None:
+        self.model = ToolCallingFake(messages=iter([reply]))
+
+    def chat(self, *args: Any, **kwargs: Any) -> ToolCallingFake:
+        return self.model
+
+
+def model_router(reply: AIMessage) -> tuple[ChatRouter, ScriptedClient]:
+    reg = make_registry(plugins=["recommender", "sentiment", "support"], chat_tool_calling="on")
+    client = ScriptedClient(reply)
+    reg.context().shared("llm", lambda: client)
+    return ChatRouter(reg), client
+
+
+def test_a_tool_calling_model_picks_the_route_and_its_arguments() -> None:
+    call = {"name": "recommender", "args": {"need": "running shoes", "k": 2}, "id": "1"}
+    router, client = model_router(AIMessage(content="", tool_calls=[call]))
+    route = asyncio.run(router.model_route("I jog a lot, what should I get?", "s"))
+    assert route is not None
+    assert (route.name, route.by, route.request) == (
+        "recommender",
+        "model",
+        {"need": "running shoes", "k": 2},
+    )
+    assert set(client.model.__dict__["bound"]) == {"recommender", "sentiment", "support"}
+
+
+def test_an_answer_without_a_known_tool_falls_back_to_keywords() -> None:
+    unknown = {"name": "weather", "args": {}, "id": "1"}
+    for reply in (AIMessage(content="hello"), AIMessage(content="", tool_calls=[unknown])):
+        router, _ = model_router(reply)
+        assert asyncio.run(router.model_route("推荐耳机", "s")) is None
+        assert router.route("推荐耳机", "s").by == "keywords"
