@@ -64,18 +64,29 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, limit_s: float) -> None:
+def wait_for(
+    url: str,
+    path: str = "/readyz",
+    limit_s: float = 300,
+    process: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
+    """Until GET url+path answers 200; fails early if the server process exits."""
     deadline = time.monotonic() + limit_s
+
+    def tail() -> str:
+        return log.read_text()[-2000:] if log else ""
+
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited: {tail()}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(url + path, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"server not ready in {limit_s} s: {log.read_text()[-2000:]}")
+    raise RuntimeError(f"{url}{path} not ready in {limit_s} s: {tail()}")
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +111,7 @@ def api_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, process, log, 300)
+        wait_for(url, process=process, log=log)
         yield Server(url, key, log, process)
     finally:
         process.terminate()

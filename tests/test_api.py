@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.shop_fixtures import PITCHCRAFT, Server, shop_env
+from tests.shop_fixtures import PITCHCRAFT, Server, shop_env, wait_for
 from tests.store_fixtures import free_port
 
 pytestmark = pytest.mark.timeout(600)
@@ -258,13 +258,7 @@ def down_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        wait_for(url, "/healthz", 120, process, log)
         yield url
     finally:
         process.terminate()

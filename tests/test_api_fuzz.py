@@ -9,16 +9,15 @@ import json
 import logging
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 
 from tests.llm_fixtures import MODEL_CACHE
 from tests.schema_model import SchemaFilledClient
+from tests.shop_fixtures import wait_for
 from tests.store_fixtures import free_port
 from toolkit import Registry, Settings
 from toolkit.api import create_app
@@ -68,14 +67,7 @@ def fuzz_server(
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
+    wait_for(url, limit_s=120)
     yield url, key
     server.should_exit = True
     thread.join(timeout=30)
