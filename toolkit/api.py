@@ -9,7 +9,7 @@ import asyncio
 import inspect
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -18,6 +18,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field, ValidationError, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -162,12 +164,25 @@ class Metrics:
             ["target", "type"],
             registry=self.registry,
         )
-        self.tokens = Counter(
-            "pitchcraft_model_tokens_total",
+
+    def count_tokens(self, usage: Callable[[], dict[tuple[str, str], int]]) -> None:
+        """Export the model client's running token totals, read at each scrape."""
+        self.registry.register(TokenCollector(usage))
+
+
+class TokenCollector(Collector):
+    def __init__(self, usage: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.usage = usage
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "pitchcraft_model_tokens",
             "Model tokens by adapter (each plugin asks for its own) and kind.",
-            ["adapter", "kind"],
-            registry=self.registry,
+            labels=["adapter", "kind"],
         )
+        for (adapter, kind), count in sorted(self.usage().items()):
+            family.add_metric([adapter, kind], count)
+        yield family
 
     def observe(self, route: str, target: str, status: int, seconds: float) -> None:
         self.requests.labels(route, target, str(status)).inc()
@@ -194,6 +209,10 @@ class Service:
             )
         self.limiter = RateLimiter(self.settings.api_rate_limit_per_minute)
         self.metrics = Metrics()
+        # the model client is built on first use; its totals are read at scrape time
+        self.metrics.count_tokens(
+            lambda: self.ctx().llm.usage.totals() if self.ctx().is_built("llm") else {}
+        )
         self.ready: dict[str, str] = {}
 
     def ctx(self) -> Any:
@@ -350,9 +369,6 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     async def metrics(who: Caller) -> PlainTextResponse:
         """Prometheus metrics: requests, latencies, errors per target; model tokens."""
-        for (adapter, kind), count in service.ctx().llm.usage.totals().items():
-            counter = service.metrics.tokens.labels(adapter, kind)
-            counter.inc(count - counter._value.get())
         return PlainTextResponse(generate_latest(service.metrics.registry).decode())
 
     # -- plugins -----------------------------------------------------------------------------
