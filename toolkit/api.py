@@ -169,6 +169,10 @@ class Metrics:
         """Export the model client's running token totals, read at each scrape."""
         self.registry.register(TokenCollector(usage))
 
+    def observe(self, route: str, target: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, target, str(status)).inc()
+        self.latency.labels(route, target).observe(seconds)
+
 
 class TokenCollector(Collector):
     def __init__(self, usage: Callable[[], dict[tuple[str, str], int]]) -> None:
@@ -183,10 +187,6 @@ class TokenCollector(Collector):
         for (adapter, kind), count in sorted(self.usage().items()):
             family.add_metric([adapter, kind], count)
         yield family
-
-    def observe(self, route: str, target: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, target, str(status)).inc()
-        self.latency.labels(route, target).observe(seconds)
 
 
 # -- the app --------------------------------------------------------------------------------
