@@ -26,12 +26,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import toolkit
 from toolkit.api_guard import KeyCheck, RateLimiter, RequestGuard, load_keys
 from toolkit.chain import ChainLibrary, ChainResult
+from toolkit.context import Context
 from toolkit.errors import (
     InputError,
     ModelUnavailable,
     PitchcraftError,
     PluginNotFound,
     PluginRunError,
+    describe_fields,
     field_errors,
 )
 from toolkit.plugin import Plugin
@@ -81,6 +83,19 @@ class ApiError(Exception):
         self.status, self.kind, self.message = status, kind, message
         self.fields = fields or {}
         self.retry_after_s = retry_after_s
+
+    @classmethod
+    def invalid(cls, fields: dict[str, str]) -> "ApiError":
+        return cls(422, "invalid_input", describe_fields(fields), fields)
+
+    def detail(self, request_id: str = "") -> ErrorDetail:
+        return ErrorDetail(
+            type=self.kind,  # type: ignore[arg-type]
+            message=self.message,
+            fields=self.fields,
+            request_id=request_id,
+            retry_after_s=self.retry_after_s,
+        )
 
 
 class PluginList(BaseModel):
@@ -215,7 +230,7 @@ class Service:
         )
         self.ready: dict[str, str] = {}
 
-    def ctx(self) -> Any:
+    def ctx(self) -> Context:
         return self.registry.context()
 
     async def warm_up(self) -> None:
@@ -281,13 +296,7 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError) -> JSONResponse:
         service.metrics.errors.labels(target_of(request), err.kind).inc()
-        detail = ErrorDetail(
-            type=err.kind,  # type: ignore[arg-type]
-            message=err.message,
-            fields=err.fields,
-            request_id=getattr(request.state, "request_id", ""),
-            retry_after_s=err.retry_after_s,
-        )
+        detail = err.detail(getattr(request.state, "request_id", ""))
         headers = {}
         if err.retry_after_s is not None:
             headers["Retry-After"] = str(max(1, round(err.retry_after_s)))
@@ -310,8 +319,7 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
             loc = [str(p) for p in item.get("loc", ())]
             path = ".".join(loc[1:] if loc and loc[0] in ("body", "query") else loc)
             fields.setdefault(path or "(request)", str(item.get("msg", "invalid")))
-        message = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        return await api_error(request, ApiError(422, "invalid_input", message, fields))
+        return await api_error(request, ApiError.invalid(fields))
 
     bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
     header_key = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -461,10 +469,11 @@ def add_plugin_routes(
         body = await strict_body(request, plugin.Input)
         started = time.perf_counter()
         outcome = await service.timed(asyncio.to_thread(plugin.run_checked, body, service.ctx()))
-        status = 200 if not isinstance(outcome, PitchcraftError) else error_from(outcome).status
+        error = error_from(outcome) if isinstance(outcome, PitchcraftError) else None
+        status = error.status if error else 200
         service.metrics.observe("plugin", name, status, time.perf_counter() - started)
-        if isinstance(outcome, PitchcraftError):
-            raise error_from(outcome)
+        if error:
+            raise error
         return outcome
 
     async def run_batch(body: BaseModel, request: Request, who: str) -> BatchResult:
@@ -475,9 +484,7 @@ def add_plugin_routes(
         items = []
         for outcome in outcomes:
             if isinstance(outcome, PitchcraftError):
-                e = error_from(outcome)
-                detail = ErrorDetail(type=e.kind, message=e.message, fields=e.fields)  # type: ignore[arg-type]
-                items.append(BatchItem(ok=False, error=detail))
+                items.append(BatchItem(ok=False, error=error_from(outcome).detail()))
             else:
                 items.append(BatchItem(ok=True, result=outcome.model_dump(mode="json")))
         service.metrics.observe("batch", name, 200, time.perf_counter() - started)
@@ -570,9 +577,7 @@ async def strict_body(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(await request.body(), strict=True)
     except ValidationError as err:
-        fields = field_errors(err)
-        message = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        raise ApiError(422, "invalid_input", message, fields) from None
+        raise ApiError.invalid(field_errors(err)) from None
 
 
 def target_of(request: Request) -> str:

@@ -129,7 +129,7 @@ class Chain:
         return model.model_dump(mode="json")
 
     def _start_state(self, data: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
-        return {"values": {"input": self.parse_input(data)}, "trace": [], "failed": None}
+        return {"values": {"input": self.parse_input(data)}, "trace": []}
 
     async def ainvoke(self, data: Mapping[str, Any] | BaseModel) -> ChainResult:
         """Validate the input (InputError naming the field), run every step."""
@@ -180,7 +180,7 @@ class Chain:
             # marks when this step's work really starts.
             await adispatch_custom_event(STEP_STARTED, {"step": step.id}, config=config)
             trace = StepTrace(step=step.id, plugin=step.plugin, status="skipped")
-            if state["failed"] is None:
+            if not any(t.status == "failed" for t in state["trace"]):
                 started = time.perf_counter()
                 try:
                     await self._run_step(step, state["values"], trace)
@@ -188,8 +188,6 @@ class Chain:
                     trace.status = "failed"
                     trace.errors.append(f"{type(err).__name__}: {err}")
                 trace.seconds = round(time.perf_counter() - started, 3)
-                if trace.status == "failed":
-                    state["failed"] = step.id
             return {**state, "trace": [*state["trace"], trace]}
 
         return run_step

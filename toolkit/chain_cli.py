@@ -15,6 +15,7 @@ from toolkit.cli_common import (
     load_settings,
     parse_json_object,
     print_json,
+    print_skipped,
     read_json_arg,
 )
 from toolkit.registry import Registry
@@ -47,8 +48,7 @@ def chain_list(
     for chain in chains:
         typer.echo(f"{chain['name']:<16} {' -> '.join(chain['steps'])}")
         typer.echo(f"{'':<16} {chain['description']}")
-    for failure in lib.failures:
-        err.print(f"[yellow]skipped[/yellow] {failure.source}: {failure.reason}", highlight=False)
+    print_skipped(lib.failures)
 
 
 @chain_app.command("show")
@@ -95,7 +95,6 @@ def chain_run(
         assert result is not None
         return result
 
-    chain.parse_input(data)  # bad input: one clear error before anything runs
     result = asyncio.run(run())
     print_json(result.model_dump(mode="json"))
     if result.status == "failed":

@@ -19,7 +19,7 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from toolkit.errors import PitchcraftError, field_errors
+from toolkit.errors import PitchcraftError, describe_fields, field_errors
 
 STEP_ID = r"^[a-z][a-z0-9_]*$"
 RESERVED = {"input"}
@@ -199,8 +199,7 @@ def read_spec(path: Path) -> ChainSpec:
     try:
         return ChainSpec.model_validate(data)
     except ValidationError as err:
-        detail = "; ".join(f"{k}: {v}" for k, v in field_errors(err).items())
-        raise ChainError(f"chain file {path}: {detail}") from None
+        raise ChainError(f"chain file {path}: {describe_fields(field_errors(err))}") from None
 
 
 def check_spec(

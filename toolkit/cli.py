@@ -18,6 +18,7 @@ from toolkit.cli_common import (
     load_settings,
     parse_json_object,
     print_json,
+    print_skipped,
     read_json_arg,
 )
 from toolkit.errors import PitchcraftError
@@ -86,8 +87,7 @@ def plugins_list(
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         typer.echo("  ".join([*cells, row[4]]))
-    for f in reg.failures:
-        err.print(f"[yellow]skipped[/yellow] {f.name} ({f.source}): {f.reason}", highlight=False)
+    print_skipped(reg.failures)
 
 
 @plugins_app.command("info")

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +16,9 @@ from rich.console import Console
 from toolkit.errors import PitchcraftError, field_errors
 from toolkit.progress import stderr
 from toolkit.settings import Settings
+
+if TYPE_CHECKING:
+    from toolkit.registry import LoadFailure
 
 out = Console()
 err = stderr
@@ -73,3 +76,9 @@ def parse_json_object(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PitchcraftError("--json: expected a JSON object")
     return data
+
+
+def print_skipped(failures: list[LoadFailure]) -> None:
+    """Plugins or chains that failed to load, one line each with the reason."""
+    for f in failures:
+        err.print(f"[yellow]skipped[/yellow] {f.name} ({f.source}): {f.reason}", highlight=False)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from toolkit.errors import PitchcraftError, field_errors
+from toolkit.errors import PitchcraftError, describe_fields, field_errors
 from toolkit.prompts import SHIPPED_PROMPTS, PromptLoader
 from toolkit.settings import Settings
 
@@ -61,7 +61,7 @@ class Context:
             try:
                 return model.model_validate(raw)
             except ValidationError as err:
-                bad = "; ".join(f"{k}: {v}" for k, v in field_errors(err).items())
+                bad = describe_fields(field_errors(err))
                 raise PitchcraftError(f"settings plugin_options.{plugin}: {bad}") from None
 
         return self.shared(f"{plugin}.options", build)

@@ -23,8 +23,7 @@ class InputError(PitchcraftError):
     """A request did not match a plugin's Input schema; `fields` maps field path -> problem."""
 
     def __init__(self, plugin: str, fields: dict[str, str]) -> None:
-        detail = "; ".join(f"{path}: {msg}" for path, msg in fields.items())
-        super().__init__(f"invalid input for {plugin}: {detail}")
+        super().__init__(f"invalid input for {plugin}: {describe_fields(fields)}")
         self.plugin = plugin
         self.fields = fields
 
@@ -56,3 +55,8 @@ def field_errors(err: ValidationError) -> dict[str, str]:
         path = ".".join(str(part) for part in item["loc"]) or "(request)"
         out.setdefault(path, item["msg"].removeprefix("Value error, "))
     return out
+
+
+def describe_fields(fields: dict[str, str]) -> str:
+    """{"k": "must be > 0", ...} as one line: "k: must be > 0; ..."."""
+    return "; ".join(f"{path}: {problem}" for path, problem in fields.items())

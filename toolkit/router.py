@@ -110,6 +110,7 @@ class ChatRouter:
         self.settings = registry.settings
         self.sessions = Sessions(self.settings.chat_sessions, self.settings.chat_turns)
         self._targets: dict[str, Target] | None = None
+        self._tool_list: dict[str, Any] | None = None
 
     # -- targets ---------------------------------------------------------------------------
 
@@ -143,25 +144,31 @@ class ChatRouter:
         """The deterministic decision (keywords, then the session's last target, then the
         default)."""
         targets = self.targets()
-        scored = sorted(
-            ((keyword_hits(message, t.keywords), name) for name, t in targets.items()),
-            key=lambda pair: -pair[0],
-        )
-        by: Literal["keywords", "memory", "default"] = "keywords"
-        name = scored[0][1] if scored and scored[0][0] > 0 else None
-        if name is None:
-            last = [t.target for t in self.sessions.history(session_id) if t.target in targets]
-            name, by = (last[-1], "memory") if last else (self.settings.chat_default, "default")
+        hits = {name: keyword_hits(message, t.keywords) for name, t in targets.items()}
+        best = max(hits, key=hits.__getitem__, default=None)
+        last = [t.target for t in self.sessions.history(session_id) if t.target in targets]
+        name: str
+        by: Literal["keywords", "memory", "default"]
+        if best is not None and hits[best] > 0:
+            name, by = best, "keywords"
+        elif last:
+            name, by = str(last[-1]), "memory"
+        else:
+            name, by = self._default(), "default"
+        request = targets[name].build(message)
+        if request is None:  # e.g. no product matches a copy request: the default answers
+            name, by = self._default(), "default"
+            request = targets[name].build(message) or {}
+        return Route(kind=targets[name].kind, name=name, by=by, request=request)
+
+    def _default(self) -> str:
+        name, targets = self.settings.chat_default, self.targets()
         if name not in targets:
             raise PitchcraftError(
                 f"chat_default {name!r} is not a plugin or chain offered in chat "
                 f"(offered: {', '.join(sorted(targets)) or 'none'})"
             )
-        request = targets[name].build(message)
-        if request is None:
-            name, by = self.settings.chat_default, "default"
-            request = targets[name].build(message) or {}
-        return Route(kind=targets[name].kind, name=name, by=by, request=request)
+        return name
 
     async def model_route(self, message: str, session_id: str) -> Route | None:
         """The model's pick by tool calling, or None when it cannot or did not pick well."""
@@ -192,16 +199,18 @@ class ChatRouter:
         return mode == "on" or (mode == "auto" and self.settings.llm_backend == "openai")
 
     def _tools(self) -> dict[str, Any]:
-        ctx = self.registry.context()
-        tools: dict[str, Any] = {}
-        for name, target in self.targets().items():
-            if target.kind == "plugin":
-                from toolkit.tools import plugin_tool
+        """Each target as a LangChain tool, built once."""
+        if self._tool_list is None:
+            from toolkit.tools import plugin_tool
 
-                tools[name] = plugin_tool(self.registry.plugins[name], ctx)
-            else:
-                tools[name] = self.chains.get(name).as_tool()
-        return tools
+            ctx = self.registry.context()
+            self._tool_list = {
+                name: plugin_tool(self.registry.plugins[name], ctx)
+                if target.kind == "plugin"
+                else self.chains.get(name).as_tool()
+                for name, target in self.targets().items()
+            }
+        return self._tool_list
 
     # -- answering -------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from toolkit.batch import INPUT_FORMATS, Row, read_rows
-from toolkit.errors import PitchcraftError, field_errors
+from toolkit.errors import PitchcraftError, describe_fields, field_errors
 from toolkit.store.chunking import markdown_sections, slug, split_paragraphs
 from toolkit.store.collection import UpsertCounts
 from toolkit.store.schema import KnowledgeChunk, Language, Product, detect_language
@@ -83,7 +83,7 @@ def validate_row(row: Row, model: type[BaseModel], rejects: Rejects) -> Any | No
         return model.model_validate(row.data or {})
     except ValidationError as err:
         fields = field_errors(err)
-        rejects.add(row.line, "; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+        rejects.add(row.line, describe_fields(fields), fields)
         return None
 
 
