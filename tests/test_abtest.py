@@ -177,3 +177,28 @@ def test_impossible_inputs_name_the_field(variants: list, extra: dict, field: st
     with pytest.raises(InputError) as caught:
         run({"variants": variants, **extra})
     assert field in caught.value.fields
+
+
+def test_charts_show_each_variants_posterior_and_chance_to_beat_control() -> None:
+    plugin = ABTestAnalyzer()
+    ctx = Context(Settings())
+    result = plugin.invoke(
+        {
+            "variants": [
+                {"name": "control", "users": 5_000, "conversions": 250},
+                {"name": "b", "users": 5_000, "conversions": 300},
+            ]
+        },
+        ctx,
+    )
+    posterior, beats = plugin.charts([result], ctx)
+    for name, conv, users in (("control", 250, 5_000), ("b", 300, 5_000)):
+        rows = [r for r in posterior.rows if r["variant"] == name]
+        x = np.array([r["conversion rate"] for r in rows], dtype=float)
+        density = np.array([r["density"] for r in rows], dtype=float)
+        assert np.trapezoid(density, x) == pytest.approx(1.0, abs=0.01)  # a whole density
+        mode = x[density.argmax()]
+        assert mode == pytest.approx(conv / users, abs=float(x[1] - x[0]))
+    chance = round(result.comparisons[0].prob_beats_control, 4)
+    assert beats.rows == [{"variant": "b", "probability": chance}]
+    assert beats.y_range == (0.0, 1.0)

@@ -76,6 +76,14 @@ def test_a_failing_step_keeps_earlier_results_and_skips_the_rest() -> None:
     assert "asked to fail" in (result.error or "") and "step boom" in (result.error or "")
 
 
+def test_an_example_that_does_not_fit_the_input_fails_at_load() -> None:
+    steps = [{"id": "say", "plugin": "echo", "with": {"text": "$input.text"}}]
+    with pytest.raises(ChainError, match=r"chain t, example: words: Input should be a valid list"):
+        chain(steps, example={"words": "not a list"})
+    ok = chain(steps, example={"words": ["a"], "text": "yo"})
+    assert ok.Input.model_json_schema()["examples"] == [{"words": ["a"], "text": "yo"}]
+
+
 def test_fan_out_with_some_bad_elements_is_partial() -> None:
     c = chain(
         [{"id": "each", "plugin": "echo", "for_each": "$input.words", "with": {"text": "$item"}}]

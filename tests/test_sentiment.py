@@ -60,6 +60,23 @@ def test_fast_depth_reads_polarity_and_aspects(ctx: Context) -> None:
             assert result.text[a.start : a.start + len(a.evidence)] == a.evidence
 
 
+def test_charts_of_one_review_and_of_a_batch(ctx: Context) -> None:
+    plugin = SentimentAnalyzer()
+    texts = [
+        "做工很差，用了两天就坏了。",
+        "质量很好，物流也快！",
+        "Lovely fabric, fits true to size.",
+    ]
+    results = [plugin.invoke({"text": t}, ctx) for t in texts]
+    (one,) = plugin.charts(results[:1], ctx)
+    assert sum(r["probability"] for r in one.rows) == pytest.approx(1.0, abs=1e-3)
+    distribution, aspects = plugin.charts(results, ctx)[:2]
+    counts = {r["polarity"]: r["reviews"] for r in distribution.rows}
+    assert sum(counts.values()) == 3 and counts["negative"] == 1 and counts["positive"] == 2
+    mentioned = sum(len(r.aspects) for r in results)
+    assert sum(int(r["mentions"]) for r in aspects.rows) == mentioned > 0
+
+
 def test_batch_report_from_a_review_file(cli_env: dict[str, str], tmp_path: Path) -> None:
     reviews = load_reviews()[:80]
     start = dt.date(2024, 1, 1)

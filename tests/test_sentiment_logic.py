@@ -152,12 +152,13 @@ def test_user_tables_add_aspects(tmp_path: Path) -> None:
     assert table.mentioned("房间的味道很难闻", "zh") == ["scent"]
 
 
-def test_reply_rules_refuse_liability_and_wrong_language() -> None:
+def test_reply_rules_refuse_liability_wrong_language_and_cut_off_drafts() -> None:
     rules = reply_rules(Context(Settings()))
     assert reply_problems("We are sorry; please contact our service team.", "en", rules["en"]) == []
     assert reply_problems("This was our fault, we will refund you.", "en", rules["en"])
     assert reply_problems("很抱歉，我们会全额退款。", "zh", rules["zh"])
-    assert reply_problems("Sorry to hear that.", "zh", rules["zh"]) == ["not written in zh"]
+    assert "not written in zh" in reply_problems("Sorry to hear that.", "zh", rules["zh"])
+    assert reply_problems("感谢", "zh", rules["zh"]) == ["shorter than 15 characters"]
     text = template_reply(["物流", "包装"], rules["zh"])
     assert "物流、包装" in text and reply_problems(text, "zh", rules["zh"]) == []
     assert reply_problems(template_reply([], rules["en"]), "en", rules["en"]) == []

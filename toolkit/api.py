@@ -39,6 +39,7 @@ from toolkit.errors import (
 from toolkit.plugin import Plugin
 from toolkit.registry import PluginInfo, Registry
 from toolkit.router import ChatEvent, ChatRouter, Route
+from toolkit.warmup import WarmUp
 
 SESSION_PATTERN = r"^[\w.:-]{1,128}$"
 M = TypeVar("M", bound=BaseModel)
@@ -228,20 +229,10 @@ class Service:
         self.metrics.count_tokens(
             lambda: self.ctx().llm.usage.totals() if self.ctx().is_built("llm") else {}
         )
-        self.ready: dict[str, str] = {}
+        self.warm = WarmUp(self.ctx)
 
     def ctx(self) -> Context:
         return self.registry.context()
-
-    async def warm_up(self) -> None:
-        """Load the model and open the store once, so /readyz turns ready."""
-        checks = {"model": self.ctx().llm.ping, "store": lambda: self.ctx().store.stats()}
-        for name, check in checks.items():
-            try:
-                await asyncio.to_thread(check)
-                self.ready[name] = "ok"
-            except Exception as err:  # reported by /readyz, never raised
-                self.ready[name] = f"{type(err).__name__}: {err}"
 
     async def timed(self, work: Awaitable[Any]) -> Any:
         try:
@@ -272,7 +263,7 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
     settings = service.settings
 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(service.warm_up())
+        task = asyncio.create_task(asyncio.to_thread(service.warm.run))
         yield
         task.cancel()
 
@@ -361,8 +352,8 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
     )
     async def readyz() -> Any:
         """Ready when the model and the store have answered (no key needed)."""
-        checks = {"model": "loading", "store": "opening", **service.ready}
-        warm = all(value == "ok" for value in checks.values())
+        checks = dict(service.warm.state)
+        warm = service.warm.ready
         if warm and settings.llm_backend == "openai":  # the server may have gone since warm-up
             try:
                 await asyncio.to_thread(service.ctx().llm.ping)

@@ -1,4 +1,5 @@
-"""`pitchcraft serve` (the HTTP API under uvicorn) and `pitchcraft api-key`."""
+"""`pitchcraft serve` (the HTTP API under uvicorn), `pitchcraft api-key` and `pitchcraft demo`
+(the Gradio page)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,26 @@ def api_key(
     key, digest = new_key()
     typer.echo(f"key:   {key}")
     typer.echo(f"entry: {name}:{digest}")
+
+
+@friendly_errors
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+) -> None:
+    """Start the Gradio demo: chat, a tab per plugin and per chain. The page opens at once;
+    the model loads in the background (the page shows how far)."""
+    from toolkit.errors import PitchcraftError
+    from toolkit.registry import Registry
+
+    with err.status("starting the demo ..."):
+        try:
+            from demo.app import launch
+        except ModuleNotFoundError as missing:
+            raise PitchcraftError(
+                f"the demo needs the 'demo' extra ({missing.name} is not installed): "
+                "bash scripts/setup.sh store model analytics demo"
+            ) from None
+        registry = Registry(load_settings())
+    err.print(f"pitchcraft demo on http://{host}:{port} (Ctrl-C stops it)", highlight=False)
+    launch(registry, host, port)

@@ -29,6 +29,7 @@ from toolkit.chain_spec import (
     parse_ref,
     read_spec,
 )
+from toolkit.charts import Chart
 from toolkit.errors import InputError, PitchcraftError
 from toolkit.registry import LoadFailure, Registry
 
@@ -171,6 +172,28 @@ class Chain:
             description=self.description,
             args_schema=self.Input,
         )
+
+    # -- showing a result --------------------------------------------------------------------
+
+    def reply_text(self, result: ChainResult) -> str:
+        """Each step's outputs as its plugin's chat answer, with the step errors (Markdown)."""
+        parts = []
+        for trace in result.trace:
+            plugin = self.registry.get(trace.plugin)
+            for output in trace.outputs:
+                parts.append(plugin.chat_reply(plugin.Output.model_validate(output)))
+            parts += [f"_{trace.step}: {error}_" for error in trace.errors]
+        return "\n\n".join(parts) or (result.error or "")
+
+    def charts(self, result: ChainResult) -> list[Chart]:
+        """Each step's charts over all of its outputs (e.g. the polarity of every review)."""
+        charts = []
+        for trace in result.trace:
+            plugin = self.registry.get(trace.plugin)
+            outputs = [plugin.Output.model_validate(o) for o in trace.outputs]
+            if outputs:
+                charts += plugin.charts(outputs, self.registry.context())
+        return charts
 
     # -- steps -----------------------------------------------------------------------------
 

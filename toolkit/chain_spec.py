@@ -78,6 +78,9 @@ class ChainSpec(BaseModel):
         default_factory=dict, description="Result name -> reference; default: the last step."
     )
     chat: ChatSpec | None = None
+    example: dict[str, Any] | None = Field(
+        default=None, description="A sample input, shown by the demo and the API docs."
+    )
 
 
 # -- references ---------------------------------------------------------------------------
@@ -188,7 +191,9 @@ def chain_input_model(spec: ChainSpec) -> type[BaseModel]:
         default = ... if field.required else field.default
         fields[name] = (tp, Field(default=default, description=field.description))
     title = "".join(part.title() for part in re.split(r"[-_]", spec.name)) + "ChainInput"
-    return create_model(title, __config__=ConfigDict(extra="forbid"), **fields)
+    examples = {"examples": [spec.example]} if spec.example is not None else None
+    config = ConfigDict(extra="forbid", json_schema_extra=examples)
+    return create_model(title, __config__=config, **fields)
 
 
 def read_spec(path: Path) -> ChainSpec:
@@ -253,6 +258,11 @@ def check_spec(
         known[step.id] = list[out_model] if step.for_each else out_model  # type: ignore[valid-type]
     for name, value in spec.output.items():
         _ref_type(value, known, f"{where}, output {name}")
+    if spec.example is not None:
+        try:
+            input_model.model_validate(spec.example)
+        except ValidationError as err:
+            raise ChainError(f"{where}, example: {describe_fields(field_errors(err))}") from None
     if spec.chat is not None and spec.chat.message_field not in spec.input:
         raise ChainError(
             f"{where}: chat.message_field {spec.chat.message_field!r} is not "

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.api_cli import api_key, serve
+from toolkit.api_cli import api_key, demo, serve
 from toolkit.batch import run_batch, write_batch_report, write_results_sheet
 from toolkit.chain_cli import chain_app
 from toolkit.cli_common import (
@@ -43,6 +43,7 @@ app.add_typer(store_app, name="store")
 app.add_typer(model_app, name="model")
 app.add_typer(chain_app, name="chain")
 app.command("serve")(serve)
+app.command("demo")(demo)
 app.command("api-key")(api_key)
 
 

@@ -25,6 +25,7 @@ from toolkit.sheet import flatten
 if TYPE_CHECKING:
     import typer
 
+    from toolkit.charts import Chart
     from toolkit.context import Context
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -125,6 +126,11 @@ class Plugin(ABC, Generic[InT, OutT]):
     def chat_reply(self, result: OutT) -> str:
         """The result as a short chat answer (Markdown)."""
         return "```json\n" + result.model_dump_json(indent=2) + "\n```"
+
+    def charts(self, results: Sequence[OutT], ctx: Context) -> list[Chart]:
+        """Charts of one or several results, for surfaces that draw (the demo); none by
+        default."""
+        return []
 
     def commands(self) -> typer.Typer | None:
         """Extra CLI commands, offered as `pitchcraft <name> ...` (e.g. fitting a model the

@@ -273,16 +273,10 @@ class ChatRouter:
             elif event.event == "step_start":
                 yield ChatEvent(event="step_start", session_id=session, step=event.step)
             elif event.result is not None:
-                parts = []
-                for trace in event.result.trace:
-                    plugin = self.registry.get(trace.plugin)
-                    for output in trace.outputs:
-                        parts.append(plugin.chat_reply(plugin.Output.model_validate(output)))
-                    parts += [f"_{trace.step}: {error}_" for error in trace.errors]
                 yield ChatEvent(
                     event="reply" if event.result.status != "failed" else "error",
                     session_id=session,
                     route=route,
-                    text="\n\n".join(parts) or (event.result.error or ""),
+                    text=chain.reply_text(event.result),
                     result=event.result.model_dump(mode="json"),
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from toolkit.store.schema import Product
 
@@ -49,6 +49,14 @@ class CopyRequest(BaseModel):
     A row holding a product's own fields (id, title, ...) is read as the inline
     product, so a catalog file can be the batch input as it is.
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"product_id": "zh-ec37c589f7", "channel": "xiaohongshu_note", "variants": 2}
+            ]
+        }
+    )
 
     product_id: str | None = Field(default=None, description="Id of a product in the store.")
     product: Product | None = Field(default=None, description="The product's facts, inline.")

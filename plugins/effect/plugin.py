@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.plugin import Plugin
 
@@ -25,6 +27,21 @@ class VariantCounts(BaseModel):
 
 
 class ABTestRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "variants": [
+                        {"name": "control", "users": 12000, "conversions": 540},
+                        {"name": "new-headline", "users": 11950, "conversions": 631},
+                        {"name": "free-shipping-banner", "users": 12080, "conversions": 566},
+                    ],
+                    "min_detectable_effect": 0.005,
+                }
+            ]
+        }
+    )
+
     variants: list[VariantCounts] = Field(
         min_length=2, max_length=26, description="Counts per variant; the first is the control."
     )
@@ -56,6 +73,8 @@ class ABTestRequest(BaseModel):
 
 class VariantResult(BaseModel):
     name: str
+    users: int
+    conversions: int
     rate: float
     ci_low: float = Field(description="Wilson interval of the rate.")
     ci_high: float
@@ -108,7 +127,14 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
         for v in req.variants:
             low, high = abtest.wilson_interval(v.conversions, v.users, req.alpha)
             per_variant.append(
-                VariantResult(name=v.name, rate=v.conversions / v.users, ci_low=low, ci_high=high)
+                VariantResult(
+                    name=v.name,
+                    users=v.users,
+                    conversions=v.conversions,
+                    rate=v.conversions / v.users,
+                    ci_low=low,
+                    ci_high=high,
+                )
             )
         tests = [
             abtest.two_proportion_ztest(
@@ -153,6 +179,62 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
             sample_size_per_variant=needed,
             verdict=verdict(comparisons, srm_p < SRM_THRESHOLD, req, needed),
         )
+
+    def chat_reply(self, result: ABTestResult) -> str:
+        beats = {c.variant: c for c in result.comparisons}
+        rows = ["| variant | users | rate (CI) | lift | p (adj.) | P(beats control) |"]
+        rows.append("| --- | ---: | --- | ---: | ---: | ---: |")
+        for v in result.variants:
+            c = beats.get(v.name)
+            rate = f"{v.rate:.2%} ({v.ci_low:.2%}–{v.ci_high:.2%})"
+            lift = f"{c.absolute_lift:+.2%}" if c else "control"
+            p = f"{c.p_value_adjusted:.3g}" if c else ""
+            prob = f"{c.prob_beats_control:.1%}" if c else ""
+            rows.append(f"| {v.name} | {v.users} | {rate} | {lift} | {p} | {prob} |")
+        return f"**{result.verdict}**\n\n" + "\n".join(rows)
+
+    def charts(self, results: Sequence[ABTestResult], ctx: Context) -> list[Chart]:
+        charts = []
+        for result in results[:1]:  # one test's charts; a batch of tests has no common axis
+            charts.append(
+                Chart(
+                    kind="line",
+                    title="Posterior of each variant's conversion rate (Beta(1,1) prior)",
+                    x="conversion rate",
+                    y="density",
+                    color="variant",
+                    rows=posterior_rows(result.variants),
+                )
+            )
+            charts.append(
+                Chart(
+                    kind="bar",
+                    title="P(variant beats the control)",
+                    x="variant",
+                    y="probability",
+                    y_range=(0.0, 1.0),
+                    rows=[
+                        {"variant": c.variant, "probability": round(c.prob_beats_control, 4)}
+                        for c in result.comparisons
+                    ],
+                )
+            )
+        return charts
+
+
+def posterior_rows(variants: Sequence[VariantResult], points: int = 120) -> list[dict[str, Any]]:
+    """Beta posterior densities on one grid spanning every variant's likely rates."""
+    from scipy.stats import beta
+
+    shapes = [(1 + v.conversions, 1 + v.users - v.conversions) for v in variants]
+    spans = [beta.ppf([1e-4, 1 - 1e-4], a, b) for a, b in shapes]
+    low, high = min(s[0] for s in spans), max(s[1] for s in spans)
+    grid = [low + (high - low) * i / (points - 1) for i in range(points)]
+    return [
+        {"variant": v.name, "conversion rate": round(x, 6), "density": round(float(d), 4)}
+        for v, (a, b) in zip(variants, shapes, strict=True)
+        for x, d in zip(grid, beta.pdf(grid, a, b), strict=True)
+    ]
 
 
 def verdict(comparisons: list[Comparison], mismatch: bool, req: ABTestRequest, needed: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from toolkit.store.schema import Language, ProductFilter
 
@@ -39,6 +39,10 @@ class RecommenderOptions(BaseModel):
 
 
 class RecommendRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"need": "运动相机，500美元以内", "k": 3}]}
+    )
+
     user_id: str | None = Field(
         default=None, max_length=200, description="A user the fitted model knows (their history)."
     )

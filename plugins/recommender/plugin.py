@@ -10,6 +10,7 @@ best -> reasons by the shared model, checked, else a template (reasons.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from plugins.recommender.need import PriceLimits, price_limits
 from plugins.recommender.ranking import fuse, mmr, scaled
 from plugins.recommender.reasons import ReasonFacts, ReasonOutcome, write_reason
 from plugins.recommender.signals import unit_rows
+from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.errors import PitchcraftError
 from toolkit.plugin import Plugin
@@ -124,6 +126,26 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             reason = f" — {item.reason}" if item.reason else ""
             lines.append(f"{rank}. **{item.title}**{price}{reason}")
         return "\n".join(lines + [f"_{note}_" for note in result.notes]) or "No products match."
+
+    def charts(self, results: Sequence[RecommendResult], ctx: Context) -> list[Chart]:
+        rows = [
+            {"product": f"{rank}. {item.title}"[:40], "signal": signal, "value": round(value, 4)}
+            for result in results[:1]
+            for rank, item in enumerate(result.items, 1)
+            for signal, value in item.signals.items()
+        ]
+        if not rows:
+            return []
+        return [
+            Chart(
+                kind="bar",
+                title="Signals behind each recommendation (each scaled to 0-1)",
+                x="product",
+                y="value",
+                color="signal",
+                rows=rows,
+            )
+        ]
 
     def commands(self) -> typer.Typer:
         from plugins.recommender.cli import app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from plugins.sentiment.corpus import Polarity
 
@@ -15,6 +15,17 @@ Depth = Literal["fast", "full"]
 
 class ReviewRequest(BaseModel):
     """One review. CSV columns named review/content/评论 are read as `text`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "耳机音质很好，降噪也不错，就是物流太慢了，等了一个星期。",
+                    "depth": "fast",
+                }
+            ]
+        }
+    )
 
     text: str = Field(
         min_length=1,

@@ -30,6 +30,8 @@ from plugins.sentiment.aspects import (
 from plugins.sentiment.classifier import PolarityClassifier, Prediction
 from plugins.sentiment.models import Aspect, ReviewRequest, ReviewResult
 from plugins.sentiment.replies import DraftReply, ReplyRules, reply_problems, template_reply
+from plugins.sentiment.report import review_charts, write_report
+from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.errors import PitchcraftError, PluginRunError
 from toolkit.llm.structured import StructuredOutputError
@@ -70,6 +72,9 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
 
     writes_sheet = True
     writes_report = True
+
+    def charts(self, results: Sequence[ReviewResult], ctx: Context) -> list[Chart]:
+        return review_charts(results, aspect_table(ctx))
 
     def run(self, req: ReviewRequest, ctx: Context) -> ReviewResult:
         (outcome,) = self.analyze([req], ctx)
@@ -183,8 +188,6 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
     def write_report(
         self, results: Sequence[ReviewResult], folder: Path, ctx: Context
     ) -> list[Path]:
-        from plugins.sentiment.report import write_report
-
         return write_report(list(results), aspect_table(ctx), folder)
 
 

@@ -1,7 +1,7 @@
 """Reply drafts for negative reviews: polite, in the review's language, never admitting liability.
 
-The shared model drafts; the draft is refused when it is in the wrong language
-or holds a phrase the shop must not say in public (data/replies.yaml), and a
+The shared model drafts; the draft is refused when it is too short to be a whole
+reply, in the wrong language, or holds a phrase the shop must not say in public (data/replies.yaml), and a
 template reply naming the complaints is used instead.
 """
 
@@ -22,6 +22,7 @@ class ReplyRules(BaseModel):
     template: str
     about: str
     joiner: str
+    min_chars: int = Field(default=0, ge=0, description="Shorter drafts are cut off: refused.")
 
 
 class DraftReply(BaseModel):
@@ -31,6 +32,8 @@ class DraftReply(BaseModel):
 def reply_problems(reply: str, language: str, rules: ReplyRules) -> list[str]:
     """Why a drafted reply must not be posted (empty when it may)."""
     problems = []
+    if len(reply) < rules.min_chars:
+        problems.append(f"shorter than {rules.min_chars} characters")
     if detect_language(reply) != language:
         problems.append(f"not written in {language}")
     lowered = reply.lower()

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from plugins.sentiment.aspects import AspectTable
 from plugins.sentiment.corpus import POLARITIES
 from plugins.sentiment.models import ReviewResult
+from toolkit.charts import Chart
 
 TOP_ASPECTS = 5
 QUOTES_PER_ASPECT = 3
@@ -166,6 +167,72 @@ def build_report(results: Sequence[ReviewResult], table: AspectTable) -> Report:
         },
         trend=trend(results),
     )
+
+
+def review_charts(results: Sequence[ReviewResult], table: AspectTable) -> list[Chart]:
+    """Charts for a screen: one review's class probabilities, or a batch's polarity
+    distribution, aspects by polarity and the negative share over time."""
+    if not results:
+        return []
+    if len(results) == 1:
+        (one,) = results
+        return [
+            Chart(
+                kind="bar",
+                title="Polarity probabilities",
+                x="polarity",
+                y="probability",
+                color="polarity",
+                colors=COLORS,
+                y_range=(0.0, 1.0),
+                rows=[
+                    {"polarity": p, "probability": round(one.probabilities.get(p, 0.0), 4)}
+                    for p in POLARITIES
+                ],
+            )
+        ]
+    report = build_report(results, table)
+    charts = [
+        Chart(
+            kind="bar",
+            title=f"Polarity of {len(results)} reviews",
+            x="polarity",
+            y="reviews",
+            color="polarity",
+            colors=COLORS,
+            rows=[{"polarity": p, "reviews": n} for p, n in report.overall.polarity.items()],
+        )
+    ]
+    if report.overall.aspects:
+        charts.append(
+            Chart(
+                kind="bar",
+                title="Aspects mentioned, by polarity",
+                x="aspect",
+                y="mentions",
+                color="polarity",
+                colors=COLORS,
+                rows=[
+                    {"aspect": a.label, "polarity": p, "mentions": getattr(a, p)}
+                    for a in report.overall.aspects[:PRODUCTS_IN_CHART]
+                    for p in POLARITIES
+                    if getattr(a, p)
+                ],
+            )
+        )
+    if len(report.trend) > 1:
+        charts.append(
+            Chart(
+                kind="line",
+                title="Share of negative reviews over time",
+                x="period",
+                y="negative share",
+                rows=[
+                    {"period": t.period, "negative share": t.negative_share} for t in report.trend
+                ],
+            )
+        )
+    return charts
 
 
 # -- charts --------------------------------------------------------------------------------

@@ -87,7 +87,11 @@ class Turn(BaseModel):
 
 
 class SupportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"message": "退货期限是多久？"}]},
+    )
 
     message: str = Field(
         min_length=1,

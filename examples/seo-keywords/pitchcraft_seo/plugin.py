@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from toolkit import Context, Plugin
 
@@ -26,6 +26,15 @@ STOPWORDS_EN = frozenset(_STOPWORDS.split())
 
 
 class KeywordRequest(BaseModel):
+    # A sample request: the demo fills its form with it, the API docs show it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"titles": ["Sony WH-1000XM5 Wireless Noise Canceling Headphones", "索尼降噪耳机"]}
+            ]
+        }
+    )
+
     titles: list[str] = Field(
         min_length=1, max_length=5000, description="Product titles (one product each)."
     )
