@@ -46,6 +46,8 @@ THEME = gr.themes.Default(
 )
 CSS = "#status {min-height: 1.5em} .pc-trace td {font-size: 0.9em}"
 
+HINTS = {"lines": "one per line", "integer": "a whole number", "number": "a number"}
+
 Runner = Callable[[dict[str, Any]], AsyncIterator[dict[str, Any]]]
 
 
@@ -110,14 +112,14 @@ class DemoApp:
                     self.chat_tab()
                 for name in self.registry.names():
                     plugin = self.registry.plugins[name]
-                    with gr.Tab(name, id=f"plugin-{name}"):
+                    with gr.Tab(name, id=f"plugin-{name}", elem_id=f"tab-plugin-{name}"):
                         run = self.plugin_runner(name)
                         self.form_tab("plugin", name, plugin.description, plugin.Input, run)
                 if self.chains.chains:
-                    with gr.Tab("Chains", id="chains"), gr.Tabs():
+                    with gr.Tab("Chains", id="chains", elem_id="tab-chains"), gr.Tabs():
                         for name in self.chains.names():
                             chain = self.chains.get(name)
-                            with gr.Tab(name, id=f"chain-{name}"):
+                            with gr.Tab(name, id=f"chain-{name}", elem_id=f"tab-chain-{name}"):
                                 run = self.chain_runner(chain)
                                 self.form_tab("chain", name, chain.description, chain.Input, run)
         return page
@@ -300,7 +302,7 @@ def widget(form: FieldForm, value: Any) -> Any:
     if form.kind == "choice":
         choices = ([""] if not form.required else []) + form.choices
         return gr.Dropdown(choices=choices, value=shown, label=label, info=info)
-    if form.kind in ("integer", "number"):
+    if form.kind in ("integer", "number") and not form.unset_by_default:
         precision = 0 if form.kind == "integer" else None
         return gr.Number(value=shown, label=label, info=info, precision=precision)
     if form.kind == "table":
@@ -308,7 +310,7 @@ def widget(form: FieldForm, value: Any) -> Any:
     if form.kind == "json":
         return gr.Code(value=shown, language="json", label=f"{label} (JSON)", lines=3)
     lines = 4 if form.kind == "lines" or form.multiline else 1
-    hint = "one per line" if form.kind == "lines" else None
+    hint = HINTS.get(form.kind)
     return gr.Textbox(value=shown, label=label, info=info, lines=lines, placeholder=hint)
 
 

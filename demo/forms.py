@@ -34,6 +34,7 @@ class FieldForm:
     columns: list[str] = field(default_factory=list)  # table: the row model's fields
     item_type: type = str  # lines: what each line is
     multiline: bool = False
+    unset_by_default: bool = False  # None allowed and the default: a blank widget means it
 
 
 def unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -56,13 +57,14 @@ def is_flat_model(tp: Any) -> bool:
 
 
 def field_form(name: str, info: FieldInfo) -> FieldForm:
-    tp, _ = unwrap_optional(info.annotation)
+    tp, nullable = unwrap_optional(info.annotation)
     base = FieldForm(
         name=name,
         kind="json",
         label=name.replace("_", " "),
         info=info.description or "",
         required=info.is_required(),
+        unset_by_default=nullable and not info.is_required() and info.default is None,
     )
     origin, args = get_origin(tp), get_args(tp)
     if origin is Literal:
@@ -106,7 +108,7 @@ def widget_value(form: FieldForm, value: Any) -> Any:
         return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
     if form.kind == "bool":
         return bool(value)
-    if form.kind in ("text", "choice"):
+    if form.kind in ("text", "choice") or form.unset_by_default:
         return "" if value is None else str(value)
     return value
 

@@ -66,6 +66,9 @@ def test_each_field_type_gets_its_widget_kind() -> None:
     forms = {f.name: f for f in model_forms(Everything)}
     assert forms["rows"].columns == ["name", "users", "share"]
     assert forms["text"].required and forms["text"].multiline and not forms["note"].multiline
+    # a number that may be left unset is typed as text: a blank number widget would send 0
+    assert forms["ratio"].unset_by_default and not forms["count"].unset_by_default
+    assert widget_value(forms["ratio"], None) == "" and widget_value(forms["count"], 3) == 3
 
 
 def test_blank_optional_fields_are_left_out_so_defaults_apply() -> None:
@@ -86,11 +89,13 @@ def test_table_lines_and_json_turn_back_into_typed_values() -> None:
     values[by_name["tags"]] = " red \n\nblue\n"
     values[by_name["shares"]] = "0.5\n0.5"
     values[by_name["extra"]] = '{"k": [1, 2]}'
+    values[by_name["ratio"]] = " 0.25 "
     request = build_request("t", Everything, forms, values)
     assert request["rows"] == [{"name": "a", "users": 10}, {"name": "b", "users": 12, "share": 0.5}]
     assert request["tags"] == ["red", "blue"]
     assert request["shares"] == [0.5, 0.5]
     assert request["extra"] == {"k": [1, 2]}
+    assert request["ratio"] == 0.25
     Everything.model_validate(request)
 
 
