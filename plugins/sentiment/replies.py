@@ -1,8 +1,8 @@
 """Reply drafts for negative reviews: polite, in the review's language, never admitting liability.
 
 The shared model drafts; the draft is refused when it is too short to be a whole
-reply, in the wrong language, or holds a phrase the shop must not say in public (data/replies.yaml), and a
-template reply naming the complaints is used instead.
+reply, in the wrong language, or holds a phrase the shop must not say in public
+(data/replies.yaml), and a template reply naming the complaints is used instead.
 """
 
 from __future__ import annotations
