@@ -145,3 +145,36 @@ def test_full_depth_on_the_real_model(ctx: Context) -> None:
         assert text[a.start : a.start + len(a.evidence)] == a.evidence
     assert result.reply and result.reply_source in ("model", "template")
     assert reply_problems(result.reply, "zh", reply_rules(ctx)["zh"]) == []
+
+
+def test_review_summary_ranks_complaints_with_quotes_and_actions(ctx: Context) -> None:
+    from plugins.sentiment.summary import ReviewSummary
+
+    texts = [
+        "物流太慢了，等了一个星期。",
+        "快递很慢，包装也破了。",
+        "包装破损严重，盒子都压扁了，物流也慢。",
+        "质量很好，做工结实。",
+    ]
+    reviews = [SentimentAnalyzer().invoke({"text": t}, ctx) for t in texts]
+    summary = ReviewSummary().invoke({"reviews": [r.model_dump() for r in reviews]}, ctx)
+    assert summary.language == "zh" and summary.reviews == 4
+    assert [s.aspect for s in summary.suggestions[:2]] == ["logistics", "packaging"]
+    first = summary.suggestions[0]
+    assert first.negative_reviews == 3 and first.share == 0.75
+    assert first.action.startswith("检查发货时效")  # the aspect table's zh action
+    assert first.quotes and all(any(q in t for t in texts) for q in first.quotes)
+    assert [p.aspect for p in summary.praised] == ["quality"]
+    assert "物流/配送" in ReviewSummary().chat_reply(summary)
+    english = ReviewSummary().invoke(
+        {"reviews": [r.model_dump() for r in reviews], "language": "en", "top": 1}, ctx
+    )
+    assert len(english.suggestions) == 1 and english.suggestions[0].action.startswith("Review")
+
+
+def test_review_summary_refuses_an_empty_list(ctx: Context) -> None:
+    from plugins.sentiment.summary import ReviewSummary
+    from toolkit import InputError
+
+    with pytest.raises(InputError, match="reviews: List should have at least 1 item"):
+        ReviewSummary().invoke({"reviews": []}, ctx)

@@ -30,6 +30,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "ab-test": "plugins.effect.plugin:ABTestAnalyzer",
     "copywriter": "plugins.copywriter.plugin:Copywriter",
     "recommender": "plugins.recommender.plugin:Recommender",
+    "review-summary": "plugins.sentiment.summary:ReviewSummary",
     "sentiment": "plugins.sentiment.plugin:SentimentAnalyzer",
     "support": "plugins.support.plugin:SupportResponder",
 }

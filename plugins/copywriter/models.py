@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from toolkit.store.schema import Product
 
@@ -24,23 +32,37 @@ REQUEST_FIELDS = {
 def split_words(value: Any) -> Any:
     """CSV cells and CLI values carry word lists as 'a, b; c'."""
     if isinstance(value, str):
-        words = value.replace(";", ",").replace("，", ",").split(",")
+        words = value.replace(";", ",").replace("；", ",").replace("，", ",").split(",")
         return [w.strip() for w in words if w.strip()]
     return value
+
+
+# A list of words, also given as one 'a, b; c' string: the JSON schema says so, so the HTTP
+# API (which accepts exactly what its schema documents) takes both forms too.
+WordList = Annotated[
+    list[str],
+    BeforeValidator(split_words),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "string", "description": "Words separated by commas or semicolons."},
+            ]
+        }
+    ),
+]
 
 
 class BrandProfile(BaseModel):
     name: str = Field(default="", max_length=100)
     voice: str = Field(default="", max_length=500, description="e.g. 'warm, plain, no hype'.")
-    do_words: list[str] = Field(default_factory=list, max_length=30)
-    dont_words: list[str] = Field(
+    do_words: WordList = Field(default_factory=list, max_length=30)
+    dont_words: WordList = Field(
         default_factory=list, max_length=100, description="Words the copy must never use."
     )
     examples: list[str] = Field(
         default_factory=list, max_length=5, description="Short samples of the brand's style."
     )
-
-    _split = field_validator("do_words", "dont_words", mode="before")(split_words)
 
 
 class CopyRequest(BaseModel):
@@ -73,13 +95,11 @@ class CopyRequest(BaseModel):
     brand_profile: BrandProfile | None = Field(
         default=None, description="The brand's voice: do and don't words, style examples."
     )
-    keywords: list[str] = Field(default_factory=list, max_length=10)
+    keywords: WordList = Field(default_factory=list, max_length=10)
     variants: int = Field(default=3, ge=1, le=5)
     revisions: int = Field(
         default=1, ge=0, le=3, description="Rewrites asked of the model when checks fail."
     )
-
-    _split = field_validator("keywords", mode="before")(split_words)
 
     @field_validator("keywords")
     @classmethod

@@ -36,6 +36,9 @@ class AspectSpec(BaseModel):
     label: dict[str, str]
     description: dict[str, str]
     words: dict[str, list[str]] = Field(default_factory=dict)
+    action: dict[str, str] = Field(
+        default_factory=dict, description="What to improve when customers complain about it."
+    )
 
 
 class Clause(BaseModel):
