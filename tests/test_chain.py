@@ -220,6 +220,33 @@ def test_campaign_chain_headless_on_the_real_model(demo_store: Path, tmp_path: P
     assert "step recommend (recommender): ok" in run.stderr
 
 
+@pytest.mark.timeout(900)
+def test_review_digest_chain_headless_ends_with_suggestions(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    """Reviews -> polarity, aspects and reply drafts (real model) -> what to improve."""
+    reviews = ["物流太慢了，等了一个星期。", "快递很慢，盒子也压坏了。", "质量很好，做工结实。"]
+    run = run_cli(
+        demo_store,
+        tmp_path,
+        "chain",
+        "run",
+        "review-digest",
+        "--json",
+        json.dumps({"reviews": reviews, "depth": "fast"}),
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["status"] == "ok"
+    assert result["output"]["polarity"] == ["negative", "negative", "positive"]
+    replies = result["output"]["replies"]
+    assert replies[0] and replies[1] and replies[2] is None  # drafts for negative reviews only
+    top = result["output"]["suggestions"][0]
+    assert top["aspect"] == "logistics" and top["negative_reviews"] == 2
+    assert all(any(q in r for r in reviews) for q in top["quotes"])
+    assert "step digest (review-summary): ok" in run.stderr
+
+
 def test_chain_cli_lists_streams_events_and_reports_bad_input(
     demo_store: Path, tmp_path: Path
 ) -> None:
