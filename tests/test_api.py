@@ -158,11 +158,18 @@ def test_chain_streams_step_events_as_they_happen(api_server: Server) -> None:
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = list(sse_events(response))
-    kinds = [data["event"] for _, data in events]
-    assert kinds == ["step_start", "step_end", "chain_end"]
+    kinds = [(data["event"], data.get("step")) for _, data in events]
+    assert kinds == [
+        ("step_start", "reviews"),
+        ("step_end", "reviews"),
+        ("step_start", "digest"),
+        ("step_end", "digest"),
+        ("chain_end", None),
+    ]
     assert events[1][0] - events[0][0] > 0.2  # received incrementally, not in one piece
     result = events[-1][1]["result"]
     assert result["status"] == "ok"  # type: ignore[index]
+    assert result["output"]["suggestions"]  # type: ignore[index]
     assert result["output"]["polarity"] == ["negative"]  # type: ignore[index]
     assert result["output"]["replies"][0]  # type: ignore[index]
 
