@@ -205,7 +205,7 @@ class DemoApp:
 
         async def on_run(*values: Any) -> AsyncIterator[dict[Any, Any]]:
             try:
-                request = build_request(name, model, forms, list(values))
+                request = build_request(name, forms, list(values))
             except PitchcraftError as err:
                 yield {answer: error_text(err)}
                 return

@@ -32,6 +32,7 @@ class FieldForm:
     required: bool = False
     choices: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)  # table: the row model's fields
+    column_types: dict[str, Any] = field(default_factory=dict)  # table: each field's type
     item_type: type = str  # lines: what each line is
     multiline: bool = False
     unset_by_default: bool = False  # None allowed and the default: a blank widget means it
@@ -81,6 +82,9 @@ def field_form(name: str, info: FieldInfo) -> FieldForm:
         base.kind, base.item_type = "lines", args[0]
     elif origin is list and args and is_flat_model(args[0]):
         base.kind, base.columns = "table", list(args[0].model_fields)
+        base.column_types = {
+            c: unwrap_optional(f.annotation)[0] for c, f in args[0].model_fields.items()
+        }
     return base
 
 
@@ -148,7 +152,7 @@ def table_rows(form: FieldForm, value: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def request_value(target: str, form: FieldForm, value: Any, model: type[BaseModel]) -> Any:
+def request_value(target: str, form: FieldForm, value: Any) -> Any:
     """The request's value for one widget; None means leave the field out."""
     if form.kind == "bool":
         return bool(value)
@@ -160,8 +164,7 @@ def request_value(target: str, form: FieldForm, value: Any, model: type[BaseMode
             return [number(line, form.item_type) for line in lines] or None
         return lines or None
     if form.kind == "table":
-        sub = get_args(unwrap_optional(model.model_fields[form.name].annotation)[0])[0]
-        kinds = {c: unwrap_optional(f.annotation)[0] for c, f in sub.model_fields.items()}
+        kinds = form.column_types
         rows = table_rows(form, value)
         return [
             {c: number(v, kinds[c]) if kinds[c] in (int, float) else v for c, v in row.items()}
@@ -180,14 +183,12 @@ def request_value(target: str, form: FieldForm, value: Any, model: type[BaseMode
     return text or (text if form.required else None)
 
 
-def build_request(
-    target: str, model: type[BaseModel], forms: list[FieldForm], values: list[Any]
-) -> dict[str, Any]:
+def build_request(target: str, forms: list[FieldForm], values: list[Any]) -> dict[str, Any]:
     """The request the widgets' values make for `target` (a plugin or chain); blank optional
     fields are left out. Raises InputError for a JSON field that does not parse."""
     request = {}
     for form, value in zip(forms, values, strict=True):
-        converted = request_value(target, form, value, model)
+        converted = request_value(target, form, value)
         if converted is not None:
             request[form.name] = converted
     return request

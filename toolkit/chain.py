@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from toolkit.chain_spec import (
 )
 from toolkit.charts import Chart
 from toolkit.errors import InputError, PitchcraftError
+from toolkit.plugin import Plugin
 from toolkit.registry import LoadFailure, Registry
 
 SHIPPED_CHAINS = Path(__file__).resolve().parent.parent / "chains"
@@ -175,22 +176,24 @@ class Chain:
 
     # -- showing a result --------------------------------------------------------------------
 
+    def step_results(self, result: ChainResult) -> Iterator[tuple[StepTrace, Plugin, list[Any]]]:
+        """Each step's trace, plugin and outputs as the plugin's Output models."""
+        for trace in result.trace:
+            plugin = self.registry.get(trace.plugin)
+            yield trace, plugin, [plugin.Output.model_validate(o) for o in trace.outputs]
+
     def reply_text(self, result: ChainResult) -> str:
         """Each step's outputs as its plugin's chat answer, with the step errors (Markdown)."""
         parts = []
-        for trace in result.trace:
-            plugin = self.registry.get(trace.plugin)
-            for output in trace.outputs:
-                parts.append(plugin.chat_reply(plugin.Output.model_validate(output)))
+        for trace, plugin, outputs in self.step_results(result):
+            parts += [plugin.chat_reply(output) for output in outputs]
             parts += [f"_{trace.step}: {error}_" for error in trace.errors]
         return "\n\n".join(parts) or (result.error or "")
 
     def charts(self, result: ChainResult) -> list[Chart]:
         """Each step's charts over all of its outputs (e.g. the polarity of every review)."""
         charts = []
-        for trace in result.trace:
-            plugin = self.registry.get(trace.plugin)
-            outputs = [plugin.Output.model_validate(o) for o in trace.outputs]
+        for _, plugin, outputs in self.step_results(result):
             if outputs:
                 charts += plugin.charts(outputs, self.registry.context())
         return charts

@@ -151,9 +151,14 @@ def trend(results: Sequence[ReviewResult]) -> list[TrendPoint]:
     ]
 
 
-def build_report(results: Sequence[ReviewResult], table: AspectTable) -> Report:
+def main_language(results: Sequence[ReviewResult]) -> str:
+    """The language most of the reviews are in (en when there are none)."""
     languages = Counter(r.language for r in results)
-    language = languages.most_common(1)[0][0] if languages else "en"
+    return languages.most_common(1)[0][0] if languages else "en"
+
+
+def build_report(results: Sequence[ReviewResult], table: AspectTable) -> Report:
+    language = main_language(results)
     by_product: dict[str, list[ReviewResult]] = defaultdict(list)
     for r in results:
         if r.product_id:

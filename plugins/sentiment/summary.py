@@ -10,7 +10,6 @@ back to reviews.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Literal
 
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plugins.sentiment.models import ReviewResult
 from plugins.sentiment.plugin import aspect_table
-from plugins.sentiment.report import QUOTES_PER_ASPECT, summarise
+from plugins.sentiment.report import QUOTES_PER_ASPECT, main_language, summarise
 from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.plugin import Plugin
@@ -103,8 +102,7 @@ class ReviewSummary(Plugin[SummaryRequest, SummaryResult]):
 
     def run(self, req: SummaryRequest, ctx: Context) -> SummaryResult:
         table = aspect_table(ctx)
-        languages = Counter(r.language for r in req.reviews)
-        language = req.language or languages.most_common(1)[0][0]
+        language = req.language or main_language(req.reviews)
         group = summarise(req.reviews, table, language)
         complaints = sorted(
             (a for a in group.aspects if a.negative), key=lambda a: (-a.negative, a.aspect)
