@@ -1,0 +1,72 @@
+"""The Open Bandit Dataset sample as model-ready tables.
+
+ZOZOTOWN fashion e-commerce (Saito et al., CC BY 4.0), shipped in the `obp` 0.4.1
+wheel: per campaign (all 80 items, men 34, women 46) and logging policy (uniform
+`random`, Bernoulli Thompson sampling `bts`), 10,000 impressions with the item
+shown, its position (1-3), the click, the logging policy's propensity, hashed
+user features and item features. The production Thompson sampler's Beta
+parameters per item (`obp/policy/conf/prior_bts.yaml`) ship too: they are the
+items' click history before these logs, used here as a popularity feature and
+to rebuild the BTS policy for off-policy evaluation.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from toolkit.data.packaged import package_dir
+
+Campaign = Literal["all", "men", "women"]
+LoggingPolicy = Literal["random", "bts"]
+CAMPAIGNS: tuple[Campaign, ...] = ("all", "men", "women")
+POSITIONS = (1, 2, 3)
+USER_FEATURES = [f"user_feature_{i}" for i in range(4)]
+ITEM_CATEGORIES = [f"item_feature_{i}" for i in range(1, 4)]
+ITEM_NUMBERS = ["item_feature_0"]  # a numeric item attribute (hashed meaning, e.g. a price band)
+
+
+def _root() -> Path:
+    return package_dir("obp", "obp")
+
+
+@cache
+def bts_prior(campaign: Campaign) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha, beta) of the production Thompson sampler, one pair per item id."""
+    conf = yaml.safe_load((_root() / "policy" / "conf" / "prior_bts.yaml").read_text())
+    return np.asarray(conf[campaign]["alpha"], float), np.asarray(conf[campaign]["beta"], float)
+
+
+@cache
+def item_table(campaign: Campaign) -> pd.DataFrame:
+    """One row per item id: its features and its historical click rate (from the BTS prior)."""
+    items = pd.read_csv(_root() / "dataset" / "obd" / "random" / campaign / "item_context.csv")
+    items = items.drop(columns=[c for c in items.columns if c.startswith("Unnamed")])
+    alpha, beta = bts_prior(campaign)
+    items["prior_ctr"] = (alpha / (alpha + beta))[items["item_id"].to_numpy()]
+    return items.set_index("item_id", drop=False).sort_index()
+
+
+@cache
+def _logs(policy: LoggingPolicy, campaign: Campaign) -> pd.DataFrame:
+    path = _root() / "dataset" / "obd" / policy / campaign / f"{campaign}.csv"
+    logs = pd.read_csv(path, usecols=lambda c: not c.startswith(("Unnamed", "user-item")))
+    logs = logs.rename(columns={"propensity_score": "propensity"})
+    frame = logs.merge(item_table(campaign).reset_index(drop=True), on="item_id", how="left")
+    frame.insert(0, "campaign", campaign)
+    frame.insert(1, "policy", policy)
+    return frame
+
+
+def impressions(
+    policies: tuple[LoggingPolicy, ...] = ("random", "bts"),
+    campaigns: tuple[Campaign, ...] = CAMPAIGNS,
+) -> pd.DataFrame:
+    """Logged impressions with item features joined, in log order per file."""
+    frames = [_logs(p, c) for p in policies for c in campaigns]
+    return pd.concat(frames, ignore_index=True)
