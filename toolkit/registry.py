@@ -27,12 +27,16 @@ ENTRY_POINT_GROUP = "pitchcraft.plugins"
 
 # Built-ins go through the same loader as third-party plugins (name -> "module:Class").
 BUILTIN_PLUGINS: dict[str, str] = {
+    "ab-metric": "plugins.effect.metric_plugin:MetricTest",
     "ab-test": "plugins.effect.plugin:ABTestAnalyzer",
     "copywriter": "plugins.copywriter.plugin:Copywriter",
+    "ctr-predict": "plugins.effect.click_plugin:ClickPredictor",
+    "policy-eval": "plugins.effect.policy_plugin:PolicyEvaluator",
     "recommender": "plugins.recommender.plugin:Recommender",
     "review-summary": "plugins.sentiment.summary:ReviewSummary",
     "sentiment": "plugins.sentiment.plugin:SentimentAnalyzer",
     "support": "plugins.support.plugin:SupportResponder",
+    "variant-bandit": "plugins.effect.bandit_plugin:VariantBandit",
 }
 
 log = logging.getLogger(__name__)

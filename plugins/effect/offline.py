@@ -48,25 +48,48 @@ def click_model_grid(logs: pd.DataFrame, campaign: obd.Campaign, seed: int = 0) 
     return grid
 
 
+def uniform_logs(campaign: obd.Campaign) -> pd.DataFrame:
+    """The evidence: impressions logged by the uniform-random policy."""
+    return obd.impressions(("random",), (campaign,))
+
+
 def evaluate(
     campaign: obd.Campaign, slot_probabilities: np.ndarray, resamples: int = 1000, seed: int = 0
 ) -> PolicyValue:
     """Estimate the click rate of a context-free policy given as P(item in slot):
     an (items, 3) array whose columns each sum to 1."""
-    logs = obd.impressions(("random",), (campaign,))
+    slots = uniform_logs(campaign)["position"].to_numpy() - 1
+    return evaluate_rows(campaign, slot_probabilities[:, slots].T, resamples, seed)
+
+
+def evaluate_rows(
+    campaign: obd.Campaign,
+    row_probabilities: np.ndarray,
+    resamples: int = 1000,
+    seed: int = 0,
+    click_grid: np.ndarray | None = None,
+) -> PolicyValue:
+    """Estimate the click rate of a policy given, for each uniform-log impression, as the
+    probability of each item in that impression's context and slot: (impressions, items).
+    `click_grid`: `click_model_grid(uniform_logs(campaign), campaign, seed)`, if at hand."""
+    logs = uniform_logs(campaign)
     items = logs["item_id"].to_numpy()
-    slots = logs["position"].to_numpy() - 1
+    rows = np.arange(len(logs))
     data = ope.LoggedFeedback(
         clicks=logs["click"].to_numpy(dtype=float),
         logging_prob=logs["propensity"].to_numpy(),
-        target_prob=slot_probabilities[items, slots],
+        target_prob=row_probabilities[rows, items],
     )
-    grid = click_model_grid(logs, campaign, seed)
-    expected = (slot_probabilities[:, slots].T * grid).sum(axis=1)
-    predicted_logged = grid[np.arange(len(logs)), items]
+    grid = click_model_grid(logs, campaign, seed) if click_grid is None else click_grid
     return PolicyValue(
         campaign=campaign,
-        estimates=ope.estimate(data, expected, predicted_logged, resamples=resamples, seed=seed),
+        estimates=ope.estimate(
+            data,
+            (row_probabilities * grid).sum(axis=1),
+            grid[rows, items],
+            resamples=resamples,
+            seed=seed,
+        ),
         logged_ctr=float(data.clicks.mean()),
         impressions=len(logs),
         effective_sample_size=data.effective_sample_size(),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from plugins.effect.inputs import not_above, posterior_rows, unique_names
 from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.plugin import Plugin
@@ -20,10 +21,7 @@ class VariantCounts(BaseModel):
     @field_validator("conversions")
     @classmethod
     def _at_most_users(cls, value: int, info: ValidationInfo) -> int:
-        users = info.data.get("users")
-        if users is not None and value > users:
-            raise ValueError(f"conversions ({value}) cannot exceed users ({users})")
-        return value
+        return not_above(value, info, "users")
 
 
 class ABTestRequest(BaseModel):
@@ -57,12 +55,16 @@ class ABTestRequest(BaseModel):
         default=0.01, gt=0, lt=1, description="Absolute lift worth detecting (sample-size advice)."
     )
     power: float = Field(default=0.8, gt=0.5, lt=1)
+    planned_users_per_variant: int | None = Field(
+        default=None,
+        gt=0,
+        description="Planned users per variant, fixed before the test starts: tunes the "
+        "always-valid interval to be tightest there (default: the sample size for the MDE).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ABTestRequest:
-        names = [v.name for v in self.variants]
-        if len(set(names)) != len(names):
-            raise ValueError("variant names must be unique")
+        unique_names([v.name for v in self.variants])
         if self.expected_split is not None:
             if len(self.expected_split) != len(self.variants):
                 raise ValueError("expected_split needs one share per variant")
@@ -92,6 +94,11 @@ class Comparison(BaseModel):
     significant: bool
     prob_beats_control: float = Field(description="Bayesian P(variant > control), Beta(1,1) prior.")
     expected_loss: float = Field(description="Expected conversion-rate loss if shipped and worse.")
+    always_valid_ci_low: float = Field(
+        description="Confidence sequence of the lift: valid however often the test is checked."
+    )
+    always_valid_ci_high: float
+    always_valid_p_value: float = Field(description="Valid under continuous monitoring.")
 
 
 class ABTestResult(BaseModel):
@@ -120,7 +127,7 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
     Output = ABTestResult
 
     def run(self, req: ABTestRequest, ctx: Context) -> ABTestResult:
-        from plugins.effect import abtest  # scipy: imported on first use, not at discovery
+        from plugins.effect import abtest, sequential  # scipy: on first use, not at discovery
 
         control, *others = req.variants
         per_variant = []
@@ -145,8 +152,18 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
         adjusted = abtest.adjust_p_values([t.p_value for t in tests], req.correction)
         comparisons = []
         control_rate = control.conversions / control.users
+        needed = abtest.sample_size_per_variant(
+            min(max(control_rate, 1e-6), 1 - req.min_detectable_effect - 1e-6),
+            req.min_detectable_effect,
+            req.alpha,
+            req.power,
+        )
+        planned = req.planned_users_per_variant or needed
         for v, test, p_adj in zip(others, tests, adjusted, strict=True):
             bayes = abtest.beta_binomial(control.conversions, control.users, v.conversions, v.users)
+            watched = sequential.difference_of_rates(
+                control.conversions, control.users, v.conversions, v.users, req.alpha, planned
+            )
             comparisons.append(
                 Comparison(
                     variant=v.name,
@@ -160,16 +177,13 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
                     significant=p_adj < req.alpha,
                     prob_beats_control=bayes.prob_b_beats_a,
                     expected_loss=bayes.expected_loss_b,
+                    always_valid_ci_low=watched.ci_low,
+                    always_valid_ci_high=watched.ci_high,
+                    always_valid_p_value=watched.p_value,
                 )
             )
         split = req.expected_split or [1.0] * len(req.variants)
         srm_p = abtest.srm_test([v.users for v in req.variants], split)
-        needed = abtest.sample_size_per_variant(
-            min(max(control_rate, 1e-6), 1 - req.min_detectable_effect - 1e-6),
-            req.min_detectable_effect,
-            req.alpha,
-            req.power,
-        )
         return ABTestResult(
             control=control.name,
             variants=per_variant,
@@ -203,7 +217,13 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
                     x="conversion rate",
                     y="density",
                     color="variant",
-                    rows=posterior_rows(result.variants),
+                    rows=posterior_rows(
+                        [
+                            (v.name, 1 + v.conversions, 1 + v.users - v.conversions)
+                            for v in result.variants
+                        ],
+                        "conversion rate",
+                    ),
                 )
             )
             charts.append(
@@ -220,21 +240,6 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
                 )
             )
         return charts
-
-
-def posterior_rows(variants: Sequence[VariantResult], points: int = 120) -> list[dict[str, Any]]:
-    """Beta posterior densities on one grid spanning every variant's likely rates."""
-    from scipy.stats import beta
-
-    shapes = [(1 + v.conversions, 1 + v.users - v.conversions) for v in variants]
-    spans = [beta.ppf([1e-4, 1 - 1e-4], a, b) for a, b in shapes]
-    low, high = min(s[0] for s in spans), max(s[1] for s in spans)
-    grid = [low + (high - low) * i / (points - 1) for i in range(points)]
-    return [
-        {"variant": v.name, "conversion rate": round(x, 6), "density": round(float(d), 4)}
-        for v, (a, b) in zip(variants, shapes, strict=True)
-        for x, d in zip(grid, beta.pdf(grid, a, b), strict=True)
-    ]
 
 
 def verdict(comparisons: list[Comparison], mismatch: bool, req: ABTestRequest, needed: int) -> str:

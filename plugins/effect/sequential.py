@@ -65,8 +65,8 @@ def difference_of_means(
     """Confidence sequence for mean_b - mean_a; variances are per-unit (not of the mean)."""
     variance = var_a / n_a + var_b / n_b
     diff = mean_b - mean_a
-    if variance <= 0:  # both arms constant: no information about a difference
-        return Sequential(-math.inf, math.inf, 1.0)
+    if variance <= 0:  # both arms constant, as the Wald and Welch intervals treat it
+        return Sequential(diff, diff, 1.0 if diff == 0 else 0.0)
     pooled_unit = (var_a + var_b) / 2 or variance * min(n_a, n_b)
     tau2 = mixture_width(alpha, planned_per_variant / (2 * pooled_unit))
     half = float(radius(1 / variance, alpha, tau2))

@@ -1,0 +1,40 @@
+"""Input pieces shared by the effect plugins: count checks and posterior charts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationInfo
+
+
+def not_above(value: int, info: ValidationInfo, total_field: str) -> int:
+    """Validator body: a count (clicks, conversions) cannot exceed its total."""
+    total = info.data.get(total_field)
+    if total is not None and value > total:
+        raise ValueError(f"{info.field_name} ({value}) cannot exceed {total_field} ({total})")
+    return value
+
+
+def unique_names(names: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"variant names must be unique ({name!r} repeats)")
+        seen.add(name)
+
+
+def posterior_rows(
+    shapes: Sequence[tuple[str, float, float]], x_name: str, points: int = 120
+) -> list[dict[str, Any]]:
+    """Beta(a, b) densities of each named variant on one grid spanning their likely rates."""
+    from scipy.stats import beta
+
+    spans = [beta.ppf([1e-4, 1 - 1e-4], a, b) for _, a, b in shapes]
+    low, high = min(s[0] for s in spans), max(s[1] for s in spans)
+    grid = [low + (high - low) * i / (points - 1) for i in range(points)]
+    return [
+        {"variant": name, x_name: round(x, 6), "density": round(float(d), 4)}
+        for name, a, b in shapes
+        for x, d in zip(grid, beta.pdf(grid, a, b), strict=True)
+    ]
