@@ -46,11 +46,14 @@ class BanditRequest(BaseModel):
     )
 
     variants: list[VariantStats] = Field(min_length=2, max_length=50)
-    prior_clicks: float = Field(
-        default=1.0, gt=0, description="Beta prior: pseudo-clicks every variant starts with."
+    prior_clicks: float | None = Field(
+        default=None,
+        gt=0,
+        description="Beta prior: pseudo-clicks every variant starts with. Default (with "
+        "prior_misses unset): one pseudo-click at the variants' pooled click rate.",
     )
-    prior_misses: float = Field(
-        default=1.0, gt=0, description="Beta prior: pseudo-impressions without a click."
+    prior_misses: float | None = Field(
+        default=None, gt=0, description="Beta prior: pseudo-impressions without a click."
     )
     ship_when_value_remaining_below: float = Field(
         default=0.01,
@@ -64,7 +67,19 @@ class BanditRequest(BaseModel):
     @model_validator(mode="after")
     def _distinct(self) -> BanditRequest:
         unique_names([v.name for v in self.variants])
+        if (self.prior_clicks is None) != (self.prior_misses is None):
+            raise ValueError("set both prior_clicks and prior_misses, or neither")
         return self
+
+    def prior(self) -> tuple[float, float]:
+        """The given prior, or one pseudo-click at the pooled rate: weak, but on the scale of
+        the data (a uniform prior would rate an untried variant at 50% CTR)."""
+        if self.prior_clicks is not None and self.prior_misses is not None:
+            return self.prior_clicks, self.prior_misses
+        clicks = sum(v.clicks for v in self.variants)
+        shown = sum(v.impressions for v in self.variants)
+        pooled = (clicks + 1) / (shown + 2)
+        return 1.0, max(1 / pooled - 1, 1.0)
 
 
 class VariantPosterior(BaseModel):
@@ -107,7 +122,7 @@ class VariantBandit(Plugin[BanditRequest, BanditResult]):
         posterior = bandit.Posterior.from_counts(
             [v.clicks for v in req.variants],
             [v.impressions for v in req.variants],
-            (req.prior_clicks, req.prior_misses),
+            req.prior(),
         )
         allocation = bandit.allocate(posterior)
         low, high = posterior.interval(req.level)
@@ -127,7 +142,10 @@ class VariantBandit(Plugin[BanditRequest, BanditResult]):
             for i, v in enumerate(req.variants)
         ]
         leader = rows[allocation.leader]
-        ship = allocation.value_remaining < req.ship_when_value_remaining_below
+        # Never ship what was never shown, however the prior rates it.
+        ship = allocation.value_remaining < req.ship_when_value_remaining_below and (
+            leader.impressions > 0
+        )
         if ship:
             advice = (
                 f"Ship {leader.name!r}: no other variant is plausibly more than "

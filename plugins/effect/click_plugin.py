@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from plugins.effect.inputs import check_item_ids
 from toolkit.charts import Chart
 from toolkit.context import Context
-from toolkit.errors import InputError
 from toolkit.plugin import Plugin
 
 NAME = "ctr-predict"
@@ -52,6 +52,12 @@ class ClickRequest(BaseModel):
             raise ValueError(f"unknown user features {unknown}; use {USER_FEATURES}")
         return value
 
+    @field_validator("item_ids")
+    @classmethod
+    def _items_in_campaign(cls, value: list[int], info: ValidationInfo) -> list[int]:
+        check_item_ids(info.data.get("campaign", "all"), value)
+        return value
+
 
 class ClickPrediction(BaseModel):
     item_id: int
@@ -87,11 +93,6 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
         from plugins.effect import ctr, obd
 
         items = obd.item_table(req.campaign)
-        unknown = sorted(set(req.item_ids) - set(items.index))
-        if unknown:
-            raise InputError(
-                f"item_ids: {unknown} not in campaign {req.campaign!r} (ids 0-{len(items) - 1})"
-            )
         if req.item_ids:
             items = items.loc[sorted(set(req.item_ids))]
         positions = sorted(set(req.positions))

@@ -85,7 +85,14 @@ def chosen_model(c: float | None = None) -> Any:
     from sklearn.pipeline import make_pipeline
 
     if c is None:
-        linear = LogisticRegressionCV(Cs=C_GRID, cv=3, scoring="neg_log_loss", max_iter=3000)
+        linear = LogisticRegressionCV(
+            Cs=C_GRID,
+            cv=3,
+            scoring="neg_log_loss",
+            max_iter=3000,
+            l1_ratios=(0.0,),  # plain L2
+            use_legacy_attributes=False,  # C_ is the chosen strength (scikit-learn >= 1.9)
+        )
     else:
         linear = LogisticRegression(C=c, max_iter=3000)
     return CalibratedClassifierCV(make_pipeline(_encoder(), linear), method="sigmoid", cv=3)
@@ -151,7 +158,7 @@ class ClickModel:
         self.model = chosen_model().fit(x, clicks)
         # The strength the full fit chose (mean over the calibration folds' fits).
         self.c = float(
-            np.mean([m.estimator.steps[-1][1].C_[0] for m in self.model.calibrated_classifiers_])
+            np.mean([m.estimator.steps[-1][1].C_ for m in self.model.calibrated_classifiers_])
         )
         rng = np.random.default_rng(seed)
         self.resampled = []

@@ -24,6 +24,17 @@ def unique_names(names: Sequence[str]) -> None:
         seen.add(name)
 
 
+def check_item_ids(campaign: str, item_ids: Sequence[int], where: str = "") -> None:
+    """Open Bandit item ids run 0..n-1 per campaign."""
+    from plugins.effect.obd import ITEM_COUNTS
+
+    unknown = sorted({i for i in item_ids if not 0 <= i < ITEM_COUNTS[campaign]})
+    if unknown:
+        raise ValueError(
+            f"{where}{unknown} not in campaign {campaign!r} (0-{ITEM_COUNTS[campaign] - 1})"
+        )
+
+
 def posterior_rows(
     shapes: Sequence[tuple[str, float, float]], x_name: str, points: int = 120
 ) -> list[dict[str, Any]]:

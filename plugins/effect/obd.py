@@ -25,6 +25,7 @@ from toolkit.data.packaged import package_dir
 Campaign = Literal["all", "men", "women"]
 LoggingPolicy = Literal["random", "bts"]
 CAMPAIGNS: tuple[Campaign, ...] = ("all", "men", "women")
+ITEM_COUNTS: dict[str, int] = {"all": 80, "men": 34, "women": 46}  # item ids are 0..n-1
 POSITIONS = (1, 2, 3)
 USER_FEATURES = [f"user_feature_{i}" for i in range(4)]
 ITEM_CATEGORIES = [f"item_feature_{i}" for i in range(1, 4)]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from plugins.effect.inputs import check_item_ids
 from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.errors import InputError
@@ -62,8 +63,28 @@ class PolicyRequest(BaseModel):
         "historically best items in slots 1-3; rules: `rules` below, the rest of each slot "
         "uniform.",
     )
-    rules: list[Rule] = Field(default_factory=list, max_length=200)
+    rules: list[Rule] = Field(default_factory=list, max_length=200, validate_default=True)
     level: float = Field(default=0.95, gt=0.5, lt=1, description="Interval coverage.")
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_fit(cls, rules: list[Rule], info: ValidationInfo) -> list[Rule]:
+        if info.data.get("policy") == "rules" and not rules:
+            raise ValueError("give at least one rule when policy is 'rules'")
+        for n, rule in enumerate(rules):
+            check_item_ids(info.data.get("campaign", "all"), [rule.item_id], f"rule {n}: ")
+        for rule in rules:  # visitors in a rule's segment also get every broader rule
+            broader = [
+                r.share
+                for r in rules
+                if r.position == rule.position and r.segment.items() <= rule.segment.items()
+            ]
+            if sum(broader) > 1 + 1e-9:
+                raise ValueError(
+                    f"shares for position {rule.position} add up to {sum(broader):g} "
+                    "for some visitors (at most 1)"
+                )
+        return rules
 
 
 class PolicyEstimate(BaseModel):
@@ -100,8 +121,6 @@ class PolicyEvaluator(Plugin[PolicyRequest, PolicyResult]):
     def run(self, req: PolicyRequest, ctx: Context) -> PolicyResult:
         from plugins.effect import obd, offline
 
-        if req.policy == "rules" and not req.rules:
-            raise InputError("rules: give at least one rule when policy is 'rules'")
         logs = ctx.shared(f"{NAME}.logs.{req.campaign}", lambda: offline.uniform_logs(req.campaign))
         grid = ctx.shared(
             f"{NAME}.grid.{req.campaign}", lambda: offline.click_model_grid(logs, req.campaign)
@@ -182,16 +201,16 @@ def _rule_probabilities(rules: Sequence[Rule], n_items: int, logs: pd.DataFrame)
 
     taken = np.zeros(len(logs))
     rows = np.zeros((len(logs), n_items))
-    for n, rule in enumerate(rules):
-        if rule.item_id >= n_items:
-            raise InputError(f"rules.{n}.item_id: {rule.item_id} not in 0-{n_items - 1}")
+    for rule in rules:
         match = logs["position"].to_numpy() == rule.position
         for feature, value in rule.segment.items():
             match &= logs[feature].to_numpy() == value
         rows[match, rule.item_id] += rule.share
         taken[match] += rule.share
     if (taken > 1 + 1e-9).any():
-        raise InputError("rules: shares for one slot add up to more than 1 for some visitors")
+        raise InputError(
+            NAME, {"rules": "shares for one slot add up to more than 1 for some visitors"}
+        )
     rows += ((1 - taken) / n_items)[:, None]
     return rows
 
