@@ -8,7 +8,7 @@ would train on its own logs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -16,6 +16,12 @@ from plugins.effect.inputs import check_item_ids
 from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.plugin import Plugin
+
+if TYPE_CHECKING:  # numpy/pandas/scikit-learn load on first run, not at plugin discovery
+    import numpy as np
+    import pandas as pd
+
+    from plugins.effect.ctr import ClickModel
 
 NAME = "ctr-predict"
 VISITOR_CONTEXTS = 60  # most frequent logged user contexts (82% of visitors) averaged over
@@ -92,22 +98,22 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
 
         from plugins.effect import ctr, obd
 
-        items = obd.item_table(req.campaign)
-        if req.item_ids:
-            items = items.loc[sorted(set(req.item_ids))]
-        positions = sorted(set(req.positions))
+        model = ctx.shared(f"{NAME}.model", lambda: ctr.cached_click_model(ctx.settings.cache_dir))
         if req.user:
             users = pd.DataFrame([{f: req.user.get(f, "") for f in obd.USER_FEATURES}])
-            weights = np.ones(1)
-        else:
-            users, weights = ctx.shared(
-                f"{NAME}.users.{req.campaign}",
-                lambda: ctr.frequent_users(req.campaign, VISITOR_CONTEXTS),
+            table = _scored_pairs(model, req.campaign, users, np.ones(1))
+        else:  # the average visitor: the same for every request, so scored once
+            table = ctx.shared(
+                f"{NAME}.visitors.{req.campaign}",
+                lambda: _scored_pairs(
+                    model, req.campaign, *ctr.frequent_users(req.campaign, VISITOR_CONTEXTS)
+                ),
             )
-        model = ctx.shared(f"{NAME}.model", lambda: ctr.cached_click_model(ctx.settings.cache_dir))
-        grid = ctr.candidate_rows(req.campaign, items, positions, users)
-        pred = model.predict(grid, req.level, weights)
-        pairs = grid.iloc[:: len(users)]
+        chosen = table["position"].isin(req.positions)
+        if req.item_ids:
+            chosen &= table["item_id"].isin(req.item_ids)
+        pairs = table[chosen]
+        pred = ctr.with_interval(pairs["ctr"].to_numpy(), pairs["spread"].to_numpy(), req.level)
         rows = [
             ClickPrediction(
                 item_id=int(item),
@@ -166,3 +172,16 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
                 ],
             )
         ]
+
+
+def _scored_pairs(
+    model: ClickModel, campaign: str, users: pd.DataFrame, weights: np.ndarray
+) -> pd.DataFrame:
+    """Every (item, position) of a campaign with its CTR averaged over the users and the
+    logit spread of that average."""
+    from plugins.effect import ctr, obd
+
+    grid = ctr.candidate_rows(campaign, obd.item_table(campaign), obd.POSITIONS, users)
+    probability, spread = model.predict_spread(grid, weights)
+    pairs = grid.iloc[:: len(users)][["item_id", "position", "prior_ctr"]].reset_index(drop=True)
+    return pairs.assign(ctr=probability, spread=spread)

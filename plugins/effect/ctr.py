@@ -179,6 +179,12 @@ class ClickModel:
         With `user_weights` (k weights summing to 1), rows come in consecutive groups of
         k (one candidate under k user contexts): each group gets the weighted mean.
         """
+        return with_interval(*self.predict_spread(rows, user_weights), level)
+
+    def predict_spread(
+        self, rows: pd.DataFrame, user_weights: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(click probability, standard deviation of its logit over the bootstrap refits)."""
         weights = np.ones(1) if user_weights is None else np.asarray(user_weights, float)
         x = rows[CATEGORICAL + NUMERIC]
 
@@ -187,13 +193,18 @@ class ClickModel:
 
         ctr = grouped(self.model)
         if len(self.resampled) < 2:
-            return Prediction(ctr, ctr.copy(), ctr.copy())
-        from scipy.special import expit, logit
-        from scipy.stats import norm
+            return ctr, np.zeros_like(ctr)
+        from scipy.special import logit
 
-        spread = np.std([logit(grouped(m)) for m in self.resampled], axis=0, ddof=1)
-        half = norm.ppf(0.5 + level / 2) * spread
-        return Prediction(ctr, expit(logit(ctr) - half), expit(logit(ctr) + half))
+        return ctr, np.std([logit(grouped(m)) for m in self.resampled], axis=0, ddof=1)
+
+
+def with_interval(ctr: np.ndarray, logit_spread: np.ndarray, level: float) -> Prediction:
+    from scipy.special import expit, logit
+    from scipy.stats import norm
+
+    half = norm.ppf(0.5 + level / 2) * logit_spread
+    return Prediction(ctr, expit(logit(ctr) - half), expit(logit(ctr) + half))
 
 
 def candidate_rows(

@@ -52,7 +52,7 @@ class MetricRequest(BaseModel):
         min_length=4, max_length=500_000, description="One row per user."
     )
     control: str | None = Field(default=None, description="Control variant; default: the first.")
-    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    alpha: float = Field(default=0.05, ge=1e-6, lt=0.5, description="Significance level.")
     correction: Literal["holm", "bonferroni", "none"] = "holm"
     expected_split: dict[str, float] | None = Field(
         default=None, description="Planned traffic share per variant (default equal)."

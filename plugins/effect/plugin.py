@@ -43,7 +43,7 @@ class ABTestRequest(BaseModel):
     variants: list[VariantCounts] = Field(
         min_length=2, max_length=26, description="Counts per variant; the first is the control."
     )
-    alpha: float = Field(default=0.05, gt=0, lt=0.5, description="Significance level.")
+    alpha: float = Field(default=0.05, ge=1e-6, lt=0.5, description="Significance level.")
     expected_split: list[float] | None = Field(
         default=None,
         description="Planned traffic share per variant for the sample-ratio check (default equal).",
