@@ -89,5 +89,6 @@ def test_load_is_idempotent() -> None:
 
 
 def test_unknown_plugin_lists_the_available_ones() -> None:
-    with pytest.raises(PluginNotFound, match=r"no plugin named 'nope' \(available: ab-metric, ab-test"):
+    listed = r"no plugin named 'nope' \(available: ab-metric, ab-test"
+    with pytest.raises(PluginNotFound, match=listed):
         make_registry().get("nope")
