@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from plugins.effect.inputs import check_item_ids
+from plugins.effect.inputs import UserFeatures, check_item_ids
 from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.plugin import Plugin
@@ -41,22 +41,12 @@ class ClickRequest(BaseModel):
     positions: list[Literal[1, 2, 3]] = Field(
         default_factory=lambda: [1, 2, 3], min_length=1, description="Slots to score (1 = top)."
     )
-    user: dict[str, str] = Field(
+    user: UserFeatures = Field(
         default_factory=dict,
         description="A visitor's hashed user_feature_0..3 values; empty = average logged visitor.",
     )
     top: int = Field(default=10, ge=1, le=240, description="How many (item, position) rows.")
     level: float = Field(default=0.9, gt=0.5, lt=1, description="Interval coverage.")
-
-    @field_validator("user")
-    @classmethod
-    def _known_features(cls, value: dict[str, str]) -> dict[str, str]:
-        from plugins.effect.obd import USER_FEATURES
-
-        unknown = sorted(set(value) - set(USER_FEATURES))
-        if unknown:
-            raise ValueError(f"unknown user features {unknown}; use {USER_FEATURES}")
-        return value
 
     @field_validator("item_ids")
     @classmethod

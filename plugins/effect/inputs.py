@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationInfo
+from pydantic import AfterValidator, ValidationInfo
 
 
 def not_above(value: int, info: ValidationInfo, total_field: str) -> int:
@@ -14,6 +14,19 @@ def not_above(value: int, info: ValidationInfo, total_field: str) -> int:
     if total is not None and value > total:
         raise ValueError(f"{info.field_name} ({value}) cannot exceed {total_field} ({total})")
     return value
+
+
+def _known_user_features(value: dict[str, str]) -> dict[str, str]:
+    from plugins.effect.obd import USER_FEATURES
+
+    unknown = sorted(set(value) - set(USER_FEATURES))
+    if unknown:
+        raise ValueError(f"unknown user features {unknown}; use {USER_FEATURES}")
+    return value
+
+
+# Open Bandit visitor features by name (user_feature_0..3) -> hashed value.
+UserFeatures = Annotated[dict[str, str], AfterValidator(_known_user_features)]
 
 
 def unique_names(names: Sequence[str]) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from plugins.effect.inputs import check_item_ids
+from plugins.effect.inputs import UserFeatures, check_item_ids
 from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.errors import InputError
@@ -26,20 +26,10 @@ class Rule(BaseModel):
     item_id: int = Field(ge=0, description="Item to show.")
     position: Literal[1, 2, 3] = Field(description="Slot to show it in (1 = top).")
     share: float = Field(default=1.0, gt=0, le=1, description="Of that slot's impressions.")
-    segment: dict[str, str] = Field(
+    segment: UserFeatures = Field(
         default_factory=dict,
         description="Only for visitors with these hashed user_feature_0..3 values; empty = all.",
     )
-
-    @field_validator("segment")
-    @classmethod
-    def _known_features(cls, value: dict[str, str]) -> dict[str, str]:
-        from plugins.effect.obd import USER_FEATURES
-
-        unknown = sorted(set(value) - set(USER_FEATURES))
-        if unknown:
-            raise ValueError(f"unknown user features {unknown}; use {USER_FEATURES}")
-        return value
 
 
 class PolicyRequest(BaseModel):
