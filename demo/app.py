@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -110,11 +111,17 @@ class DemoApp:
             with gr.Tabs():
                 with gr.Tab("Chat", id="chat"):
                     self.chat_tab()
+                placed: set[str] = set()
                 for name in self.registry.names():
-                    plugin = self.registry.plugins[name]
-                    with gr.Tab(name, id=f"plugin-{name}", elem_id=f"tab-plugin-{name}"):
-                        run = self.plugin_runner(name)
-                        self.form_tab("plugin", name, plugin.description, plugin.Input, run)
+                    group = self.registry.plugins[name].group
+                    if not group:
+                        self.plugin_tab(name)
+                    elif group not in placed:  # its tab sits where its first plugin sorts
+                        placed.add(group)
+                        with gr.Tab(group, elem_id=f"tab-group-{slug(group)}"), gr.Tabs():
+                            for member in self.registry.names():
+                                if self.registry.plugins[member].group == group:
+                                    self.plugin_tab(member)
                 if self.chains.chains:
                     with gr.Tab("Chains", id="chains", elem_id="tab-chains"), gr.Tabs():
                         for name in self.chains.names():
@@ -123,6 +130,12 @@ class DemoApp:
                                 run = self.chain_runner(chain)
                                 self.form_tab("chain", name, chain.description, chain.Input, run)
         return page
+
+    def plugin_tab(self, name: str) -> None:
+        plugin = self.registry.plugins[name]
+        with gr.Tab(name, id=f"plugin-{name}", elem_id=f"tab-plugin-{name}"):
+            run = self.plugin_runner(name)
+            self.form_tab("plugin", name, plugin.description, plugin.Input, run)
 
     def status_text(self) -> str:
         if self.warm.ready:
@@ -261,6 +274,10 @@ class DemoApp:
                 yield {"answer": error_text(err)}
 
         return run
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def chain_answer(chain: Chain, result: ChainResult) -> str:

@@ -199,7 +199,8 @@ def run_cli(demo_store: Path, tmp_path: Path, *args: str) -> subprocess.Complete
 
 @pytest.mark.timeout(900)
 def test_campaign_chain_headless_on_the_real_model(demo_store: Path, tmp_path: Path) -> None:
-    """A Chinese goal -> relevant products -> checked copy for each, via the CLI."""
+    """A Chinese goal -> relevant products -> checked copy for each -> the copy ranked by
+    expected click rate (the stated prior: this shop has logged no campaigns), via the CLI."""
     run = run_cli(
         demo_store,
         tmp_path,
@@ -217,7 +218,12 @@ def test_campaign_chain_headless_on_the_real_model(demo_store: Path, tmp_path: P
     copy = result["output"]["copy"][0]
     assert copy["product_id"] == product["product_id"] and copy["language"] == "zh"
     assert copy["variants"][0]["text"]
+    forecast = result["output"]["forecast"][0]
+    assert forecast["basis"] == "prior" and "No model yet" in forecast["note"]
+    assert [f["text"] for f in forecast["forecasts"]] == [v["text"] for v in copy["variants"]]
+    assert forecast["forecasts"][0]["channel"] == copy["channel"]
     assert "step recommend (recommender): ok" in run.stderr
+    assert "step predict (copy-ctr): ok" in run.stderr
 
 
 @pytest.mark.timeout(900)

@@ -92,7 +92,12 @@ def test_page_shows_loading_progress_then_ready_and_a_tab_per_plugin_and_chain(p
     expect(status).to_contain_text("model: ok")
     registry = Registry(Settings()).load()
     for name in registry.names():
+        group = registry.plugins[name].group
+        if group:  # a family of plugins: sub-tabs of one tab
+            page.get_by_role("tab", name=group, exact=True).click()
         expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
+    # Every top-level tab fits on the page: none hides in an overflow menu.
+    expect(page.get_by_role("tab", name="Chains", exact=True)).to_be_visible()
     page.get_by_role("tab", name="Chains").click()
     for name in ChainLibrary(registry).load().names():
         page.locator("#tab-chains").get_by_role("tab", name=name, exact=True).click()
@@ -126,6 +131,7 @@ def test_chat_message_reaches_a_plugin_and_the_answer_streams_in(page: Any) -> N
 def test_plugin_tab_runs_its_form_and_draws_charts(page: Any) -> None:
     from playwright.sync_api import expect
 
+    page.get_by_role("tab", name="Campaign effect", exact=True).click()
     page.get_by_role("tab", name="ab-test", exact=True).click()
     page.click("#run-plugin-ab-test")
     answer = page.locator("#answer-plugin-ab-test")

@@ -48,6 +48,9 @@ class Plugin(ABC, Generic[InT, OutT]):
     version: ClassVar[str] = "0.1.0"
     description: ClassVar[str] = ""
     languages: ClassVar[tuple[str, ...]] = ("zh", "en")
+    # Plugins of one family share a group, e.g. "Campaign effect": the demo shows them as
+    # sub-tabs of one tab. Empty: a tab of its own.
+    group: ClassVar[str] = ""
     Input: type[InT]
     Output: type[OutT]
     # Batch runs also write a spreadsheet of the results (`run --sheet` names another file).

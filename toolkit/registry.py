@@ -29,6 +29,7 @@ ENTRY_POINT_GROUP = "pitchcraft.plugins"
 BUILTIN_PLUGINS: dict[str, str] = {
     "ab-metric": "plugins.effect.metric_plugin:MetricTest",
     "ab-test": "plugins.effect.plugin:ABTestAnalyzer",
+    "copy-ctr": "plugins.effect.copy_plugin:CopyCtrPredictor",
     "copywriter": "plugins.copywriter.plugin:Copywriter",
     "ctr-predict": "plugins.effect.click_plugin:ClickPredictor",
     "policy-eval": "plugins.effect.policy_plugin:PolicyEvaluator",
@@ -47,6 +48,7 @@ class PluginInfo(BaseModel):
     version: str
     description: str
     languages: list[str]
+    group: str = ""
     source: str
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
@@ -177,6 +179,7 @@ class Registry:
             version=plugin.version,
             description=plugin.description,
             languages=list(plugin.languages),
+            group=plugin.group,
             source=self.sources[name],
             input_schema=plugin.Input.model_json_schema(),
             output_schema=plugin.Output.model_json_schema(),

@@ -113,6 +113,7 @@ class VariantBandit(Plugin[BanditRequest, BanditResult]):
         "rate, its share of the next traffic, expected loss, and whether the leader can ship."
     )
     languages = ("zh", "en")
+    group = "Campaign effect"
     Input = BanditRequest
     Output = BanditResult
 

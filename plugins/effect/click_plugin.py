@@ -79,6 +79,7 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
         "uncertainty interval (calibrated logistic model on the Open Bandit click logs)."
     )
     languages = ("zh", "en")
+    group = "Campaign effect"
     Input = ClickRequest
     Output = ClickResult
 

@@ -131,6 +131,7 @@ class MetricTest(Plugin[MetricRequest, MetricResult]):
         "reduction from pre-experiment data, always-valid intervals, corrections, SRM check."
     )
     languages = ("zh", "en")
+    group = "Campaign effect"
     Input = MetricRequest
     Output = MetricResult
 

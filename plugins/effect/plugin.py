@@ -123,6 +123,7 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
         "sample-ratio-mismatch check and the sample size needed."
     )
     languages = ("zh", "en")
+    group = "Campaign effect"
     Input = ABTestRequest
     Output = ABTestResult
 

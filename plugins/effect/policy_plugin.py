@@ -105,6 +105,7 @@ class PolicyEvaluator(Plugin[PolicyRequest, PolicyResult]):
         "inverse propensity, self-normalised and doubly-robust estimates with intervals."
     )
     languages = ("zh", "en")
+    group = "Campaign effect"
     Input = PolicyRequest
     Output = PolicyResult
 
