@@ -80,8 +80,9 @@ class CopyCtrRequest(BaseModel):
     )
     history: list[LoggedVariant] = Field(
         default_factory=list,
-        max_length=20_000,
-        description="Logged results of earlier variants; added to the settings' history file.",
+        max_length=2_000,
+        description="Logged results of earlier variants; added to the settings' history "
+        "file (history_path, no size limit: use it for larger logs).",
     )
     metric: Literal["ctr", "conversion_rate"] = Field(
         default="ctr", description="ctr: clicks per impression; conversion_rate: per click."
