@@ -17,6 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def one_click_prior(rate: float) -> tuple[float, float]:
+    """Beta(1, 1/rate - 1): one pseudo-click at `rate`. Weak, but on the scale of the data (a
+    uniform Beta(1, 1) would rate an untried variant at 50%)."""
+    return 1.0, max(1 / rate - 1, 1.0)
+
+
 @dataclass(frozen=True)
 class Posterior:
     alpha: np.ndarray

@@ -72,14 +72,14 @@ class BanditRequest(BaseModel):
         return self
 
     def prior(self) -> tuple[float, float]:
-        """The given prior, or one pseudo-click at the pooled rate: weak, but on the scale of
-        the data (a uniform prior would rate an untried variant at 50% CTR)."""
+        """The given prior, or one pseudo-click at the variants' pooled rate."""
+        from plugins.effect.bandit import one_click_prior
+
         if self.prior_clicks is not None and self.prior_misses is not None:
             return self.prior_clicks, self.prior_misses
         clicks = sum(v.clicks for v in self.variants)
         shown = sum(v.impressions for v in self.variants)
-        pooled = (clicks + 1) / (shown + 2)
-        return 1.0, max(1 / pooled - 1, 1.0)
+        return one_click_prior((clicks + 1) / (shown + 2))
 
 
 class VariantPosterior(BaseModel):

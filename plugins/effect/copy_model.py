@@ -66,12 +66,12 @@ def _fit(x: np.ndarray, shown: np.ndarray, hits: np.ndarray, strength: float) ->
 
 
 def prior_interval(prior_rate: float, level: float) -> tuple[float, float]:
-    """Beta prior with one pseudo-click at `prior_rate`: wide, on the right scale."""
-    from scipy.stats import beta
+    """Credible interval of the prior: one pseudo-click at `prior_rate` (wide, right scale)."""
+    from plugins.effect.bandit import Posterior, one_click_prior
 
-    shape_b = max(1 / prior_rate - 1, 1.0)
-    tail = (1 - level) / 2
-    return float(beta.ppf(tail, 1.0, shape_b)), float(beta.isf(tail, 1.0, shape_b))
+    shape_a, shape_b = one_click_prior(prior_rate)
+    low, high = Posterior(np.array([shape_a]), np.array([shape_b])).interval(level)
+    return float(low[0]), float(high[0])
 
 
 def learned(

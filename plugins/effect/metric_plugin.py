@@ -13,11 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from plugins.effect.plugin import SRM_THRESHOLD
 from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.plugin import Plugin
-
-SRM_THRESHOLD = 0.001
 
 
 class Observation(BaseModel):
@@ -154,9 +153,14 @@ class MetricTest(Plugin[MetricRequest, MetricResult]):
         groups = {n: values[labels == n] for n in names}
         raw_groups = {n: raw[labels == n] for n in names}
         tests = [means.welch(groups[control], groups[n], req.alpha) for n in names[1:]]
-        raw_tests = [means.welch(raw_groups[control], raw_groups[n], req.alpha) for n in names[1:]]
+        raw_tests = (
+            [means.welch(raw_groups[control], raw_groups[n], req.alpha) for n in names[1:]]
+            if cuped
+            else tests  # no adjustment: the raw test is the test
+        )
         adjusted = abtest.adjust_p_values([t.p_value for t in tests], req.correction)
         base = groups[control]
+        control_mean = raw_groups[control].mean()
         comparisons = []
         for name, test, raw_test, p_adj in zip(names[1:], tests, raw_tests, adjusted, strict=True):
             arm = groups[name]
@@ -171,7 +175,6 @@ class MetricTest(Plugin[MetricRequest, MetricResult]):
                 req.alpha,
                 planned,
             )
-            control_mean = raw_groups[control].mean()
             comparisons.append(
                 MetricComparison(
                     variant=name,

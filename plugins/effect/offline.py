@@ -53,13 +53,19 @@ def uniform_logs(campaign: obd.Campaign) -> pd.DataFrame:
     return obd.impressions(("random",), (campaign,))
 
 
+def slot_rows(slot_probabilities: np.ndarray, logs: pd.DataFrame) -> np.ndarray:
+    """A context-free policy, P(item in slot) as (items, 3), as each logged impression's
+    item probabilities for its slot: (impressions, items)."""
+    return slot_probabilities[:, logs["position"].to_numpy() - 1].T
+
+
 def evaluate(
     campaign: obd.Campaign, slot_probabilities: np.ndarray, resamples: int = 1000, seed: int = 0
 ) -> PolicyValue:
     """Estimate the click rate of a context-free policy given as P(item in slot):
     an (items, 3) array whose columns each sum to 1."""
-    slots = uniform_logs(campaign)["position"].to_numpy() - 1
-    return evaluate_rows(campaign, slot_probabilities[:, slots].T, resamples, seed)
+    rows = slot_rows(slot_probabilities, uniform_logs(campaign))
+    return evaluate_rows(campaign, rows, resamples, seed)
 
 
 def evaluate_rows(

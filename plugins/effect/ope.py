@@ -45,22 +45,6 @@ class LoggedFeedback:
         return float(w.sum() ** 2 / (w**2).sum()) if (w**2).sum() > 0 else 0.0
 
 
-def _dr_terms(
-    data: LoggedFeedback, expected_under_target: np.ndarray, predicted_logged: np.ndarray
-) -> np.ndarray:
-    """Per-impression doubly-robust terms (their mean is the estimate)."""
-    return expected_under_target + data.weights * (data.clicks - predicted_logged)
-
-
-def _estimate(name: str, weighted: np.ndarray, weights: np.ndarray, dr: np.ndarray | None) -> float:
-    if name == "ipw":
-        return float(weighted.mean())
-    if name == "snipw":
-        return float(weighted.sum() / weights.sum()) if weights.sum() > 0 else 0.0
-    assert dr is not None
-    return float(dr.mean())
-
-
 def estimate(
     data: LoggedFeedback,
     expected_under_target: np.ndarray | None = None,
@@ -76,25 +60,34 @@ def estimate(
     """
     weights = data.weights
     weighted = weights * data.clicks
-    dr = None
+    dr = None  # per-impression doubly-robust terms: their mean is the estimate
     if expected_under_target is not None and predicted_logged is not None:
-        dr = _dr_terms(data, expected_under_target, predicted_logged)
-    names = [n for n in ESTIMATORS if n != "dr" or dr is not None]
-    rng = np.random.default_rng(seed)
-    n = len(weights)
-    boot = {name: [] for name in names}
-    for start in range(0, resamples, 100):  # chunks keep the index matrix small
-        rows = rng.integers(0, n, (min(100, resamples - start), n))
+        dr = expected_under_target + weights * (data.clicks - predicted_logged)
+
+    def values(rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Each estimator over each row of impression indices (b, n) -> (b,)."""
         w, wr = weights[rows], weighted[rows]
-        boot["ipw"].append(wr.mean(axis=1))
-        boot["snipw"].append(wr.sum(axis=1) / np.maximum(w.sum(axis=1), 1e-300))
+        found = {
+            "ipw": wr.mean(axis=1),
+            "snipw": wr.sum(axis=1) / np.maximum(w.sum(axis=1), 1e-300),
+        }
         if dr is not None:
-            boot["dr"].append(dr[rows].mean(axis=1))
+            found["dr"] = dr[rows].mean(axis=1)
+        return found
+
+    n = len(weights)
+    point = values(np.arange(n)[None, :])
+    rng = np.random.default_rng(seed)
+    boot: dict[str, list[np.ndarray]] = {name: [] for name in point}
+    for start in range(0, resamples, 100):  # chunks keep the index matrix small
+        for name, found in values(rng.integers(0, n, (min(100, resamples - start), n))).items():
+            boot[name].append(found)
     tail = (1 - level) / 2 * 100
     out = []
-    for name in names:
-        low, high = np.percentile(np.concatenate(boot[name]), [tail, 100 - tail])
-        out.append(Estimate(name, _estimate(name, weighted, weights, dr), float(low), float(high)))
+    for name in ESTIMATORS:
+        if name in point:
+            low, high = np.percentile(np.concatenate(boot[name]), [tail, 100 - tail])
+            out.append(Estimate(name, float(point[name][0]), float(low), float(high)))
     return out
 
 

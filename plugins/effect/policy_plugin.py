@@ -120,7 +120,7 @@ class PolicyEvaluator(Plugin[PolicyRequest, PolicyResult]):
             slots = ctx.shared(
                 f"{NAME}.thompson.{req.campaign}", lambda: offline.thompson_policy(req.campaign)
             )
-            rows = slots[:, logs["position"].to_numpy() - 1].T
+            rows = offline.slot_rows(slots, logs)
         elif req.policy == "most-popular":
             rows = _most_popular(obd.item_table(req.campaign), logs)
         else:
