@@ -71,6 +71,10 @@ def test_policy_eval_brackets_the_thompson_samplers_logged_click_rate(ctx: Conte
         assert e.ci_low < result.logged_ctr < e.ci_high
         assert abs(e.ctr - result.logged_ctr) / result.logged_ctr < 0.3
     assert 500 < result.effective_sample_size < 10_000
+    narrower = PolicyEvaluator().invoke({"campaign": "all", "level": 0.8}, ctx)
+    for wide, narrow in zip(result.estimates, narrower.estimates, strict=True):
+        assert wide.ctr == narrow.ctr
+        assert wide.ci_low < narrow.ci_low < narrow.ci_high < wide.ci_high
 
 
 def test_policy_eval_of_rules_and_of_a_deterministic_policy(ctx: Context) -> None:

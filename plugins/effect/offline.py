@@ -74,6 +74,7 @@ def evaluate_rows(
     resamples: int = 1000,
     seed: int = 0,
     click_grid: np.ndarray | None = None,
+    level: float = 0.95,
 ) -> PolicyValue:
     """Estimate the click rate of a policy given, for each uniform-log impression, as the
     probability of each item in that impression's context and slot: (impressions, items).
@@ -93,6 +94,7 @@ def evaluate_rows(
             data,
             (row_probabilities * grid).sum(axis=1),
             grid[rows, items],
+            level=level,
             resamples=resamples,
             seed=seed,
         ),

@@ -125,7 +125,7 @@ class PolicyEvaluator(Plugin[PolicyRequest, PolicyResult]):
             rows = _most_popular(obd.item_table(req.campaign), logs)
         else:
             rows = _rule_probabilities(req.rules, len(obd.item_table(req.campaign)), logs)
-        value = offline.evaluate_rows(req.campaign, rows, click_grid=grid)
+        value = offline.evaluate_rows(req.campaign, rows, click_grid=grid, level=req.level)
         estimates = [
             PolicyEstimate(estimator=e.estimator, ctr=e.value, ci_low=e.ci_low, ci_high=e.ci_high)  # type: ignore[arg-type]
             for e in value.estimates
