@@ -300,6 +300,9 @@ def chat_progress(event: ChatEvent, progress: list[str], answer: str) -> tuple[l
         return [*progress, f"_… step {event.step}_"], answer
     if event.event == "step_end":
         return [*progress[:-1], f"_✓ step {event.step}: {event.status}_"], answer
+    if event.event == "draft":  # replaced by the reply, which may correct it
+        quoted = "\n".join(f"> {line}" for line in (event.text or "").splitlines())
+        return progress, f"_writing …_\n\n{quoted}"
     if event.event == "error":
         return progress, f"**Error:** {event.text}"
     return progress, event.text or ""

@@ -108,7 +108,7 @@ def test_page_shows_loading_progress_then_ready_and_a_tab_per_plugin_and_chain(p
 
 def test_chat_message_reaches_a_plugin_and_the_answer_streams_in(page: Any) -> None:
     page.get_by_role("tab", name="Chat").click()
-    page.fill("#chat-input textarea", "退货期限是多久？")
+    page.fill("#chat-input textarea", "How long do I have to return shoes?")
     page.keyboard.press("Enter")
     bubble = page.locator("#chatbot")
     states: list[str] = []
@@ -117,12 +117,15 @@ def test_chat_message_reaches_a_plugin_and_the_answer_streams_in(page: Any) -> N
         text = bubble.inner_text()
         if not states or states[-1] != text:
             states.append(text)
-        if "30" in text and "thinking" not in text:
+        if "30" in text and "thinking" not in text and "writing" not in text:
             break
         time.sleep(0.1)
     final = states[-1]
-    # the route arrived first, while the answer was still being written
+    # the route arrived first, then the model's draft grew token by token, then the answer
     assert any("support" in s and "thinking" in s for s in states[:-1]), states
+    drafts = [s.split("writing …", 1)[1] for s in states[:-1] if "writing …" in s]
+    assert len(set(drafts)) >= 3, states
+    assert "writing" not in final
     assert "→ plugin support" in final and "30" in final
     assert "returns" in final  # the cited policy
     shot(page, "02-chat")

@@ -3,6 +3,7 @@ vLLM server (`llm` runs a test on both backends)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 from tests.store_fixtures import free_port
 from toolkit import Settings
 from toolkit.llm import ModelClient
+from toolkit.llm.drafts import listening, readable
 from toolkit.llm.remote import ModelUnavailable
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -39,6 +41,46 @@ def test_structured_output_is_a_validated_object(llm: ModelClient) -> None:
     )
     assert isinstance(result, Tagline)
     assert result.tagline and len(result.keywords) <= 5
+
+
+def test_streamed_text_arrives_in_pieces_that_add_up_to_the_whole_reply(llm: ModelClient) -> None:
+    prompt = "用一句话介绍一款不锈钢保温杯。"
+    whole = llm.chat(max_tokens=40).invoke(prompt)
+    before = llm.usage.totals().get(("base", "completion"), 0)
+    pieces = [str(chunk.content) for chunk in llm.chat(max_tokens=40).stream(prompt)]
+    assert len([p for p in pieces if p]) >= 5  # token by token, not one block
+    assert "".join(pieces).strip() == whole.content
+    assert (
+        llm.usage.totals()[("base", "completion")] - before == whole.usage_metadata["output_tokens"]
+    )
+
+
+def test_a_draft_listener_hears_structured_output_grow(llm: ModelClient) -> None:
+    heard: list[str] = []
+    with listening(lambda _, raw: heard.append(raw)):
+        result = llm.structured(Tagline, max_tokens=120).invoke(
+            "Product: Bose SoundLink Flex SE Bluetooth Speaker, waterproof IP67."
+        )
+    texts = [readable(raw) for raw in heard]
+    assert len(heard) >= 5 and all(b.startswith(a) for a, b in itertools.pairwise(heard))
+    assert result.tagline in texts[-1]
+    assert any(t and result.tagline.startswith(t) and t != result.tagline for t in texts)
+    assert llm.structured(Tagline, max_tokens=120).invoke("Product: a desk lamp.")  # no listener
+
+
+def test_a_streamed_request_shares_its_batch_and_matches_the_plain_reply(
+    local_llm: ModelClient,
+) -> None:
+    engine = local_llm.engine()
+    chat = local_llm.chat(max_tokens=16)
+    prompts = ["Name a fruit.", "Name a colour.", "Name a city."]
+    alone = [chat.invoke(p).content for p in prompts]
+    before = engine.batches
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        streamed = pool.submit(lambda: "".join(str(c.content) for c in chat.stream(prompts[0])))
+        plain = list(pool.map(lambda p: chat.invoke(p).content, prompts[1:]))
+    assert [streamed.result(), *plain] == alone
+    assert engine.batches - before < len(prompts)
 
 
 def test_concurrent_requests_share_generate_calls(local_llm: ModelClient) -> None:

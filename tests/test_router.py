@@ -4,6 +4,7 @@ runs), and model routing by tool calling with a scripted tool-calling chat model
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from langchain_core.messages import AIMessage
 
 from tests.conftest import make_registry
 from toolkit.errors import PitchcraftError
-from toolkit.router import ChatRouter, Sessions, Turn, keyword_hits
+from toolkit.router import ChatEvent, ChatRouter, Sessions, Turn, keyword_hits, with_drafts
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +120,71 @@ def test_an_answer_without_a_known_tool_falls_back_to_keywords() -> None:
         router, _ = model_router(reply)
         assert asyncio.run(router.model_route("推荐耳机", "s")) is None
         assert router.route("推荐耳机", "s").by == "keywords"
+
+
+def collect(events: Any, pause_s: float = 0.0) -> list[Any]:
+    async def run() -> list[Any]:
+        seen = []
+        async for event in events:
+            seen.append(event)
+            await asyncio.sleep(pause_s)  # a slow reader
+        return seen
+
+    return asyncio.run(run())
+
+
+def writer(pieces: list[str], pause_s: float = 0.0, fail: bool = False, copies: int = 1) -> Any:
+    """Chat events from a 'plugin' that writes JSON through the draft listener on threads
+    (`copies` generations at once, each starting with its number)."""
+    from tests.conftest import make_registry
+    from toolkit.llm.drafts import new_draft
+
+    def write(copy: int) -> str:
+        draft = new_draft()
+        assert draft is not None  # the listener reached the worker thread
+        raw = ""
+        for n, piece in enumerate(pieces):
+            raw += piece + str(copy) if n == 0 and copies > 1 else piece
+            draft(raw)
+            time.sleep(pause_s)
+        if fail:
+            raise PitchcraftError("the plugin failed after writing")
+        return raw
+
+    ctx = make_registry(plugins=[]).context()
+
+    async def events() -> Any:
+        yield ChatEvent(event="step_start", session_id="s", step="one")
+        raws = await asyncio.to_thread(ctx.parallel, write, list(range(copies)))
+        yield ChatEvent(event="reply", session_id="s", text=raws[-1])
+
+    return events()
+
+
+def test_drafts_arrive_between_the_steps_and_the_reply_as_readable_text() -> None:
+    pieces = ['{"answer": "', "Returns ", "within ", "30 days", '", "sources": [1]}']
+    events = collect(with_drafts(writer(pieces, pause_s=0.02), "s"))
+    kinds = [e.event for e in events]
+    assert kinds[0] == "step_start" and kinds[-1] == "reply"
+    drafts = [e.text for e in events if e.event == "draft"]
+    assert len(drafts) >= 3 and drafts[-1] == "Returns within 30 days"
+    assert all(d and drafts[-1].startswith(d.strip()) for d in drafts)
+    assert len(set(drafts)) == len(drafts)  # a closing quote is not a new draft
+
+
+def test_a_slow_reader_gets_only_the_newest_draft_and_errors_still_surface() -> None:
+    pieces = ['{"answer": "a', "b", "c", "d", '"}']
+    events = collect(with_drafts(writer(pieces), "s"), pause_s=0.2)
+    assert [(e.event, e.text) for e in events][1:] == [
+        ("draft", "abcd"),
+        ("reply", '{"answer": "abcd"}'),
+    ]
+    with pytest.raises(PitchcraftError, match="failed after writing"):
+        collect(with_drafts(writer(pieces, fail=True), "s"))
+
+
+def test_generations_written_at_once_share_the_draft() -> None:
+    pieces = ['{"answer": "', "x", "y", '"}']
+    events = collect(with_drafts(writer(pieces, pause_s=0.05, copies=2), "s"))
+    last = [e.text for e in events if e.event == "draft"][-1]
+    assert sorted(last.split("\n\n")) == ["0xy", "1xy"]

@@ -402,7 +402,8 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
     )
     async def chat(body: ChatRequest, request: Request, who: Caller) -> Any:
         """Route a message to the right plugin or chain; same session_id, same conversation.
-        With `stream`, Server-Sent Events: route, step_start/step_end, then reply or error."""
+        With `stream`, Server-Sent Events: route, step_start/step_end, draft (the model's
+        text so far, unchecked), then reply or error."""
         request.state.target = "chat"
         body = await strict_body(request, ChatRequest)
         events = service.router.astream(body.message, body.session_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from toolkit.store import ProductStore
 
 T = TypeVar("T")
+A = TypeVar("A")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -65,6 +68,17 @@ class Context:
                 raise PitchcraftError(f"settings plugin_options.{plugin}: {bad}") from None
 
         return self.shared(f"{plugin}.options", build)
+
+    def parallel(self, fn: Callable[[A], T], items: Sequence[A], workers: int = 0) -> list[T]:
+        """`fn` over `items` on threads (`workers`, else settings.concurrency), results in
+        order; the model batches their calls. Each thread runs in a copy of the caller's
+        context variables, so a chat's draft listener hears the model there too."""
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        contexts = [contextvars.copy_context() for _ in items]
+        size = min(len(items), workers or self.settings.concurrency)
+        with ThreadPoolExecutor(max_workers=max(1, size)) as pool:
+            return list(pool.map(lambda c, item: c.run(fn, item), contexts, items))
 
     def is_built(self, key: str) -> bool:
         return key in self._resources

@@ -8,6 +8,7 @@ Input/Output models declared here.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import re
@@ -74,7 +75,10 @@ class Plugin(ABC, Generic[InT, OutT]):
         loop = asyncio.get_running_loop()
         pool = ThreadPoolExecutor(max_workers=ctx.settings.concurrency)
         try:
-            pending = [loop.run_in_executor(pool, self.run_checked, r, ctx) for r in reqs]
+            pending = [  # each in a copy of the caller's context (a chat's draft listener)
+                loop.run_in_executor(pool, contextvars.copy_context().run, self.run_checked, r, ctx)
+                for r in reqs
+            ]
             return list(await asyncio.gather(*pending))
         finally:  # on Ctrl-C, drop queued requests now instead of waiting for all of them
             pool.shutdown(wait=False, cancel_futures=True)

@@ -18,17 +18,20 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from toolkit.chain import ChainLibrary
 from toolkit.errors import PitchcraftError
+from toolkit.llm.drafts import listening, readable
 from toolkit.plugin import Plugin
 from toolkit.registry import Registry
 
 log = logging.getLogger(__name__)
+_END = object()  # the end of a merged event stream
+MAX_DRAFTS = 3  # generations shown at once in a draft (a chain's fan-out writes several)
 
 ROUTER_PROMPT = (
     "You route shop messages to one tool. Call exactly one tool with arguments taken from "
@@ -44,12 +47,16 @@ class Route(BaseModel):
 
 
 class ChatEvent(BaseModel):
-    event: Literal["route", "step_start", "step_end", "reply", "error"]
+    event: Literal["route", "step_start", "step_end", "draft", "reply", "error"]
     session_id: str
     route: Route | None = None
     step: str | None = None
     status: str | None = None
-    text: str | None = Field(default=None, description="The answer (Markdown) or the error.")
+    text: str | None = Field(
+        default=None,
+        description="reply: the answer (Markdown); error: what went wrong; draft: the model's "
+        "text so far, unchecked (the plugin may still correct or refuse it).",
+    )
     result: dict[str, Any] | None = None
 
 
@@ -217,7 +224,8 @@ class ChatRouter:
     async def astream(
         self, message: str, session_id: str | None = None
     ) -> AsyncIterator[ChatEvent]:
-        """route, then step_start/step_end for a chain's steps, then reply (or error)."""
+        """route, then step_start/step_end for a chain's steps and draft while the model
+        writes, then reply (or error)."""
         session = session_id or uuid.uuid4().hex[:16]
         message = message.strip()
         if not message:
@@ -231,15 +239,13 @@ class ChatRouter:
         if "session_id" in self.targets()[route.name].fields:
             route.request.setdefault("session_id", session)
         yield ChatEvent(event="route", session_id=session, route=route)
-        reply: ChatEvent
+        reply = ChatEvent(event="error", session_id=session, route=route, text="no reply")
         try:
-            if route.kind == "plugin":
-                reply = await self._run_plugin(route, session)
-            else:
-                async for event in self._run_chain(route, session):
-                    if event.event != "reply":
-                        yield event
+            async for event in with_drafts(self._answer(route, session), session):
+                if event.event in ("reply", "error"):
                     reply = event
+                else:
+                    yield event
         except PitchcraftError as err:
             reply = ChatEvent(event="error", session_id=session, route=route, text=str(err))
         self.sessions.add(
@@ -249,10 +255,14 @@ class ChatRouter:
         )
         yield reply
 
-    async def _run_plugin(self, route: Route, session: str) -> ChatEvent:
+    async def _answer(self, route: Route, session: str) -> AsyncIterator[ChatEvent]:
+        if route.kind == "chain":
+            async for event in self._run_chain(route, session):
+                yield event
+            return
         plugin = self.registry.get(route.name)
         result = await asyncio.to_thread(plugin.invoke, route.request, self.registry.context())
-        return ChatEvent(
+        yield ChatEvent(
             event="reply",
             session_id=session,
             route=route,
@@ -280,3 +290,58 @@ class ChatRouter:
                     text=chain.reply_text(event.result),
                     result=event.result.model_dump(mode="json"),
                 )
+
+
+async def with_drafts(events: AsyncIterator[ChatEvent], session: str) -> AsyncIterator[ChatEvent]:
+    """`events`, with `draft` events merged in while the model writes: the text so far of its
+    latest MAX_DRAFTS generations (only the newest draft, when several arrive between two
+    reads)."""
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[object] = asyncio.Queue()
+
+    texts: dict[int, str] = {}  # per generation, in the order they began
+    shown = [""]
+    lock = threading.Lock()
+
+    def heard(number: int, raw: str) -> None:  # on a model thread
+        with lock:
+            texts[number] = readable(raw)
+            text = "\n\n".join(t for t in list(texts.values())[-MAX_DRAFTS:] if t)
+            if not text or text == shown[0]:  # JSON punctuation alone changes nothing
+                return
+            shown[0] = text
+        draft = ChatEvent(event="draft", session_id=session, text=text)
+        loop.call_soon_threadsafe(inbox.put_nowait, draft)
+
+    async def pump() -> None:
+        try:
+            with listening(heard):
+                async for event in events:
+                    inbox.put_nowait(event)
+        except Exception as err:  # raised again by the reader
+            inbox.put_nowait(err)
+        finally:
+            inbox.put_nowait(_END)
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            item = await inbox.get()
+            while is_draft(item) and not inbox.empty():
+                later = inbox.get_nowait()
+                if not is_draft(later):
+                    yield cast(ChatEvent, item)
+                    item = later
+                    break
+                item = later
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield cast(ChatEvent, item)
+    finally:
+        task.cancel()
+
+
+def is_draft(item: object) -> bool:
+    return isinstance(item, ChatEvent) and item.event == "draft"

@@ -10,7 +10,6 @@ returned flagged, never silently passed. Near-duplicate variants are dropped.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -210,8 +209,7 @@ class VariantWriter:
     def write_many(self, angles: list[tuple[str, dict[str, str]]]) -> list[CopyVariant]:
         if not angles:
             return []
-        with ThreadPoolExecutor(max_workers=len(angles)) as pool:  # the model batches them
-            return list(pool.map(self.write, angles))
+        return self.ctx.parallel(self.write, angles, workers=len(angles))
 
     def write(self, angle: tuple[str, dict[str, str]]) -> CopyVariant:
         key, wording = angle

@@ -11,7 +11,6 @@ best -> reasons by the shared model, checked, else a template (reasons.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -349,8 +348,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
                     facts, language, ctx, lexicon, brands, opts.reason_retries, opts.use_model
                 )
 
-            with ThreadPoolExecutor(max_workers=max(1, ctx.settings.concurrency)) as pool:
-                outcomes = list(pool.map(reason, picks))
+            outcomes = ctx.parallel(reason, picks)
         return [
             Recommendation(
                 product_id=p.product.id,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +118,7 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
 
         if len(jobs) == 1 or all(r.depth == "fast" and not r.reply for r in reqs):
             return [finish(job) for job in jobs]
-        with ThreadPoolExecutor(max_workers=ctx.settings.concurrency) as pool:
-            return list(pool.map(finish, jobs))
+        return ctx.parallel(finish, jobs)
 
     def _finish(
         self,

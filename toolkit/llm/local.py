@@ -4,7 +4,8 @@ Requests from any number of threads go through one queue; a worker gathers
 those that arrive within a short window into one left-padded `generate` call,
 so concurrent plugin calls cost little more than one. LoRA adapters load by
 name from the adapters folder; one batch may mix adapters (peft's
-`adapter_names`), and rows without one run on the base weights.
+`adapter_names`), and rows without one run on the base weights. A request may
+ask for its text as it is generated (`on_text`); the rest of its batch is not slowed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ class _Request:
     temperature: float
     adapter: str | None
     json_schema: dict[str, Any] | None = None
+    on_text: Callable[[str], None] | None = None
     future: Future[Generation] = field(default_factory=Future)
 
     @property
@@ -52,6 +55,53 @@ def find_adapters(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     return {p.name: p for p in sorted(folder.iterdir()) if (p / "adapter_config.json").is_file()}
+
+
+class RowStreamer:
+    """A `generate` streamer for a batch: each row that asked for it hears its new text.
+
+    Text is passed on only once it decodes cleanly (a Chinese character may take several
+    tokens), and nothing after a row's end-of-sequence or its own token limit."""
+
+    def __init__(self, tokenizer: Any, group: list[_Request], stop_ids: set[int]) -> None:
+        self.tokenizer = tokenizer
+        self.stop_ids = stop_ids
+        self.rows = {i: r for i, r in enumerate(group) if r.on_text is not None}
+        self.tokens: dict[int, list[int]] = {i: [] for i in self.rows}
+        self.sent: dict[int, int] = dict.fromkeys(self.rows, 0)
+        self.done: set[int] = set()
+        self.prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:  # generate hands over the prompt first
+            self.prompt_seen = True
+            return
+        step = value.reshape(-1).tolist()
+        for row, request in self.rows.items():
+            tokens = self.tokens[row]
+            if row in self.done or step[row] in self.stop_ids:
+                self.done.add(row)
+                continue
+            tokens.append(step[row])
+            if len(tokens) >= request.max_new_tokens:
+                self.done.add(row)
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            if text.endswith("\ufffd"):  # half a character so far
+                continue
+            if len(text) > self.sent[row]:
+                self._send(row, request, text[self.sent[row] :])
+                self.sent[row] = len(text)
+
+    def _send(self, row: int, request: _Request, text: str) -> None:
+        try:
+            if request.on_text is not None:
+                request.on_text(text)
+        except Exception:  # a listener's fault must not fail the batch
+            log.exception("a text listener failed; it hears no more")
+            self.done.add(row)
+
+    def end(self) -> None:
+        pass
 
 
 class LocalEngine:
@@ -91,14 +141,29 @@ class LocalEngine:
         temperature: float = 0.0,
         adapter: str | None = None,
         json_schema: dict[str, Any] | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Generation:
         """Blocking; safe from any thread. Concurrent calls are batched together.
-        With `json_schema` the reply is constrained to JSON matching it."""
+        With `json_schema` the reply is constrained to JSON matching it; `on_text` is
+        called (on the engine's thread) with each new piece of text as it is generated."""
+        pending = self.submit(messages, max_new_tokens, temperature, adapter, json_schema, on_text)
+        return pending.result()
+
+    def submit(
+        self,
+        messages: list[dict[str, str]],
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        adapter: str | None = None,
+        json_schema: dict[str, Any] | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Future[Generation]:
+        """`generate` without waiting: the Generation arrives in the returned future."""
         request = _Request(
-            messages, max_new_tokens, temperature, self._resolve(adapter), json_schema
+            messages, max_new_tokens, temperature, self._resolve(adapter), json_schema, on_text
         )
         self._queue.put(request)
-        return request.future.result()
+        return request.future
 
     def _resolve(self, adapter: str | None) -> str | None:
         if adapter is None or adapter in self.adapters:
@@ -176,6 +241,9 @@ class LocalEngine:
             if self._token_data is None:
                 self._token_data = tokenizer_data(self.tokenizer)
             extra["prefix_allowed_tokens_fn"] = allowed_tokens_fn(self._token_data, schemas)
+        eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        if any(r.on_text is not None for r in group):
+            extra["streamer"] = RowStreamer(self.tokenizer, group, eos)
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,
@@ -187,7 +255,6 @@ class LocalEngine:
         self.batches += 1
         prompt_len = inputs["input_ids"].shape[1]
         results = []
-        eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         for row, req in enumerate(group):
             new = output[row, prompt_len:].tolist()[: req.max_new_tokens]
             cut = next((i for i, tok in enumerate(new) if tok in eos), len(new))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,6 +46,15 @@ class GuardedChatOpenAI(ChatOpenAI):
     async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
         with unreachable_as_unavailable(self.openai_api_base):
             return await super()._agenerate(*args, **kwargs)
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        with unreachable_as_unavailable(self.openai_api_base):
+            yield from super()._stream(*args, **kwargs)
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        with unreachable_as_unavailable(self.openai_api_base):
+            async for chunk in super()._astream(*args, **kwargs):
+                yield chunk
 
 
 class OpenAIBackend:
@@ -108,4 +117,5 @@ class OpenAIBackend:
             max_retries=self.settings.llm_retries,
             max_tokens=max_tokens,
             temperature=temperature,
+            stream_usage=True,  # token counts when streamed, as when not
         )

@@ -4,14 +4,14 @@ On a vLLM server the JSON schema constrains decoding (`structured_outputs`);
 on the local backend the reply is parsed, repaired (json-repair) and, if it
 still fails the schema, the model is asked again with the error, a bounded
 number of times. A final failure raises StructuredOutputError carrying the raw
-text.
+text. While a draft listener listens (toolkit.llm.drafts) the reply is streamed to it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -20,9 +20,11 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ValidationError
 
 from toolkit.errors import PitchcraftError
+from toolkit.llm.drafts import new_draft
 
 T = TypeVar("T", bound=BaseModel)
 Prompt = str | Sequence[BaseMessage]
+Draft = Callable[[str], None] | None
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 
 
@@ -124,11 +126,32 @@ class Structured(Generic[T]):
         messages += [AIMessage(raw), HumanMessage(retry)]
         return problem
 
+    def _complete(self, messages: list[BaseMessage], draft: Draft) -> str:
+        """The model's reply; streamed to the draft when someone listens."""
+        if draft is None:
+            return str(self.model.invoke(messages).content)
+        raw = ""
+        for chunk in self.model.stream(messages):
+            if chunk.content:
+                raw += str(chunk.content)
+                draft(raw)
+        return raw
+
+    async def _acomplete(self, messages: list[BaseMessage], draft: Draft) -> str:
+        if draft is None:
+            return str((await self.model.ainvoke(messages)).content)
+        raw = ""
+        async for chunk in self.model.astream(messages):
+            if chunk.content:
+                raw += str(chunk.content)
+                draft(raw)
+        return raw
+
     def invoke(self, prompt: Prompt) -> T:
         messages = self._messages(prompt)
-        raw, problem = "", ""
+        raw, problem, draft = "", "", new_draft()
         for _ in range(self.retries + 1):
-            raw = str(self.model.invoke(messages).content)
+            raw = self._complete(messages, draft)
             result = self._check(raw, messages)
             if not isinstance(result, str):
                 return result
@@ -137,9 +160,9 @@ class Structured(Generic[T]):
 
     async def ainvoke(self, prompt: Prompt) -> T:
         messages = self._messages(prompt)
-        raw, problem = "", ""
+        raw, problem, draft = "", "", new_draft()
         for _ in range(self.retries + 1):
-            raw = str((await self.model.ainvoke(messages)).content)
+            raw = await self._acomplete(messages, draft)
             result = self._check(raw, messages)
             if not isinstance(result, str):
                 return result
