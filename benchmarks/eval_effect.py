@@ -2,7 +2,8 @@
 
 1. Click prediction: out-of-fold AUC, log-loss and expected calibration error
    (10 equal-count bins) of the logistic baseline, gradient boosting and the
-   chosen calibrated model, on the same stratified folds of all six log files.
+   chosen calibrated model, on the same stratified folds of all six log files;
+   and the chosen model and the baseline without the users' past activity.
 2. Off-policy evaluation, validated as in the Open Bandit paper: estimate the
    production Thompson sampler's CTR from the uniform-random logs (IPW, SNIPW,
    DR) and compare with the CTR it actually got in its own logs.
@@ -24,18 +25,23 @@ import numpy as np
 from benchmarks.common import print_json_line, print_table
 from plugins.effect import bandit, ctr, obd, offline, ope
 
+CHOSEN = "chosen (L2 logistic, CV strength, Platt)"
+
 
 def click_models(repeats: int) -> dict[str, ctr.Scores]:
     frame = obd.impressions()
     clicks = frame["click"].to_numpy()
+    no_activity = frame.assign(**dict.fromkeys(obd.AFFINITY, 0.0))  # what the features add
     makers = {
-        "logistic baseline": ctr.baseline_model,
-        "gradient boosting": ctr.boosting_model,
-        "chosen (L2 logistic, CV strength, Platt)": ctr.chosen_model,
+        "logistic baseline": (ctr.baseline_model, frame),
+        "gradient boosting": (ctr.boosting_model, frame),
+        CHOSEN: (ctr.chosen_model, frame),
+        "chosen, without past activity": (ctr.chosen_model, no_activity),
+        "baseline, without past activity": (ctr.baseline_model, no_activity),
     }
     results = {}
-    for name, make in makers.items():
-        runs = [ctr.score(clicks, ctr.out_of_fold(make, frame, 5, seed)) for seed in range(repeats)]
+    for name, (make, rows) in makers.items():
+        runs = [ctr.score(clicks, ctr.out_of_fold(make, rows, 5, seed)) for seed in range(repeats)]
         results[name] = ctr.Scores(
             auc=float(np.mean([r.auc for r in runs])),
             log_loss=float(np.mean([r.log_loss for r in runs])),
@@ -151,12 +157,14 @@ def main() -> None:
     models = click_models(repeats=1 if args.quick else 3)
     errors = policy_evaluation(resamples=200 if args.quick else 1000)
     replays = replay(rounds=10_000 if args.quick else 30_000, seeds=3 if args.quick else 10)
-    chosen = models["chosen (L2 logistic, CV strength, Platt)"]
+    chosen = models[CHOSEN]
     base = models["logistic baseline"]
     figures: dict[str, object] = {
         "auc_model": round(chosen.auc, 4),
         "auc_baseline": round(base.auc, 4),
         "auc_gbdt": round(models["gradient boosting"].auc, 4),
+        "auc_model_no_activity": round(models["chosen, without past activity"].auc, 4),
+        "auc_baseline_no_activity": round(models["baseline, without past activity"].auc, 4),
         "logloss_model": round(chosen.log_loss, 5),
         "logloss_baseline": round(base.log_loss, 5),
         "ece_model": round(chosen.ece, 5),

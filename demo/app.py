@@ -95,7 +95,7 @@ class DemoApp:
         self.settings = registry.settings
         self.chains = ChainLibrary(registry).load()
         self.router = ChatRouter(registry, self.chains)
-        self.warm = WarmUp(registry.context)
+        self.warm = WarmUp(registry.context, self.registry.plugins)
 
     # -- the page ----------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ def test_health_routes_need_no_key_and_report_the_model_and_store(api_server: Se
     assert ready == {
         "status": "ready",
         "version": "0.1.0",
-        "checks": {"model": "ok", "store": "ok"},
+        "checks": {"model": "ok", "store": "ok", "plugins": "ok"},
     }
 
 

@@ -49,10 +49,26 @@ def test_click_model_is_cached_and_reloads_identically(ctx: Context) -> None:
     assert sorted(again.ctr.round(12)) == sorted(round(r.ctr, 12) for r in first.predictions)
 
 
+def test_a_visitors_past_interactions_raise_the_items_they_know(ctx: Context) -> None:
+    plugin = ClickPredictor()
+    user = {"user_feature_0": "81ce123cbb5bd8ce818f60fb3586bba5"}
+    request = {"campaign": "men", "user": user, "positions": [1], "top": 34}
+    new = {r.item_id: r.ctr for r in plugin.invoke(request, ctx).predictions}
+    known = {
+        r.item_id: r.ctr
+        for r in plugin.invoke({**request, "past_interactions": {5: 2}}, ctx).predictions
+    }
+    assert max(known, key=known.__getitem__) == 5  # the item they came back for leads
+    assert known[5] > 3 * new[5]
+    assert all(known[i] > new[i] for i in new)  # an active visitor clicks more anywhere
+
+
 @pytest.mark.parametrize(
     ("request_body", "field"),
     [
         ({"campaign": "men", "item_ids": [34]}, "item_ids"),
+        ({"campaign": "men", "past_interactions": {40: 1}}, "past_interactions"),
+        ({"past_interactions": {3: -1}}, "past_interactions.3"),
         ({"user": {"age": "30"}}, "user"),
         ({"positions": [4]}, "positions.0"),
         ({"campaign": "kids"}, "campaign"),

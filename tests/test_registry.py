@@ -92,3 +92,34 @@ def test_unknown_plugin_lists_the_available_ones() -> None:
     listed = r"no plugin named 'nope' \(available: ab-metric, ab-test"
     with pytest.raises(PluginNotFound, match=listed):
         make_registry().get("nope")
+
+
+def test_plugins_that_warm_up_are_warmed_after_the_store_and_model_and_failures_only_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tests.sample_plugins.good import Echo
+    from toolkit.warmup import OK, WarmUp
+
+    warmed: list[str] = []
+
+    class Warm(Echo):
+        name = "warm"
+
+        def warm_up(self, ctx: object) -> None:
+            warmed.append(self.name)
+
+    class Broken(Echo):
+        name = "broken"
+
+        def warm_up(self, ctx: object) -> None:
+            raise RuntimeError("no logs here")
+
+    warm = WarmUp(lambda: None, {"echo": Echo(), "warm": Warm(), "broken": Broken()})  # type: ignore[arg-type,return-value]
+    assert list(warm.checks) == ["store", "model", "plugins"]  # echo has nothing to warm
+    warm.checks = {"plugins": warm.checks["plugins"]}  # the store and model are not here
+    warm.state = {"plugins": "waiting"}
+    with caplog.at_level("WARNING"):
+        warm.run()
+    assert warmed == ["warm"] and warm.state == {"plugins": OK}
+    assert "plugin broken could not warm up: RuntimeError: no logs here" in caplog.text
+    assert "plugins" not in WarmUp(lambda: None, {"echo": Echo()}).checks  # type: ignore[arg-type,return-value]

@@ -229,7 +229,7 @@ class Service:
         self.metrics.count_tokens(
             lambda: self.ctx().llm.usage.totals() if self.ctx().is_built("llm") else {}
         )
-        self.warm = WarmUp(self.ctx)
+        self.warm = WarmUp(self.ctx, self.registry.plugins)
 
     def ctx(self) -> Context:
         return self.registry.context()
@@ -351,7 +351,8 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
         responses={503: {"model": Health, "description": "Model or store not ready"}},
     )
     async def readyz() -> Any:
-        """Ready when the model and the store have answered (no key needed)."""
+        """Ready when the model and the store have answered and the plugins have warmed up
+        (no key needed)."""
         checks = dict(service.warm.state)
         warm = service.warm.ready
         if warm and settings.llm_backend == "openai":  # the server may have gone since warm-up

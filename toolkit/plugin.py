@@ -139,6 +139,11 @@ class Plugin(ABC, Generic[InT, OutT]):
         default."""
         return []
 
+    def warm_up(self, ctx: Context) -> None:
+        """Build what a first request would otherwise wait for (e.g. fit or load a model).
+        The API and the demo call it in the background after the store and the model, and
+        report ready after it; nothing by default."""
+
     def commands(self) -> typer.Typer | None:
         """Extra CLI commands, offered as `pitchcraft <name> ...` (e.g. fitting a model the
         plugin loads); None when the plugin has none."""

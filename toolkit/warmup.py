@@ -1,13 +1,18 @@
-"""Open the store and load the model once, in the background, and say how far it got: the
-HTTP API's readiness and the demo's loading banner read the same state."""
+"""Open the store, load the model and warm the plugins that ask for it, once, in the
+background, and say how far it got: the HTTP API's readiness and the demo's loading banner
+read the same state."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from toolkit.context import Context
+from toolkit.plugin import Plugin
+
+log = logging.getLogger(__name__)
 
 WAITING = "waiting"
 LOADING = "loading"
@@ -15,11 +20,18 @@ OK = "ok"
 
 
 class WarmUp:
-    def __init__(self, ctx: Callable[[], Context]) -> None:
+    def __init__(
+        self, ctx: Callable[[], Context], plugins: Mapping[str, Plugin] | None = None
+    ) -> None:
         self.checks: dict[str, Callable[[], object]] = {
             "store": lambda: ctx().store.stats(),
             "model": lambda: ctx().llm.ping(),
         }
+        warming = {
+            n: p for n, p in (plugins or {}).items() if type(p).warm_up is not Plugin.warm_up
+        }
+        if warming:
+            self.checks["plugins"] = lambda: warm_plugins(warming, ctx())
         self.state = dict.fromkeys(self.checks, WAITING)
         self.seconds: dict[str, float] = {}
         self._started: dict[str, float] = {}
@@ -61,3 +73,12 @@ class WarmUp:
             else:
                 parts.append(f"{name}: {value}")
         return " · ".join(parts)
+
+
+def warm_plugins(plugins: Mapping[str, Plugin], ctx: Context) -> None:
+    """Each plugin's warm-up; one that fails is logged, and its first request will say why."""
+    for name, plugin in plugins.items():
+        try:
+            plugin.warm_up(ctx)
+        except Exception as err:
+            log.warning("plugin %s could not warm up: %s: %s", name, type(err).__name__, err)

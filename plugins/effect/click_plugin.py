@@ -8,7 +8,7 @@ would train on its own logs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -43,7 +43,14 @@ class ClickRequest(BaseModel):
     )
     user: UserFeatures = Field(
         default_factory=dict,
-        description="A visitor's hashed user_feature_0..3 values; empty = average logged visitor.",
+        description="A visitor's hashed user_feature_0..3 values; empty (and no "
+        "past_interactions) = the average logged visitor.",
+    )
+    past_interactions: dict[int, Annotated[int, Field(ge=0, le=10_000)]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="The visitor's past interactions per item id (the logs' user-item "
+        "affinity): active visitors and items they know click more. Empty = none.",
     )
     top: int = Field(default=10, ge=1, le=240, description="How many (item, position) rows.")
     level: float = Field(default=0.9, gt=0.5, lt=1, description="Interval coverage.")
@@ -52,6 +59,12 @@ class ClickRequest(BaseModel):
     @classmethod
     def _items_in_campaign(cls, value: list[int], info: ValidationInfo) -> list[int]:
         check_item_ids(info.data.get("campaign", "all"), value)
+        return value
+
+    @field_validator("past_interactions")
+    @classmethod
+    def _known_items(cls, value: dict[int, int], info: ValidationInfo) -> dict[int, int]:
+        check_item_ids(info.data.get("campaign", "all"), list(value), "item ids ")
         return value
 
 
@@ -83,16 +96,23 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
     Input = ClickRequest
     Output = ClickResult
 
+    def warm_up(self, ctx: Context) -> None:
+        _model(ctx)  # fitted once per machine (about 30 s), then loaded from the cache
+
     def run(self, req: ClickRequest, ctx: Context) -> ClickResult:
         import numpy as np
         import pandas as pd
 
         from plugins.effect import ctr, obd
 
-        model = ctx.shared(f"{NAME}.model", lambda: ctr.cached_click_model(ctx.settings.cache_dir))
-        if req.user:
+        model = _model(ctx)
+        if req.user or req.past_interactions:
+            counts = np.zeros((1, obd.ITEM_COUNTS[req.campaign]))
+            for item, times in req.past_interactions.items():
+                counts[0, item] = times
             users = pd.DataFrame([{f: req.user.get(f, "") for f in obd.USER_FEATURES}])
-            table = _scored_pairs(model, req.campaign, users, np.ones(1))
+            users["user_activity"] = np.log1p(counts.sum(axis=1))
+            table = _scored_pairs(model, req.campaign, users, np.ones(1), counts)
         else:  # the average visitor: the same for every request, so scored once
             table = ctx.shared(
                 f"{NAME}.visitors.{req.campaign}",
@@ -165,14 +185,25 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
         ]
 
 
+def _model(ctx: Context) -> ClickModel:
+    from plugins.effect import ctr
+
+    return ctx.shared(f"{NAME}.model", lambda: ctr.cached_click_model(ctx.settings.cache_dir))
+
+
 def _scored_pairs(
-    model: ClickModel, campaign: str, users: pd.DataFrame, weights: np.ndarray
+    model: ClickModel,
+    campaign: str,
+    users: pd.DataFrame,
+    weights: np.ndarray,
+    interactions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Every (item, position) of a campaign with its CTR averaged over the users and the
     logit spread of that average."""
     from plugins.effect import ctr, obd
 
-    grid = ctr.candidate_rows(campaign, obd.item_table(campaign), obd.POSITIONS, users)
+    items = obd.item_table(campaign)
+    grid = ctr.candidate_rows(campaign, items, obd.POSITIONS, users, interactions)
     probability, spread = model.predict_spread(grid, weights)
     pairs = grid.iloc[:: len(users)][["item_id", "position", "prior_ctr"]].reset_index(drop=True)
     return pairs.assign(ctr=probability, spread=spread)

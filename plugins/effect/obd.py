@@ -4,7 +4,8 @@ ZOZOTOWN fashion e-commerce (Saito et al., CC BY 4.0), shipped in the `obp` 0.4.
 wheel: per campaign (all 80 items, men 34, women 46) and logging policy (uniform
 `random`, Bernoulli Thompson sampling `bts`), 10,000 impressions with the item
 shown, its position (1-3), the click, the logging policy's propensity, hashed
-user features and item features. The production Thompson sampler's Beta
+user features, the user's past interactions with each item (user-item
+affinity) and item features. The production Thompson sampler's Beta
 parameters per item (`obp/policy/conf/prior_bts.yaml`) ship too: they are the
 items' click history before these logs, used here as a popularity feature and
 to rebuild the BTS policy for off-policy evaluation.
@@ -30,6 +31,8 @@ POSITIONS = (1, 2, 3)
 USER_FEATURES = [f"user_feature_{i}" for i in range(4)]
 ITEM_CATEGORIES = [f"item_feature_{i}" for i in range(1, 4)]
 ITEM_NUMBERS = ["item_feature_0"]  # a numeric item attribute (hashed meaning, e.g. a price band)
+# log1p of the user's past interactions: with all items, and with the item shown.
+AFFINITY = ["user_activity", "item_affinity"]
 
 
 def _root() -> Path:
@@ -53,12 +56,37 @@ def item_table(campaign: Campaign) -> pd.DataFrame:
     return items.set_index("item_id", drop=False).sort_index()
 
 
+def _csv(policy: LoggingPolicy, campaign: Campaign) -> Path:
+    return _root() / "dataset" / "obd" / policy / campaign / f"{campaign}.csv"
+
+
+@cache
+def affinities(policy: LoggingPolicy, campaign: Campaign) -> np.ndarray:
+    """(impressions, items): the user's past interactions with each item id, per impression."""
+    counts = pd.read_csv(_csv(policy, campaign), usecols=lambda c: c.startswith("user-item"))
+    order = sorted(counts.columns, key=lambda c: int(c.rsplit("_", 1)[1]))  # column j = item j
+    return counts[order].to_numpy(dtype=float)
+
+
+def affinity_features(counts: np.ndarray, item_ids: np.ndarray) -> pd.DataFrame:
+    """AFFINITY columns from raw interaction counts (rows, items) and the item of each row."""
+    return pd.DataFrame(
+        {
+            "user_activity": np.log1p(counts.sum(axis=1)),
+            "item_affinity": np.log1p(counts[np.arange(len(counts)), item_ids]),
+        }
+    )
+
+
 @cache
 def _logs(policy: LoggingPolicy, campaign: Campaign) -> pd.DataFrame:
-    path = _root() / "dataset" / "obd" / policy / campaign / f"{campaign}.csv"
-    logs = pd.read_csv(path, usecols=lambda c: not c.startswith(("Unnamed", "user-item")))
+    logs = pd.read_csv(
+        _csv(policy, campaign), usecols=lambda c: not c.startswith(("Unnamed", "user-item"))
+    )
     logs = logs.rename(columns={"propensity_score": "propensity"})
-    frame = logs.merge(item_table(campaign).reset_index(drop=True), on="item_id", how="left")
+    affinity = affinity_features(affinities(policy, campaign), logs["item_id"].to_numpy())
+    frame = pd.concat([logs, affinity], axis=1)
+    frame = frame.merge(item_table(campaign).reset_index(drop=True), on="item_id", how="left")
     frame.insert(0, "campaign", campaign)
     frame.insert(1, "policy", policy)
     return frame

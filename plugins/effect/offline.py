@@ -27,22 +27,26 @@ class PolicyValue:
     effective_sample_size: float
 
 
-def click_model_grid(logs: pd.DataFrame, campaign: obd.Campaign, seed: int = 0) -> np.ndarray:
-    """(impressions, items): cross-fitted click probability of every item in each logged
+def click_model_grid(campaign: obd.Campaign, seed: int = 0) -> np.ndarray:
+    """(impressions, items): cross-fitted click probability of every item in each uniform-log
     impression's context and position."""
     from sklearn.model_selection import KFold
 
+    logs = uniform_logs(campaign)
+    interactions = obd.affinities("random", campaign)
     items = obd.item_table(campaign)
     grid = np.zeros((len(logs), len(items)))
     clicks = logs["click"].to_numpy()
-    item_columns = ["item_id", *obd.ITEM_CATEGORIES, *obd.ITEM_NUMBERS, "prior_ctr"]
     for train, test in KFold(2, shuffle=True, random_state=seed).split(logs):
         model = ctr.chosen_model(CROSS_FIT_C).fit(
             logs.iloc[train][ctr.CATEGORICAL + ctr.NUMERIC], clicks[train]
         )
-        context = logs.iloc[test].drop(columns=item_columns).reset_index(drop=True)
-        # One block per item: every test context with that item's features.
-        candidates = context.merge(items[item_columns].reset_index(drop=True), how="cross")
+        context = logs.iloc[test].drop(columns=[*ctr.ITEM_COLUMNS, "item_affinity"])
+        # Context-major: each test context with every item's features, then its affinity.
+        candidates = context.reset_index(drop=True).merge(
+            items[ctr.ITEM_COLUMNS].reset_index(drop=True), how="cross"
+        )
+        candidates["item_affinity"] = np.log1p(interactions[test].reshape(-1))
         probs = model.predict_proba(candidates[ctr.CATEGORICAL + ctr.NUMERIC])[:, 1]
         grid[test] = probs.reshape(len(test), len(items))
     return grid
@@ -78,7 +82,7 @@ def evaluate_rows(
 ) -> PolicyValue:
     """Estimate the click rate of a policy given, for each uniform-log impression, as the
     probability of each item in that impression's context and slot: (impressions, items).
-    `click_grid`: `click_model_grid(uniform_logs(campaign), campaign, seed)`, if at hand."""
+    `click_grid`: `click_model_grid(campaign, seed)`, if at hand."""
     logs = uniform_logs(campaign)
     items = logs["item_id"].to_numpy()
     rows = np.arange(len(logs))
@@ -87,7 +91,7 @@ def evaluate_rows(
         logging_prob=logs["propensity"].to_numpy(),
         target_prob=row_probabilities[rows, items],
     )
-    grid = click_model_grid(logs, campaign, seed) if click_grid is None else click_grid
+    grid = click_model_grid(campaign, seed) if click_grid is None else click_grid
     return PolicyValue(
         campaign=campaign,
         estimates=ope.estimate(

@@ -114,7 +114,7 @@ class PolicyEvaluator(Plugin[PolicyRequest, PolicyResult]):
 
         logs = ctx.shared(f"{NAME}.logs.{req.campaign}", lambda: offline.uniform_logs(req.campaign))
         grid = ctx.shared(
-            f"{NAME}.grid.{req.campaign}", lambda: offline.click_model_grid(logs, req.campaign)
+            f"{NAME}.grid.{req.campaign}", lambda: offline.click_model_grid(req.campaign)
         )
         if req.policy == "thompson":
             slots = ctx.shared(
