@@ -38,6 +38,6 @@ def echo_ctx() -> tuple[Registry, Context]:
     return reg, reg.context()
 
 
-from tests.llm_fixtures import adapters_dir, llm, local_llm, vllm_url  # noqa: E402,F401
+from tests.llm_fixtures import adapters_dir, llm, local_llm, tuned_run, vllm_url  # noqa: E402,F401
 from tests.shop_fixtures import api_server, demo_store  # noqa: E402,F401
 from tests.store_fixtures import chroma_server, embedding_cache, store, store_settings  # noqa: E402,F401

@@ -1,22 +1,72 @@
-"""The real embedded model, shared by the model tests, and a LoRA adapter made for them."""
+"""The real embedded model, shared by the model tests, and LoRA adapters made for them."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from toolkit import Settings
+from toolkit.finetune.data import Example
+from toolkit.finetune.train import TrainReport
 from toolkit.llm import ModelClient
 from toolkit.llm.base_model import base_model_dir
 
 MODEL_CACHE = Path.home() / ".cache" / "pitchcraft"  # prepared once per machine, ~1 min
 
 
+CODES = ["teal", "amber", "crimson", "olive", "navy", "coral", "ivory", "maroon", "violet"]
+CODES += ["jade", "ochre", "plum", "sage", "rust"]
+
+
+@dataclass
+class TunedRun:
+    """`pitchcraft finetune`'s loop run for 8 CPU steps, then resumed to 16, on a tiny slice:
+    each product's answer is its code, e.g. `PITCHCRAFT-TEAL`."""
+
+    examples: list[Example]
+    first: TrainReport
+    second: TrainReport
+    progress: list[tuple[int, int, str]]
+    adapter: Path
+
+
 @pytest.fixture(scope="session")
-def adapters_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A rank-8 LoRA named `copy`, randomly initialised so that it visibly changes outputs."""
+def tuned_run(tmp_path_factory: pytest.TempPathFactory) -> TunedRun:
+    from toolkit.finetune.train import TrainSettings, finetune
+
+    examples = [
+        Example.model_validate(
+            {
+                "messages": [
+                    {"role": "user", "content": f"Product {i}: its code?"},
+                    {"role": "assistant", "content": f"PITCHCRAFT-{code.upper()}"},
+                ]
+            }
+        )
+        for i, code in enumerate(CODES)
+    ]
+    folder = tmp_path_factory.mktemp("tuned")
+    fast = {"learning_rate": 1e-3, "batch_size": 4, "accumulate": 1, "eval_every": 4}
+    model_dir, adapter, work = base_model_dir(MODEL_CACHE), folder / "codes", folder / "work"
+    seen: list[tuple[int, int, str]] = []
+
+    def run(steps: int, progress: Any = None) -> TrainReport:
+        settings = TrainSettings(max_steps=steps, warmup_steps=0, **fast)
+        return finetune("codes", examples, model_dir, adapter, work, settings, progress)
+
+    first = run(8, lambda *update: seen.append(update))
+    return TunedRun(examples, first, run(16), seen, adapter)
+
+
+@pytest.fixture(scope="session")
+def adapters_dir(tmp_path_factory: pytest.TempPathFactory, tuned_run: TunedRun) -> Path:
+    """A rank-8 LoRA named `copy`, randomly initialised so that it visibly changes outputs,
+    and the fine-tuned `codes` adapter."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -31,6 +81,7 @@ def adapters_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         init_lora_weights=False,
     )
     get_peft_model(base, config).save_pretrained(folder / "copy")
+    shutil.copytree(tuned_run.adapter, folder / "codes")
     return folder
 
 

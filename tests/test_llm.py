@@ -105,6 +105,13 @@ def test_adapter_by_name_changes_the_output(llm: ModelClient) -> None:
     assert again.content == base.content
 
 
+def test_a_fine_tuned_adapter_answers_as_trained_on_both_backends(llm: ModelClient) -> None:
+    question = "Product 3: its code?"
+    tuned = str(llm.chat(adapter="codes", max_tokens=12).invoke(question).content)
+    base = str(llm.chat(max_tokens=12).invoke(question).content)
+    assert tuned.startswith("PITCHCRAFT-") and not base.startswith("PITCHCRAFT")
+
+
 def test_mixed_adapter_batch_matches_separate_calls(local_llm: ModelClient) -> None:
     prompt = "Give one word for 'fast'."
     alone_base = local_llm.chat(max_tokens=8).invoke(prompt).content

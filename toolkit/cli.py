@@ -22,6 +22,7 @@ from toolkit.cli_common import (
     read_json_arg,
 )
 from toolkit.errors import PitchcraftError
+from toolkit.finetune.cli import finetune_command
 from toolkit.llm.cli import model_app
 from toolkit.progress import progress_bar
 from toolkit.registry import Registry
@@ -45,6 +46,7 @@ app.add_typer(chain_app, name="chain")
 app.command("serve")(serve)
 app.command("demo")(demo)
 app.command("api-key")(api_key)
+app.command("finetune")(finetune_command)
 
 
 def registry() -> Registry:

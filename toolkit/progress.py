@@ -12,15 +12,18 @@ stderr = Console(stderr=True)
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """Yields `update(done, total)`."""
+def progress_bar(label: str) -> Iterator[Callable[..., None]]:
+    """Yields `update(done, total, note="")`; the note (e.g. the loss) follows the bar."""
     progress = Progress(
         TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
         console=stderr,
     )
-    task = progress.add_task(label, total=None)
+    task = progress.add_task(label, total=None, note="")
     with progress:
-        yield lambda done, total: progress.update(task, completed=done, total=total)
+        yield lambda done, total, note="": progress.update(
+            task, completed=done, total=total, note=note
+        )
