@@ -134,20 +134,9 @@ class LocalEngine:
 
     # -- public ------------------------------------------------------------------------------
 
-    def generate(
-        self,
-        messages: list[dict[str, str]],
-        max_new_tokens: int = 256,
-        temperature: float = 0.0,
-        adapter: str | None = None,
-        json_schema: dict[str, Any] | None = None,
-        on_text: Callable[[str], None] | None = None,
-    ) -> Generation:
-        """Blocking; safe from any thread. Concurrent calls are batched together.
-        With `json_schema` the reply is constrained to JSON matching it; `on_text` is
-        called (on the engine's thread) with each new piece of text as it is generated."""
-        pending = self.submit(messages, max_new_tokens, temperature, adapter, json_schema, on_text)
-        return pending.result()
+    def generate(self, *args: Any, **kwargs: Any) -> Generation:
+        """`submit`, waiting for the Generation. Blocking; safe from any thread."""
+        return self.submit(*args, **kwargs).result()
 
     def submit(
         self,
@@ -158,7 +147,9 @@ class LocalEngine:
         json_schema: dict[str, Any] | None = None,
         on_text: Callable[[str], None] | None = None,
     ) -> Future[Generation]:
-        """`generate` without waiting: the Generation arrives in the returned future."""
+        """Queue a request; the Generation arrives in the returned future. Concurrent requests
+        are batched together. With `json_schema` the reply is constrained to JSON matching
+        it; `on_text` is called (on the engine's thread) with each new piece of text."""
         request = _Request(
             messages, max_new_tokens, temperature, self._resolve(adapter), json_schema, on_text
         )
