@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from plugins.effect import GROUP
 from plugins.effect.inputs import not_above, posterior_rows, unique_names
 from toolkit.charts import Chart
 from toolkit.context import Context
@@ -113,7 +114,7 @@ class VariantBandit(Plugin[BanditRequest, BanditResult]):
         "rate, its share of the next traffic, expected loss, and whether the leader can ship."
     )
     languages = ("zh", "en")
-    group = "Campaign effect"
+    group = GROUP
     Input = BanditRequest
     Output = BanditResult
 

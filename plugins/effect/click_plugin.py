@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from plugins.effect import GROUP
 from plugins.effect.inputs import UserFeatures, check_item_ids
 from toolkit.charts import Chart
 from toolkit.context import Context
@@ -92,7 +93,7 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
         "uncertainty interval (calibrated logistic model on the Open Bandit click logs)."
     )
     languages = ("zh", "en")
-    group = "Campaign effect"
+    group = GROUP
     Input = ClickRequest
     Output = ClickResult
 

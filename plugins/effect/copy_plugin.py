@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from plugins.effect import GROUP
 from plugins.effect.inputs import not_above
 from toolkit.charts import Chart
 from toolkit.context import Context
@@ -116,7 +117,7 @@ class CopyCtrPredictor(Plugin[CopyCtrRequest, CopyCtrResult]):
         "until such logs exist."
     )
     languages = ("zh", "en")
-    group = "Campaign effect"
+    group = GROUP
     Input = CopyCtrRequest
     Output = CopyCtrResult
 

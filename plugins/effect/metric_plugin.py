@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from plugins.effect import GROUP
 from plugins.effect.plugin import SRM_THRESHOLD
 from toolkit.charts import Chart
 from toolkit.context import Context
@@ -130,7 +131,7 @@ class MetricTest(Plugin[MetricRequest, MetricResult]):
         "reduction from pre-experiment data, always-valid intervals, corrections, SRM check."
     )
     languages = ("zh", "en")
-    group = "Campaign effect"
+    group = GROUP
     Input = MetricRequest
     Output = MetricResult
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from plugins.effect import GROUP
 from plugins.effect.inputs import not_above, posterior_rows, unique_names
 from toolkit.charts import Chart
 from toolkit.context import Context
@@ -123,7 +124,7 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
         "sample-ratio-mismatch check and the sample size needed."
     )
     languages = ("zh", "en")
-    group = "Campaign effect"
+    group = GROUP
     Input = ABTestRequest
     Output = ABTestResult
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from plugins.effect import GROUP
 from plugins.effect.inputs import UserFeatures, check_item_ids
 from toolkit.charts import Chart
 from toolkit.context import Context
@@ -105,7 +106,7 @@ class PolicyEvaluator(Plugin[PolicyRequest, PolicyResult]):
         "inverse propensity, self-normalised and doubly-robust estimates with intervals."
     )
     languages = ("zh", "en")
-    group = "Campaign effect"
+    group = GROUP
     Input = PolicyRequest
     Output = PolicyResult
 
