@@ -112,7 +112,7 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
             for item, times in req.past_interactions.items():
                 counts[0, item] = times
             users = pd.DataFrame([{f: req.user.get(f, "") for f in obd.USER_FEATURES}])
-            users["user_activity"] = np.log1p(counts.sum(axis=1))
+            users["user_activity"] = obd.user_activity(counts)
             table = _scored_pairs(model, req.campaign, users, np.ones(1), counts)
         else:  # the average visitor: the same for every request, so scored once
             table = ctx.shared(

@@ -30,6 +30,7 @@ from plugins.effect.obd import (
     ITEM_NUMBERS,
     USER_FEATURES,
     impressions,
+    item_affinity,
 )
 
 CATEGORICAL = ["campaign", "position", *USER_FEATURES, *ITEM_CATEGORIES]
@@ -239,7 +240,7 @@ def candidate_rows(
         grid["item_affinity"] = 0.0
     else:  # pair-major: for each pair's item, every user's count
         counts = interactions[:, pairs["item_id"].to_numpy()].T
-        grid["item_affinity"] = np.log1p(counts.reshape(-1))
+        grid["item_affinity"] = item_affinity(counts.reshape(-1))
     return grid
 
 

@@ -56,37 +56,39 @@ def item_table(campaign: Campaign) -> pd.DataFrame:
     return items.set_index("item_id", drop=False).sort_index()
 
 
-def _csv(policy: LoggingPolicy, campaign: Campaign) -> Path:
-    return _root() / "dataset" / "obd" / policy / campaign / f"{campaign}.csv"
-
-
 @cache
+def _read(policy: LoggingPolicy, campaign: Campaign) -> tuple[pd.DataFrame, np.ndarray]:
+    """One log file, read once: its columns but the affinities, and the affinities (impressions,
+    items) with column j for item j."""
+    path = _root() / "dataset" / "obd" / policy / campaign / f"{campaign}.csv"
+    raw = pd.read_csv(path, usecols=lambda c: not c.startswith("Unnamed"))
+    counts = raw.filter(like="user-item")
+    order = sorted(counts.columns, key=lambda c: int(c.rsplit("_", 1)[1]))
+    return raw.drop(columns=counts.columns), counts[order].to_numpy(dtype=float)
+
+
 def affinities(policy: LoggingPolicy, campaign: Campaign) -> np.ndarray:
     """(impressions, items): the user's past interactions with each item id, per impression."""
-    counts = pd.read_csv(_csv(policy, campaign), usecols=lambda c: c.startswith("user-item"))
-    order = sorted(counts.columns, key=lambda c: int(c.rsplit("_", 1)[1]))  # column j = item j
-    return counts[order].to_numpy(dtype=float)
+    return _read(policy, campaign)[1]
 
 
-def affinity_features(counts: np.ndarray, item_ids: np.ndarray) -> pd.DataFrame:
-    """AFFINITY columns from raw interaction counts (rows, items) and the item of each row."""
-    return pd.DataFrame(
-        {
-            "user_activity": np.log1p(counts.sum(axis=1)),
-            "item_affinity": np.log1p(counts[np.arange(len(counts)), item_ids]),
-        }
-    )
+def user_activity(counts: np.ndarray) -> np.ndarray:
+    """The user_activity feature of interaction counts (rows, items): log1p of the total."""
+    return np.log1p(counts.sum(axis=1))
+
+
+def item_affinity(counts: np.ndarray) -> np.ndarray:
+    """The item_affinity feature of interaction counts with an item: log1p of each."""
+    return np.log1p(counts)
 
 
 @cache
 def _logs(policy: LoggingPolicy, campaign: Campaign) -> pd.DataFrame:
-    logs = pd.read_csv(
-        _csv(policy, campaign), usecols=lambda c: not c.startswith(("Unnamed", "user-item"))
-    )
+    logs, counts = _read(policy, campaign)
     logs = logs.rename(columns={"propensity_score": "propensity"})
-    affinity = affinity_features(affinities(policy, campaign), logs["item_id"].to_numpy())
-    frame = pd.concat([logs, affinity], axis=1)
-    frame = frame.merge(item_table(campaign).reset_index(drop=True), on="item_id", how="left")
+    logs["user_activity"] = user_activity(counts)
+    logs["item_affinity"] = item_affinity(counts[np.arange(len(logs)), logs["item_id"]])
+    frame = logs.merge(item_table(campaign).reset_index(drop=True), on="item_id", how="left")
     frame.insert(0, "campaign", campaign)
     frame.insert(1, "policy", policy)
     return frame

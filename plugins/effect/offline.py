@@ -46,7 +46,7 @@ def click_model_grid(campaign: obd.Campaign, seed: int = 0) -> np.ndarray:
         candidates = context.reset_index(drop=True).merge(
             items[ctr.ITEM_COLUMNS].reset_index(drop=True), how="cross"
         )
-        candidates["item_affinity"] = np.log1p(interactions[test].reshape(-1))
+        candidates["item_affinity"] = obd.item_affinity(interactions[test].reshape(-1))
         probs = model.predict_proba(candidates[ctr.CATEGORICAL + ctr.NUMERIC])[:, 1]
         grid[test] = probs.reshape(len(test), len(items))
     return grid

@@ -75,7 +75,8 @@ def finetune(
 
     torch.manual_seed(settings.seed)
     train_set, held_out = split(examples, settings.validation)
-    stamp = _stamp(task, fingerprint(examples), settings)
+    data = fingerprint(examples)
+    stamp = _stamp(task, data, settings)
     model, tokenizer, device = _load(model_dir, settings)
     train = [encode(tokenizer, e, settings.max_length) for e in train_set]
     valid = [encode(tokenizer, e, settings.max_length) for e in held_out]
@@ -145,7 +146,7 @@ def finetune(
         tokens_per_second=round(trained / seconds, 1) if seconds > 0 else 0.0,
         device=_device_name(device),
         settings=settings,
-        data_fingerprint=fingerprint(examples),
+        data_fingerprint=data,
     )
     if adapter_dir.is_dir():
         (adapter_dir / "training.json").write_text(report.model_dump_json(indent=2) + "\n")
