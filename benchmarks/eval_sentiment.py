@@ -1,9 +1,9 @@
 """Sentiment quality and speed on real reviews the classifier never trained on.
 
-Tiers: the fast classifier (polarity), the shared model zero-shot (the plugin's
-full-depth reading: polarity, sarcasm, aspects), and the fine-tuned `reviews`
-adapter when one is installed. Polarity is scored on the held-out test splits
-(plugins/sentiment/corpus.py): Chinese shopping reviews (positive/negative) and
+Tiers: the fast classifier (polarity), the shared model zero-shot (`model`: the
+base model's full-depth reading: polarity, sarcasm, aspects), and the fine-tuned
+`reviews` adapter (`adapter`) when adapters_dir has one. Polarity is scored on the
+held-out test splits (plugins/sentiment/corpus.py): Chinese shopping reviews (positive/negative) and
 English clothing reviews (1-2 stars negative, 3 neutral, 4-5 positive).
 Aspects are scored on the hand-labelled set in tests/data/sentiment_aspects.jsonl
 (57 real reviews, zh + en); every returned quote is checked against its review.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,12 @@ from benchmarks.common import print_json_line, print_table
 from plugins.sentiment.corpus import Example, chinese_examples, english_examples, split
 from plugins.sentiment.metrics import aspect_scores, polarity_metrics
 from plugins.sentiment.models import ReviewRequest, ReviewResult
-from plugins.sentiment.plugin import SentimentAnalyzer, read_with_model, shared_classifier
+from plugins.sentiment.plugin import (
+    ADAPTER,
+    SentimentAnalyzer,
+    read_with_model,
+    shared_classifier,
+)
 from toolkit.context import Context
 from toolkit.settings import Settings
 
@@ -114,11 +120,13 @@ def main() -> None:
     parser.add_argument("--no-model", action="store_true", help="classifier and lexicon only")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    ctx = Context(Settings())
+    settings = Settings()
+    empty = tempfile.TemporaryDirectory()
+    base_ctx = Context(settings.model_copy(update={"adapters_dir": Path(empty.name)}))
     plugin = SentimentAnalyzer()
     labelled = [json.loads(line) for line in HAND_LABELLED.read_text(encoding="utf-8").splitlines()]
 
-    def analyze(depth: str) -> Callable[[list[ReviewRequest]], list[ReviewResult]]:
+    def analyze(depth: str, ctx: Context) -> Callable[[list[ReviewRequest]], list[ReviewResult]]:
         def run(reqs: list[ReviewRequest]) -> list[ReviewResult]:
             outs = plugin.analyze([r.model_copy(update={"depth": depth}) for r in reqs], ctx)
             return [o for o in outs if isinstance(o, ReviewResult)]
@@ -126,17 +134,21 @@ def main() -> None:
         return run
 
     tiers: dict[str, dict[str, float]] = {}
-    tiers["classifier"] = classifier_tier(ctx, test_sets(500 if args.quick else None))
+    tiers["classifier"] = classifier_tier(base_ctx, test_sets(500 if args.quick else None))
     tiers["classifier"] |= {
-        f"aspect_{k}": v for k, v in aspect_tier(analyze("fast"), labelled).items()
+        f"aspect_{k}": v for k, v in aspect_tier(analyze("fast", base_ctx), labelled).items()
     }
-    if not args.no_model:
+    model_tiers = {"model": base_ctx}  # the base model, zero-shot
+    if (settings.adapters_dir / ADAPTER).is_dir():
+        model_tiers["adapter"] = Context(settings)  # the fine-tuned `reviews` adapter
+    for name, ctx in model_tiers.items():
+        if args.no_model:
+            break
         n = args.model_reviews or (20 if args.quick else 150)
-        tiers["model"] = model_tier(ctx, test_sets(n), args.concurrency)
-        tiers["model"] |= {
-            f"aspect_{k}": v for k, v in aspect_tier(analyze("full"), labelled).items()
+        tiers[name] = model_tier(ctx, test_sets(n), args.concurrency)
+        tiers[name] |= {
+            f"aspect_{k}": v for k, v in aspect_tier(analyze("full", ctx), labelled).items()
         }
-    # The `reviews` adapter tier joins here once fine-tuned adapters exist (issue: LoRA).
 
     headers = [
         "tier",

@@ -17,6 +17,7 @@ from toolkit.llm import ModelClient
 from toolkit.llm.base_model import base_model_dir
 
 MODEL_CACHE = Path.home() / ".cache" / "pitchcraft"  # prepared once per machine, ~1 min
+SHIPPED_ADAPTERS = Path(__file__).resolve().parent.parent / "adapters"
 
 
 CODES = ["teal", "amber", "crimson", "olive", "navy", "coral", "ivory", "maroon", "violet"]
@@ -66,7 +67,7 @@ def tuned_run(tmp_path_factory: pytest.TempPathFactory) -> TunedRun:
 @pytest.fixture(scope="session")
 def adapters_dir(tmp_path_factory: pytest.TempPathFactory, tuned_run: TunedRun) -> Path:
     """A rank-8 LoRA named `copy`, randomly initialised so that it visibly changes outputs,
-    and the fine-tuned `codes` adapter."""
+    the fine-tuned `codes` adapter, and the shipped task adapters."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -82,7 +83,14 @@ def adapters_dir(tmp_path_factory: pytest.TempPathFactory, tuned_run: TunedRun) 
     )
     get_peft_model(base, config).save_pretrained(folder / "copy")
     shutil.copytree(tuned_run.adapter, folder / "codes")
+    for shipped in shipped_adapters():
+        shutil.copytree(shipped, folder / shipped.name)
     return folder
+
+
+def shipped_adapters() -> list[Path]:
+    """The trained task adapters in the repository's adapters/ folder."""
+    return sorted(p.parent for p in SHIPPED_ADAPTERS.glob("*/adapter_config.json"))
 
 
 @pytest.fixture(scope="session")

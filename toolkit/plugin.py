@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from toolkit.charts import Chart
     from toolkit.context import Context
+    from toolkit.finetune.sets import TrainingSet
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -148,6 +149,11 @@ class Plugin(ABC, Generic[InT, OutT]):
         """Extra CLI commands, offered as `pitchcraft <name> ...` (e.g. fitting a model the
         plugin loads); None when the plugin has none."""
         return None
+
+    def training_sets(self) -> Sequence[TrainingSet]:
+        """Fine-tuning data this plugin builds for its adapters, from real data it knows
+        (`pitchcraft finetune prepare TASK`); none by default."""
+        return ()
 
     def write_report(self, results: Sequence[OutT], folder: Path, ctx: Context) -> list[Path]:
         """Summarise a whole batch's results into files under `folder`; returns the files.

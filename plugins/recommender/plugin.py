@@ -34,6 +34,7 @@ from plugins.recommender.signals import unit_rows
 from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.errors import PitchcraftError
+from toolkit.finetune.sets import TrainingSet
 from toolkit.plugin import Plugin
 from toolkit.store import ProductStore
 from toolkit.store.schema import Language, Product, ProductFilter, detect_language
@@ -117,6 +118,11 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
 
     def chat_request(self, message: str, ctx: Context) -> dict[str, Any]:
         return {"need": message}
+
+    def training_sets(self) -> Sequence[TrainingSet]:
+        from plugins.recommender.training import GROUNDED_REASONS
+
+        return (GROUNDED_REASONS,)
 
     def chat_reply(self, result: RecommendResult) -> str:
         lines = []

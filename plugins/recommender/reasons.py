@@ -31,10 +31,11 @@ NAME = "recommender"
 ADAPTER = "reasons"
 MAX_TOKENS = 120
 DETAILS_CHARS = 300
+MAX_CHARS = 200
 
 
 class DraftReason(BaseModel):
-    reason: str = Field(min_length=8, max_length=200)
+    reason: str = Field(min_length=8, max_length=MAX_CHARS)
 
 
 # A capitalised Latin word not at the start of a sentence: a name (brand, model, product).
@@ -168,6 +169,20 @@ class ReasonOutcome(BaseModel):
     problems: list[str] = []  # why model drafts were refused
 
 
+def reason_prompt(facts: ReasonFacts, language: Language, ctx: Context) -> str:
+    """The first request for a reason (also what the `reasons` adapter is trained on)."""
+    return ctx.prompts.render(
+        NAME,
+        "reason",
+        language,
+        product=facts.product,
+        price=price_text(facts.product),
+        details=details_text(facts.product),
+        history=[h.title for h in facts.history],
+        need=facts.need,
+    )
+
+
 def write_reason(
     facts: ReasonFacts,
     language: Language,
@@ -182,16 +197,7 @@ def write_reason(
     if not use_model:
         return ReasonOutcome(text=template_reason(facts, language), by="template")
     refused: list[str] = []
-    base_prompt = ctx.prompts.render(
-        NAME,
-        "reason",
-        language,
-        product=facts.product,
-        price=price_text(facts.product),
-        details=details_text(facts.product),
-        history=[h.title for h in facts.history],
-        need=facts.need,
-    )
+    base_prompt = reason_prompt(facts, language, ctx)
     for _ in range(retries + 1):
         prompt = base_prompt
         if refused:

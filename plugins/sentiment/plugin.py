@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from plugins.sentiment.aspects import (
     MAX_ASPECTS,
     AspectSpec,
@@ -33,12 +35,14 @@ from plugins.sentiment.report import review_charts, write_report
 from toolkit.charts import Chart
 from toolkit.context import Context
 from toolkit.errors import PitchcraftError, PluginRunError
+from toolkit.finetune.sets import TrainingSet
 from toolkit.llm.structured import StructuredOutputError
 from toolkit.plugin import Plugin
 from toolkit.store.schema import detect_language
 from toolkit.tables import load_entries
 
 NAME = "sentiment"
+ADAPTER = "reviews"
 DATA = Path(__file__).parent / "data"
 READ_MAX_TOKENS = 320
 REPLY_MAX_TOKENS = 200
@@ -74,6 +78,11 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
 
     def charts(self, results: Sequence[ReviewResult], ctx: Context) -> list[Chart]:
         return review_charts(results, aspect_table(ctx))
+
+    def training_sets(self) -> Sequence[TrainingSet]:
+        from plugins.sentiment.training import READING
+
+        return (READING,)
 
     def run(self, req: ReviewRequest, ctx: Context) -> ReviewResult:
         (outcome,) = self.analyze([req], ctx)
@@ -192,8 +201,8 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
 # -- model calls ---------------------------------------------------------------------------
 
 
-def read_with_model(review: str, language: str, ctx: Context) -> Any | None:
-    """The shared model's reading of a review, or None when it gave no usable answer."""
+def reading_request(review: str, language: str, ctx: Context) -> tuple[type[BaseModel], str]:
+    """The reply schema and the prompt of the model's reading (also the fine-tuning view)."""
     table = aspect_table(ctx)
     schema = ctx.shared("sentiment.reading", lambda: reading_model(list(table.specs)))
     prompt = ctx.prompts.render(
@@ -204,8 +213,14 @@ def read_with_model(review: str, language: str, ctx: Context) -> Any | None:
         max_aspects=MAX_ASPECTS,
         aspects=[(k, s.description.get(language, k)) for k, s in table.specs.items()],
     )
+    return schema, prompt
+
+
+def read_with_model(review: str, language: str, ctx: Context) -> Any | None:
+    """The shared model's reading of a review, or None when it gave no usable answer."""
+    schema, prompt = reading_request(review, language, ctx)
     try:
-        return ctx.llm.structured(schema, "reviews", READ_MAX_TOKENS).invoke(prompt)
+        return ctx.llm.structured(schema, ADAPTER, READ_MAX_TOKENS).invoke(prompt)
     except StructuredOutputError as err:
         log.warning("sentiment: the model's reading was unusable: %s", err)
         return None
@@ -219,7 +234,7 @@ def draft_reply(result: ReviewResult, ctx: Context) -> tuple[str, str]:
     complaints = [table.label(a.aspect, lang) for a in result.aspects if a.polarity == "negative"]
     prompt = ctx.prompts.render(NAME, "reply", lang, review=result.text, complaints=complaints)
     try:
-        draft = ctx.llm.structured(DraftReply, "reviews", REPLY_MAX_TOKENS).invoke(prompt)
+        draft = ctx.llm.structured(DraftReply, ADAPTER, REPLY_MAX_TOKENS).invoke(prompt)
     except StructuredOutputError as err:
         log.warning("sentiment: the model's reply draft was unusable: %s", err)
     else:

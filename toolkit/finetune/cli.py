@@ -1,19 +1,42 @@
-"""`pitchcraft finetune TASK --data FILE`: train a task's LoRA adapter on the embedded model."""
+"""`pitchcraft finetune TASK`: train a task's LoRA adapter on the embedded model;
+`pitchcraft finetune prepare TASK`: build its training data from real data."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from toolkit.cli_common import friendly_errors, load_settings, out, print_json
+from toolkit.errors import InputError
+from toolkit.settings import Settings
+
+if TYPE_CHECKING:
+    from toolkit.finetune.train import TrainSettings
+
+PREPARE = "prepare"
+
+
+def prepared_path(settings: Settings, task: str) -> Path:
+    return settings.cache_dir / "finetune" / "data" / f"{task}.jsonl"
 
 
 @friendly_errors
 def finetune_command(
-    task: Annotated[str, typer.Argument(help="Adapter name: copy, reasons, support, reviews.")],
-    data: Annotated[Path, typer.Option(help='JSONL, one {"messages": [...]} a line.')],
+    task: Annotated[
+        str,
+        typer.Argument(help="Adapter to train (copy, reasons, support, reviews), or 'prepare'."),
+    ],
+    prepare_task: Annotated[
+        str | None, typer.Argument(help="After 'prepare': the adapter to build data for.")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help='JSONL, one {"messages": [...]} a line; default: what prepare wrote.'),
+    ] = None,
+    examples: Annotated[int, typer.Option(help="prepare: examples to build.")] = 1000,
+    seed: Annotated[int, typer.Option(help="prepare: sampling seed.")] = 0,
     steps: Annotated[int, typer.Option(help="Optimizer steps at most.")] = 200,
     rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-4,
@@ -22,39 +45,99 @@ def finetune_command(
     eval_every: Annotated[int, typer.Option(help="Steps between validation losses.")] = 20,
     patience: Annotated[int, typer.Option(help="Evaluations without improvement.")] = 3,
     output: Annotated[
-        Path | None, typer.Option(help="Adapter folder; default: adapters_dir/TASK.")
+        Path | None,
+        typer.Option(help="Adapter folder (default adapters_dir/TASK); prepare: the JSONL."),
     ] = None,
     fresh: Annotated[bool, typer.Option(help="Ignore a checkpoint of the same run.")] = False,
 ) -> None:
-    """Train TASK's adapter with early stopping; a rerun of the same run resumes it."""
-    import shutil
+    """Train TASK's adapter with early stopping (a rerun resumes it), or `prepare TASK`:
+    write its training data, built by the plugin that uses the adapter."""
+    settings = load_settings()
+    if task == PREPARE:
+        if not prepare_task:
+            raise InputError("finetune", {"TASK": "say which adapter to prepare data for"})
+        if examples < 2:
+            raise InputError("finetune", {"--examples": "at least 2"})
+        prepare(settings, prepare_task, examples, seed, output)
+        return
+    if prepare_task is not None:
+        raise InputError("finetune", {"TASK": f"one adapter name, got also {prepare_task!r}"})
+    if data is None:
+        data = prepared_path(settings, task)
+        if not data.is_file():
+            raise InputError(
+                "finetune",
+                {"--data": f"not given, and `pitchcraft finetune prepare {task}` has not run"},
+            )
+    train_settings = checked_settings(
+        rank=rank,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        accumulate=accumulate,
+        max_steps=steps,
+        eval_every=eval_every,
+        patience=patience,
+    )
+    train(settings, task, data, output, fresh, train_settings)
 
+
+def prepare(settings: Settings, task: str, count: int, seed: int, output: Path | None) -> None:
+    from toolkit.finetune.sets import PreparedData, write_prepared
+    from toolkit.progress import progress_bar
+    from toolkit.registry import Registry
+
+    registry = Registry(settings).load()
+    offered = {s.task: s for name in registry.names() for s in registry.get(name).training_sets()}
+    if task not in offered:
+        known = ", ".join(sorted(offered)) or "none"
+        raise InputError("finetune", {"TASK": f"no plugin prepares {task!r} (offered: {known})"})
+    chosen = offered[task]
+    path = output or prepared_path(settings, task)
+    built = []
+    with progress_bar(f"prepare {task}") as update:
+        for example in chosen.build(registry.context(), count, seed):
+            built.append(example)
+            update(len(built), count)
+    meta = PreparedData(
+        task=task, examples=len(built), seed=seed, origin=chosen.origin, path=str(path)
+    )
+    write_prepared(path, built, meta)
+    print_json(meta.model_dump())
+
+
+def checked_settings(**options: float) -> TrainSettings:
+    """TrainSettings, or an InputError naming the command's options."""
     from pydantic import ValidationError
 
-    from toolkit.errors import InputError, field_errors
-    from toolkit.finetune.data import load_examples
-    from toolkit.finetune.train import TrainSettings, finetune
-    from toolkit.llm.base_model import base_model_dir
-    from toolkit.progress import progress_bar
+    from toolkit.errors import field_errors
+    from toolkit.finetune.train import TrainSettings
 
-    settings = load_settings()
     try:
-        train_settings = TrainSettings(
-            rank=rank,
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            accumulate=accumulate,
-            max_steps=steps,
-            eval_every=eval_every,
-            patience=patience,
-        )
+        return TrainSettings.model_validate(options)
     except ValidationError as err:
-        options = {"max_steps": "steps"}
+        renamed = {"max_steps": "steps"}
         problems = {
-            "--" + options.get(name, name).replace("_", "-"): problem
+            "--" + renamed.get(name, name).replace("_", "-"): problem
             for name, problem in field_errors(err).items()
         }
         raise InputError("finetune", problems) from None
+
+
+def train(
+    settings: Settings,
+    task: str,
+    data: Path,
+    output: Path | None,
+    fresh: bool,
+    train_settings: TrainSettings,
+) -> None:
+    import shutil
+
+    from toolkit.finetune.data import load_examples
+    from toolkit.finetune.train import finetune
+    from toolkit.llm.base_model import base_model_dir
+    from toolkit.progress import progress_bar
+
     examples = load_examples(data)
     adapter = output or settings.adapters_dir / task
     work = settings.cache_dir / "finetune" / task
@@ -70,7 +153,11 @@ def finetune_command(
             train_settings,
             update,
         )
-    if report.best_step == 0:
+    if report.best_step > 0:
+        from toolkit.finetune.card import write_card
+
+        write_card(adapter, report, data)
+    else:
         out.print(
             f"[yellow]validation loss never improved on {report.validation_loss_start:.3f}: "
             "no adapter saved[/yellow]"

@@ -111,14 +111,26 @@ def batches(
 
 
 def collate(batch: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
+    """Left-padded tensors: every row ends at the last column, so the assistant's tokens
+    all lie in the last `answer_span` columns and only those need the vocabulary layer."""
     import torch
 
     width = max(len(e.input_ids) for e in batch)
-    ids = [e.input_ids + [pad_id] * (width - len(e.input_ids)) for e in batch]
-    labels = [e.labels + [IGNORE] * (width - len(e.labels)) for e in batch]
-    mask = [[1] * len(e.input_ids) + [0] * (width - len(e.input_ids)) for e in batch]
+    ids = [[pad_id] * (width - len(e.input_ids)) + e.input_ids for e in batch]
+    labels = [[IGNORE] * (width - len(e.labels)) + e.labels for e in batch]
+    mask = [[0] * (width - len(e.input_ids)) + [1] * len(e.input_ids) for e in batch]
+    positions = [[0] * (width - len(e.input_ids)) + list(range(len(e.input_ids))) for e in batch]
     return {
         "input_ids": torch.tensor(ids),
         "attention_mask": torch.tensor(mask),
+        "position_ids": torch.tensor(positions),
         "labels": torch.tensor(labels),
     }
+
+
+def answer_span(labels: Sequence[int]) -> int:
+    """Columns from the first labelled token to the end (0 when none is labelled)."""
+    for i, label in enumerate(labels):
+        if label != IGNORE:
+            return len(labels) - i
+    return 0

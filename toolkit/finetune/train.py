@@ -4,7 +4,8 @@ One optimizer step = `accumulate` batches. The validation loss is measured every
 `eval_every` steps; the best adapter so far is what gets saved, and training stops
 after `patience` evaluations without improvement. A checkpoint (adapter, optimizer,
 schedule, step) is written at each evaluation; a rerun with the same data and
-settings resumes from it. CPU trains in float32, CUDA in bfloat16.
+settings resumes from it. The base weights are bfloat16 on CUDA and on CPUs with native
+bf16, float32 otherwise; the adapter's own weights stay float32.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from toolkit.finetune.data import Encoded, Example, batches, collate, encode, fingerprint, split
+from toolkit.finetune.data import (
+    IGNORE,
+    Encoded,
+    Example,
+    answer_span,
+    batches,
+    collate,
+    encode,
+    fingerprint,
+    split,
+)
 
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"]
 Progress = Callable[[int, int, str], None]
@@ -173,7 +184,7 @@ def _load(model_dir: Path, settings: TrainSettings) -> tuple[Any, Any, str]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    dtype = torch.bfloat16 if device == "cuda" or _cpu_has_bf16() else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device)
     config = LoraConfig(
@@ -184,6 +195,17 @@ def _load(model_dir: Path, settings: TrainSettings) -> tuple[Any, Any, str]:
         task_type="CAUSAL_LM",
     )
     return get_peft_model(base, config), tokenizer, device
+
+
+def _cpu_has_bf16() -> bool:
+    """Native bf16 matrix units (AVX512-BF16, AMX): bf16 weights train about 1.6x faster;
+    without them bf16 is emulated and slower than float32."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _warmup_then_linear(settings: TrainSettings) -> Callable[[int], float]:
@@ -209,12 +231,11 @@ def _step(
     import torch
 
     model.train()
-    total = sum(sum(t != -100 for t in e.labels) for b in group for e in b) or 1
+    total = sum(sum(t != IGNORE for t in e.labels) for b in group for e in b) or 1
     loss_sum = 0.0
     for batch in group:
-        inputs = {k: v.to(device) for k, v in collate(batch, pad).items()}
-        counted = int((inputs["labels"][:, 1:] != -100).sum())
-        loss = model(**inputs).loss * counted / total
+        summed, _ = _summed_loss(model, batch, pad, device)
+        loss = summed / total
         loss.backward()
         loss_sum += float(loss.detach())
     torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -232,11 +253,30 @@ def _loss(model: Any, encoded: Sequence[Encoded], size: int, pad: int, device: s
     total, tokens = 0.0, 0
     with torch.inference_mode():
         for batch in batches(encoded, size, 0, 0):
-            inputs = {k: v.to(device) for k, v in collate(batch, pad).items()}
-            counted = int((inputs["labels"][:, 1:] != -100).sum())
-            total += float(model(**inputs).loss) * counted
+            summed, counted = _summed_loss(model, batch, pad, device)
+            total += float(summed)
             tokens += counted
     return total / max(1, tokens)
+
+
+def _summed_loss(model: Any, batch: list[Encoded], pad: int, device: str) -> tuple[Any, int]:
+    """Summed cross-entropy of the batch's assistant tokens, and their count. Only the
+    columns holding them go through the vocabulary layer (a quarter of the model's work
+    per token otherwise)."""
+    import torch
+
+    inputs = {k: v.to(device) for k, v in collate(batch, pad).items()}
+    labels = inputs.pop("labels")
+    width = inputs["input_ids"].shape[1]
+    span = min(max(answer_span(e.labels) for e in batch), width - 1)
+    if span == 0:
+        return torch.zeros((), device=device), 0
+    logits = model(**inputs, logits_to_keep=span + 1).logits[:, :-1]
+    targets = labels[:, -span:]
+    summed = torch.nn.functional.cross_entropy(
+        logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum"
+    )
+    return summed, int((targets != IGNORE).sum())
 
 
 def _save_adapter(model: Any, folder: Path) -> None:

@@ -99,6 +99,16 @@ def trim_arrays(data: Any, node: dict[str, Any], defs: dict[str, Any]) -> Any:
     return data
 
 
+def chat_messages(schema: type[BaseModel], prompt: Prompt) -> list[BaseMessage]:
+    """The messages the model sees for `prompt`: the schema instruction joins the system
+    message (fine-tuning data is built with this too, so adapters learn the same view)."""
+    messages = [HumanMessage(prompt)] if isinstance(prompt, str) else list(prompt)
+    rule = instruction(schema)
+    if messages and isinstance(messages[0], SystemMessage):
+        return [SystemMessage(f"{messages[0].content}\n\n{rule}"), *messages[1:]]
+    return [SystemMessage(rule), *messages]
+
+
 class Structured(Generic[T]):
     def __init__(
         self, model: BaseChatModel | Runnable[Any, Any], schema: type[T], retries: int
@@ -108,11 +118,7 @@ class Structured(Generic[T]):
         self.retries = retries
 
     def _messages(self, prompt: Prompt) -> list[BaseMessage]:
-        messages = [HumanMessage(prompt)] if isinstance(prompt, str) else list(prompt)
-        rule = instruction(self.schema)
-        if messages and isinstance(messages[0], SystemMessage):
-            return [SystemMessage(f"{messages[0].content}\n\n{rule}"), *messages[1:]]
-        return [SystemMessage(rule), *messages]
+        return chat_messages(self.schema, prompt)
 
     def _check(self, raw: str, messages: list[BaseMessage]) -> T | str:
         """The parsed object, or the problem (and the re-ask is appended to `messages`)."""

@@ -1,0 +1,143 @@
+"""The shipped LoRA adapters against the base model, on held-out data, in one run.
+
+Each task is measured twice with the same requests: once with no adapters (the base model
+answers) and once with the adapters folder. Main metric per task, higher is better:
+- reviews: polarity accuracy of the model's reading (mean of zh and en) on the held-out
+  test splits of the real review corpora (plugins/sentiment/corpus.py; the adapter trained
+  on the training split only);
+- reasons: share of first drafts that pass the recommender's grounding check, for demo-shop
+  products of the held-out half (plugins/recommender/training.py) with a bought item of the
+  same half or a need worded unlike the training needs.
+
+    python -m benchmarks.adapters_eval [--quick] [--reviews N] [--reasons N] [--adapters DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.common import print_json_line, print_table
+from benchmarks.eval_sentiment import model_tier, test_sets
+from toolkit.context import Context
+from toolkit.settings import Settings
+
+EVAL_NEEDS = {"en": "{noun} recommendations, please", "zh": "有没有好的{noun}"}
+
+
+def reviews_task(ctx: Context, per_language: int) -> dict[str, float]:
+    figures = model_tier(ctx, test_sets(per_language), concurrency=16)
+    figures["main"] = (figures["accuracy_zh"] + figures["accuracy_en"]) / 2
+    return figures
+
+
+def reason_cases(count: int, seed: int = 11) -> list[tuple[object, str]]:
+    """(ReasonFacts, language) for held-out products, alternating zh/en, history/need."""
+    from plugins.recommender.reasons import ReasonFacts
+    from plugins.recommender.training import NOUNS, first_clause, in_training_half
+    from toolkit.data import demo_shop
+
+    rng = random.Random(seed)
+    held = [
+        p
+        for p in demo_shop.load_products()
+        if not in_training_half(p) and p.category in NOUNS and first_clause(p)
+    ]
+    cases: list[tuple[object, str]] = []
+    for i in range(count):
+        language = "zh" if i % 2 else "en"
+        pool = [p for p in held if p.language == language]
+        product = rng.choice(pool)
+        shelf = [p for p in pool if p.category == product.category and p != product]
+        if shelf and (i // 2) % 2 == 0:
+            cases.append((ReasonFacts(product, history=[rng.choice(shelf)]), language))
+        else:
+            noun = NOUNS[product.category][language == "zh"]
+            cases.append(
+                (ReasonFacts(product, need=EVAL_NEEDS[language].format(noun=noun)), language)
+            )
+    return cases
+
+
+def reasons_task(ctx: Context, count: int) -> dict[str, float]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from plugins.copywriter.rules import load_lexicon
+    from plugins.recommender.reasons import write_reason
+    from toolkit.data import demo_shop
+
+    lexicon = load_lexicon(ctx.settings)
+    brands = sorted({p.brand for p in demo_shop.load_products() if p.brand})
+    cases = reason_cases(count)
+
+    def first_draft(case: tuple[object, str]) -> bool:
+        facts, language = case
+        outcome = write_reason(facts, language, ctx, lexicon, brands, retries=0)  # type: ignore[arg-type]
+        return outcome.by == "model"
+
+    with ThreadPoolExecutor(16) as pool:
+        passed = list(pool.map(first_draft, cases))
+    figures: dict[str, float] = {"main": sum(passed) / len(passed)}
+    for language in ("zh", "en"):
+        mine = [ok for ok, (_, lang) in zip(passed, cases, strict=True) if lang == language]
+        figures[f"grounded_{language}"] = sum(mine) / len(mine) if mine else 0.0
+    return figures
+
+
+TASKS: dict[str, tuple[str, Callable[[Context, int], dict[str, float]]]] = {
+    "reviews": ("polarity accuracy (mean zh, en)", reviews_task),
+    "reasons": ("first drafts grounded", reasons_task),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10 reviews a language, 8 reasons")
+    parser.add_argument("--reviews", type=int, default=None, help="test reviews a language (100)")
+    parser.add_argument("--reasons", type=int, default=None, help="reasons (60)")
+    parser.add_argument("--adapters", type=Path, default=None, help="default: adapters_dir")
+    args = parser.parse_args()
+    sizes = {
+        "reviews": args.reviews or (10 if args.quick else 100),
+        "reasons": args.reasons or (8 if args.quick else 60),
+    }
+    settings = Settings()
+    adapters = args.adapters or settings.adapters_dir
+    rows, figures = [], {}
+    improved = 0
+    with tempfile.TemporaryDirectory() as empty:
+        contexts = {
+            "base": Context(settings.model_copy(update={"adapters_dir": Path(empty)})),
+            "adapter": Context(settings.model_copy(update={"adapters_dir": adapters})),
+        }
+        for task, (metric, run) in TASKS.items():
+            if not (adapters / task).is_dir():
+                print(f"{task}: no adapter in {adapters}, skipped")
+                continue
+            measured = {}
+            for label, ctx in contexts.items():
+                started = time.perf_counter()
+                measured[label] = run(ctx, sizes[task])
+                measured[label]["seconds"] = time.perf_counter() - started
+            base, tuned = measured["base"]["main"], measured["adapter"]["main"]
+            improved += tuned > base
+            rows.append([task, metric, sizes[task], base, tuned, tuned - base])
+            figures[f"{task}_base"] = round(base, 4)
+            figures[f"{task}_adapter"] = round(tuned, 4)
+            for label, values in measured.items():
+                figures |= {
+                    f"{task}_{label}_{k}": round(v, 4) for k, v in values.items() if k != "main"
+                }
+    print("held-out data; the same requests for the base model and the adapter\n")
+    print_table(["task", "metric", "n", "base", "adapter", "change"], rows)
+    figures["tasks_improved"] = improved
+    print()
+    print_json_line(figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Fine-tuning data for the `reasons` adapter: grounded reasons for real demo-shop products.
+
+Inputs: the reason prompt the plugin sends, for a product of the demo shop's real catalogue
+(half of it, chosen by a hash of the product id; the other half is held out for the
+evaluation) with either a bought item of the same category from that half, or a need
+phrased from the product's category. Targets: one sentence composed by this module from
+the prompt's own facts (the product's title, price and the first clause of its catalogue
+description, the bought item's title, the need), in one of several wordings, zh or en as
+the product's listing; every target passes the plugin's own grounding check and length
+limit, the others are left out. No model wrote any target.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+
+from plugins.copywriter.rules import load_lexicon
+from plugins.recommender.reasons import (
+    MAX_CHARS,
+    DraftReason,
+    ReasonFacts,
+    price_text,
+    reason_problems,
+    reason_prompt,
+)
+from toolkit.context import Context
+from toolkit.finetune.data import Example
+from toolkit.finetune.sets import TrainingSet, structured_example
+from toolkit.store.schema import Product, sha
+
+ORIGIN = (__doc__ or "").split("\n", 2)[2].strip()
+CLAUSE_END = re.compile(r"[.!?。！？;；]")
+MAX_CLAUSE = 90
+ZH_SHARE = 0.4  # the shop lists few Chinese products; their reasons are weighted up
+
+NOUNS = {  # the demo shop's categories as a shopper names them
+    "Batteries": ("pack of batteries", "电池"),
+    "Cameras & Camcorders": ("camera", "相机"),
+    "Desktop Computers & PCs": ("desktop computer", "台式电脑"),
+    "Gaming Laptops & Notebook Computers": ("gaming laptop", "游戏本"),
+    "Hard Drives, SSD & Storage": ("hard drive", "硬盘"),
+    "Headphones & Earbuds": ("pair of headphones", "耳机"),
+    "Home Security Systems & Cameras": ("security camera", "监控摄像头"),
+    "iPad & Tablets": ("tablet", "平板电脑"),
+    "Laptops & Notebook Computers": ("laptop", "笔记本电脑"),
+    "Monitors": ("monitor", "显示器"),
+    "Musical Instruments": ("musical instrument", "乐器"),
+    "Phones & Two-way Radios": ("phone", "手机"),
+    "Projectors": ("projector", "投影仪"),
+    "Routers, Wifi Extenders & Modems": ("wifi router", "路由器"),
+    "Smart Home & Safety": ("smart home device", "智能家居设备"),
+    "Smart Watches": ("smart watch", "智能手表"),
+    "Soundbars & Home Theater": ("soundbar", "回音壁音箱"),
+    "Speakers & Voice Assistants": ("speaker", "音箱"),
+    "Streaming Devices": ("streaming device", "电视盒子"),
+    "TVs": ("TV", "电视"),
+    "Video Games & Consoles": ("game console", "游戏机"),
+    "Women's Bottoms": ("pair of trousers", "裤子"),
+    "Women's Dresses": ("dress", "连衣裙"),
+    "Women's Jackets": ("jacket", "外套"),
+    "Women's Tops": ("top", "上衣"),
+}
+NEEDS = {
+    "en": ["a {noun} for my home", "a good {noun}", "a {noun} as a gift"],
+    "zh": ["{noun}", "家里用的{noun}", "送人的{noun}"],
+}
+WORDINGS = {
+    ("en", "history"): [
+        "Since you bought {bought}, you may like {title}{price}: {clause}.",
+        "{title}{price} goes well with the {bought} you bought: {clause}.",
+        "You chose {bought} before; {title} is another pick from the same shelf: {clause}.",
+    ],
+    ("en", "need"): [
+        "For {need}, try {title}{price}: {clause}.",
+        "{title} fits what you asked for: {clause}.",
+        "You wanted {need}: {title}{price} offers this: {clause}.",
+    ],
+    ("zh", "history"): [
+        "您买过「{bought}」，这款「{title}」{price}也值得一看：{clause}。",
+        "「{title}」和您买过的「{bought}」很搭：{clause}。",
+    ],
+    ("zh", "need"): [
+        "您想要{need}，推荐「{title}」{price}：{clause}。",
+        "「{title}」符合您的需求：{clause}。",
+    ],
+}
+PRICE = {"en": ", at {}", "zh": "（{}）"}
+
+
+def in_training_half(product: Product) -> bool:
+    """Products whose reasons may be trained on; the others stay held out."""
+    return int(sha("reasons:" + product.id)[:8], 16) % 2 == 0
+
+
+def first_clause(product: Product) -> str:
+    """The description's first sentence, cut at a clause end, without its end mark."""
+    text = product.description.strip()
+    match = CLAUSE_END.search(text)
+    clause = (text[: match.start()] if match else text).strip()
+    return clause if 3 <= len(clause) <= MAX_CLAUSE else ""
+
+
+def compose(facts: ReasonFacts, language: str, rng: random.Random) -> str:
+    product = facts.product
+    kind = "history" if facts.history else "need"
+    price = price_text(product)
+    return rng.choice(WORDINGS[(language, kind)]).format(
+        bought=facts.history[0].title if facts.history else "",
+        need=facts.need,
+        title=product.title,
+        price=PRICE[language].format(price) if price else "",
+        clause=first_clause(product),
+    )
+
+
+def reason_examples(ctx: Context, count: int, seed: int) -> Iterator[Example]:
+    from toolkit.data import demo_shop
+
+    rng = random.Random(seed)
+    lexicon = load_lexicon(ctx.settings)
+    products = [
+        p
+        for p in demo_shop.load_products()
+        if in_training_half(p) and first_clause(p) and p.category in NOUNS
+    ]
+    brands = sorted({p.brand for p in products if p.brand})
+    by_language = {lang: [p for p in products if p.language == lang] for lang in ("zh", "en")}
+    seen: set[str] = set()
+    made, tries = 0, 0
+    while made < count and tries < count * 20:
+        tries += 1
+        language = "zh" if rng.random() < ZH_SHARE else "en"
+        product = rng.choice(by_language[language])
+        same_shelf = [
+            p for p in by_language[language] if p.category == product.category and p != product
+        ]
+        if same_shelf and rng.random() < 0.5:
+            facts = ReasonFacts(product, history=[rng.choice(same_shelf)])
+        else:
+            noun = NOUNS[product.category][language == "zh"]
+            facts = ReasonFacts(product, need=rng.choice(NEEDS[language]).format(noun=noun))
+        text = compose(facts, language, rng)
+        if len(text) > MAX_CHARS or text in seen:
+            continue
+        if reason_problems(text, facts, language, lexicon, brands):
+            continue
+        prompt = reason_prompt(facts, language, ctx)
+        seen.add(text)
+        made += 1
+        yield structured_example(DraftReason, prompt, DraftReason(reason=text))
+
+
+GROUNDED_REASONS = TrainingSet(task="reasons", origin=ORIGIN, build=reason_examples)

@@ -1,0 +1,89 @@
+"""`pitchcraft finetune prepare`: the training sets plugins build from real data use the
+plugin's own prompts, hold the evaluation data out, and have targets that pass the
+plugin's own checks."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.llm_fixtures import MODEL_CACHE
+from toolkit.cli import app
+from toolkit.context import Context
+from toolkit.finetune.data import Example
+from toolkit.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Context:
+    return Context(Settings(cache_dir=MODEL_CACHE))
+
+
+def test_review_readings_come_from_the_training_split_with_checked_targets(ctx: Context) -> None:
+    from plugins.sentiment.corpus import chinese_examples, english_examples, is_test
+    from plugins.sentiment.plugin import reading_request
+    from plugins.sentiment.training import READING
+    from toolkit.llm.structured import instruction
+
+    labels = {e.text: e.label for e in chinese_examples() + english_examples()}
+    examples = list(READING.build(ctx, 12, 3))
+    assert len(examples) == 12
+    languages = set()
+    for example in examples:
+        system, user, answer = example.messages
+        text = user.content.rsplit('"""', 2)[1]  # the review closes the prompt
+        assert not is_test(text)  # the evaluation's reviews are never trained on
+        schema, prompt = reading_request(text, "zh" if "评价" in user.content else "en", ctx)
+        languages.add("zh" if "评价" in user.content else "en")
+        assert (system.content, user.content) == (instruction(schema), prompt)
+        reading = schema.model_validate_json(answer.content)
+        assert reading.overall == labels[text]
+        assert all(a.evidence in text for a in reading.aspects)
+    assert languages == {"zh", "en"}
+
+
+def test_reasons_use_the_training_half_and_pass_the_grounding_check(ctx: Context) -> None:
+    from plugins.copywriter.rules import load_lexicon
+    from plugins.recommender.reasons import DraftReason, ReasonFacts, reason_problems
+    from plugins.recommender.training import GROUNDED_REASONS, in_training_half
+    from toolkit.data import demo_shop
+
+    products = demo_shop.load_products()
+    trained = {p.title for p in products if in_training_half(p)}
+    held_out = {p.title for p in products if not in_training_half(p)} - trained
+    assert len(held_out) > 100
+    examples = list(GROUNDED_REASONS.build(ctx, 30, 1))
+    lexicon = load_lexicon(ctx.settings)
+    for example in examples:
+        prompt, answer = example.messages[1].content, example.messages[2].content
+        title = re.search(r"^(?:Recommended product: |推荐商品：)(.+)$", prompt, re.M)
+        assert title is not None and title.group(1) in trained
+        reason = DraftReason.model_validate_json(answer).reason
+        product = next(p for p in products if p.title == title.group(1))
+        # the need or history only widens the facts: the product alone must ground the rest
+        assert (
+            reason_problems(reason, ReasonFacts(product, need=prompt), product.language, lexicon)
+            == []
+        )
+    assert len({e.messages[2].content for e in examples}) == 30
+
+
+def test_prepare_writes_the_data_and_its_origin_and_names_an_unknown_task(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "reasons.jsonl"
+    done = runner.invoke(
+        app, ["finetune", "prepare", "reasons", "--examples", "5", "--output", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    rows = [Example.model_validate_json(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 5
+    origin = json.loads(out.with_suffix(".json").read_text())["origin"]
+    assert "No model wrote any target" in origin
+    unknown = runner.invoke(app, ["finetune", "prepare", "slogans"])
+    assert unknown.exit_code != 0
+    assert "no plugin prepares 'slogans'" in unknown.output and "reviews" in unknown.output
+    assert "Traceback" not in unknown.output

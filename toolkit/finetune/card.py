@@ -1,0 +1,65 @@
+"""The model card written next to a trained adapter (README.md), from training.json and the
+prepared data's origin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from toolkit.finetune.train import TrainReport
+
+EVALUATION = (
+    "Measured against the base model on held-out data by `python -m benchmarks.adapters_eval`"
+    " (the task's own metric); see the project README for the figures of the shipped adapters."
+)
+
+
+def write_card(adapter_dir: Path, report: TrainReport, data: Path) -> Path:
+    origin_file = data.with_suffix(".json")
+    origin = "not recorded (the data was not built by `pitchcraft finetune prepare`)"
+    prepared = ""
+    if origin_file.is_file():
+        meta = json.loads(origin_file.read_text(encoding="utf-8"))
+        origin = meta.get("origin", origin)
+        prepared = (
+            f"`pitchcraft finetune prepare {report.task} --examples {meta.get('examples')}"
+            f" --seed {meta.get('seed')}`"
+        )
+    s = report.settings
+    lines = [
+        f"# `{report.task}` adapter",
+        "",
+        "A LoRA adapter of the embedded base model (Qwen2.5-Coder-0.5B-Instruct), loaded by name"
+        f" (`{report.task}`) by the local backend and by `pitchcraft model serve`.",
+        "",
+        "## Data",
+        "",
+        f"{report.examples_train} training and {report.examples_validation} validation examples"
+        f" (held out by content hash; fingerprint `{report.data_fingerprint}`)"
+        + (f", built with {prepared}." if prepared else "."),
+        "",
+        origin,
+        "",
+        "## Training",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+        f"| LoRA rank / alpha / dropout | {s.rank} / {s.alpha} / {s.dropout} |",
+        "| modules | q_proj, k_proj, v_proj, o_proj |",
+        f"| learning rate, warm-up | {s.learning_rate:g}, {s.warmup_steps} steps, linear decay |",
+        f"| batch x accumulation | {s.batch_size} x {s.accumulate} |",
+        f"| steps (best at) | {report.steps} ({report.best_step}) |",
+        f"| validation loss per answer token | {report.validation_loss_start:.3f} at the start,"
+        f" {report.validation_loss_best:.3f} at best |",
+        f"| tokens trained | {report.train_tokens:,} |",
+        f"| time, tokens/s | {report.seconds:.0f} s, {report.tokens_per_second:.0f} |",
+        f"| device | {report.device} |",
+        "",
+        "## Evaluation",
+        "",
+        EVALUATION,
+        "",
+    ]
+    card = adapter_dir / "README.md"
+    card.write_text("\n".join(lines), encoding="utf-8")
+    return card
