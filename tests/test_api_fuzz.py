@@ -101,6 +101,10 @@ def test_fuzz_the_whole_openapi_document(fuzz_server: tuple[str, str], tmp_path:
             "1",  # hypothesis' lambda parsing is not thread-safe on Python 3.11
             "--request-timeout",
             "120",
+            # the off-policy evaluation over 60,000 logged impressions took 10.5 s on a slow
+            # 2-core CPU; a hang is still caught by the request timeout
+            "--max-response-time",
+            "60",
         ],
         capture_output=True,
         text=True,

@@ -4,19 +4,23 @@ vLLM server (`llm` runs a test on both backends)."""
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, Field
 
+from tests.llm_fixtures import MODEL_CACHE, shipped_adapters
 from tests.store_fixtures import free_port
 from toolkit import Settings
 from toolkit.llm import ModelClient
 from toolkit.llm.drafts import listening, readable
 from toolkit.llm.remote import ModelUnavailable
+from toolkit.llm.serve import server_command
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -152,3 +156,42 @@ def test_openai_backend_needs_a_url() -> None:
 
     with pytest.raises(PitchcraftError, match="PITCHCRAFT_LLM_URL"):
         ModelClient(Settings(llm_backend="openai"))
+
+
+def shipped_task_requests() -> dict[str, tuple[type[BaseModel], str]]:
+    """A held-out request of each shipped adapter's task, as its plugin words it."""
+    from plugins.recommender.reasons import DraftReason, ReasonFacts, reason_prompt
+    from plugins.recommender.training import in_training_half
+    from plugins.sentiment.plugin import reading_request
+    from toolkit.context import Context
+    from toolkit.data import demo_shop
+
+    ctx = Context(Settings(cache_dir=MODEL_CACHE))
+    review = "质量太差了，用了两天就坏了，客服也不理人，不会再买了。"
+    product = next(p for p in demo_shop.load_products() if not in_training_half(p))
+    facts = ReasonFacts(product, need="a present for my brother")
+    return {
+        "reviews": reading_request(review, "zh", ctx),
+        "reasons": (DraftReason, reason_prompt(facts, product.language, ctx)),
+    }
+
+
+def test_shipped_adapters_are_small_with_model_cards() -> None:
+    shipped = {p.name: p for p in shipped_adapters()}
+    assert "reviews" in shipped  # reasons, copy, support: not trained yet
+    for folder in shipped.values():
+        config = json.loads((folder / "adapter_config.json").read_text())
+        assert 8 <= config["r"] <= 16
+        assert (folder / "README.md").is_file() and (folder / "training.json").is_file()
+    command = server_command(Path("python"), Path("model"), shipped, "127.0.0.1", 8100)
+    assert f"reviews={shipped['reviews']}" in command
+
+
+def test_shipped_adapters_change_their_tasks_answers(llm: ModelClient) -> None:
+    shipped = {p.name for p in shipped_adapters()}
+    for task, (schema, prompt) in shipped_task_requests().items():
+        if task not in shipped:
+            continue
+        tuned = llm.structured(schema, task, 160).invoke(prompt)
+        base = llm.structured(schema, None, 160).invoke(prompt)
+        assert tuned != base, task
