@@ -10,13 +10,16 @@ answers) and once with the adapters folder. Main metric per task, higher is bett
   same half or a need worded unlike the training needs.
 
     python -m benchmarks.adapters_eval [--quick] [--reviews N] [--reasons N] [--adapters DIR]
+        [--tasks reviews,reasons]
+
+Either backend: the base half sets llm_adapters off. With PITCHCRAFT_LLM_BACKEND=openai the
+server must serve the same adapters (`pitchcraft model serve` serves adapters_dir).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,7 +103,13 @@ def main() -> None:
     parser.add_argument("--reviews", type=int, default=None, help="test reviews a language (100)")
     parser.add_argument("--reasons", type=int, default=None, help="reasons (60)")
     parser.add_argument("--adapters", type=Path, default=None, help="default: adapters_dir")
+    parser.add_argument(
+        "--tasks", default=",".join(TASKS), help=f"comma-separated, of {', '.join(TASKS)}"
+    )
     args = parser.parse_args()
+    chosen = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if unknown := sorted(set(chosen) - set(TASKS)):
+        parser.error(f"--tasks: unknown {', '.join(unknown)} (known: {', '.join(TASKS)})")
     sizes = {
         "reviews": args.reviews or (10 if args.quick else 100),
         "reasons": args.reasons or (8 if args.quick else 60),
@@ -109,29 +118,30 @@ def main() -> None:
     adapters = args.adapters or settings.adapters_dir
     rows, figures = [], {}
     improved = 0
-    with tempfile.TemporaryDirectory() as empty:
-        contexts = {
-            "base": Context(settings.model_copy(update={"adapters_dir": Path(empty)})),
-            "adapter": Context(settings.model_copy(update={"adapters_dir": adapters})),
-        }
-        for task, (metric, run) in TASKS.items():
-            if not (adapters / task).is_dir():
-                print(f"{task}: no adapter in {adapters}, skipped")
-                continue
-            measured = {}
-            for label, ctx in contexts.items():
-                started = time.perf_counter()
-                measured[label] = run(ctx, sizes[task])
-                measured[label]["seconds"] = time.perf_counter() - started
-            base, tuned = measured["base"]["main"], measured["adapter"]["main"]
-            improved += tuned > base
-            rows.append([task, metric, sizes[task], base, tuned, tuned - base])
-            figures[f"{task}_base"] = round(base, 4)
-            figures[f"{task}_adapter"] = round(tuned, 4)
-            for label, values in measured.items():
-                figures |= {
-                    f"{task}_{label}_{k}": round(v, 4) for k, v in values.items() if k != "main"
-                }
+    tuned_settings = settings.model_copy(update={"adapters_dir": adapters})
+    contexts = {
+        "base": Context(tuned_settings.model_copy(update={"llm_adapters": False})),
+        "adapter": Context(tuned_settings),
+    }
+    for task in chosen:
+        metric, run = TASKS[task]
+        if not (adapters / task).is_dir():
+            print(f"{task}: no adapter in {adapters}, skipped")
+            continue
+        measured = {}
+        for label, ctx in contexts.items():
+            started = time.perf_counter()
+            measured[label] = run(ctx, sizes[task])
+            measured[label]["seconds"] = time.perf_counter() - started
+        base, tuned = measured["base"]["main"], measured["adapter"]["main"]
+        improved += tuned > base
+        rows.append([task, metric, sizes[task], base, tuned, tuned - base])
+        figures[f"{task}_base"] = round(base, 4)
+        figures[f"{task}_adapter"] = round(tuned, 4)
+        for label, values in measured.items():
+            figures |= {
+                f"{task}_{label}_{k}": round(v, 4) for k, v in values.items() if k != "main"
+            }
     print("held-out data; the same requests for the base model and the adapter\n")
     print_table(["task", "metric", "n", "base", "adapter", "change"], rows)
     figures["tasks_improved"] = improved

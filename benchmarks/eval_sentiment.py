@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -121,8 +120,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     settings = Settings()
-    empty = tempfile.TemporaryDirectory()
-    base_ctx = Context(settings.model_copy(update={"adapters_dir": Path(empty.name)}))
+    base_ctx = Context(settings.model_copy(update={"llm_adapters": False}))
     plugin = SentimentAnalyzer()
     labelled = [json.loads(line) for line in HAND_LABELLED.read_text(encoding="utf-8").splitlines()]
 

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
         default=Path(__file__).resolve().parent.parent / "adapters",
         description="Folder of LoRA adapters, one sub-folder per task (copy, reasons, ...).",
     )
+    llm_adapters: bool = Field(
+        default=True,
+        description="False: every task gets the base model's answer, on either backend "
+        "(for comparisons).",
+    )
 
     @field_validator("plugins", "extra_plugins", "api_keys", "api_cors_origins", mode="before")
     @classmethod

@@ -32,6 +32,7 @@ from toolkit.finetune.data import (
     fingerprint,
     split,
 )
+from toolkit.llm.base_model import compute_dtype_name
 
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"]
 Progress = Callable[[int, int, str], None]
@@ -184,7 +185,7 @@ def _load(model_dir: Path, settings: TrainSettings) -> tuple[Any, Any, str]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" or _cpu_has_bf16() else torch.float32
+    dtype = getattr(torch, compute_dtype_name(cuda=device == "cuda"))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device)
     config = LoraConfig(
@@ -195,17 +196,6 @@ def _load(model_dir: Path, settings: TrainSettings) -> tuple[Any, Any, str]:
         task_type="CAUSAL_LM",
     )
     return get_peft_model(base, config), tokenizer, device
-
-
-def _cpu_has_bf16() -> bool:
-    """Native bf16 matrix units (AVX512-BF16, AMX): bf16 weights train about 1.6x faster;
-    without them bf16 is emulated and slower than float32."""
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def _warmup_then_linear(settings: TrainSettings) -> Callable[[int], float]:

@@ -49,6 +49,8 @@ class ModelClient:
     ) -> BaseChatModel:
         """A LangChain chat model; `adapter` names a task LoRA (copy, reasons, support, reviews)."""
         tokens = max_tokens or self.settings.llm_max_tokens
+        if not self.settings.llm_adapters:
+            adapter = None
         counter = [self.usage.handler(adapter)]
         if self._remote is not None:
             model: BaseChatModel = self._remote.chat(adapter, tokens, temperature)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import PitchcraftError
+from toolkit.llm.base_model import compute_dtype_name
 
 log = logging.getLogger(__name__)
 BASE = "__base__"  # peft's name for "no adapter" in a mixed batch
@@ -122,7 +123,8 @@ class LocalEngine:
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.tokenizer.padding_side = "left"
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16)
+        dtype = getattr(torch, compute_dtype_name(cuda=self.device == "cuda"))
+        self.model: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
         self.model.to(self.device).eval()
         self._loaded: set[str] = set()
         self._token_data: Any = None  # for constrained decoding, built on first need

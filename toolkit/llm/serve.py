@@ -22,7 +22,7 @@ import httpx
 from pydantic import BaseModel
 
 from toolkit.errors import PitchcraftError
-from toolkit.llm.base_model import MODEL_NAME, base_model_dir
+from toolkit.llm.base_model import MODEL_NAME, base_model_dir, compute_dtype_name
 from toolkit.llm.local import find_adapters
 from toolkit.settings import Settings
 
@@ -120,7 +120,7 @@ def server_command(
         "--max-model-len",
         "2048",
         "--dtype",
-        "bfloat16",
+        compute_dtype_name(cuda=has_cuda()),
         # disable_any_whitespace: without it a small model can emit whitespace inside
         # JSON until max_tokens; the backend must be named for the option to apply.
         "--structured-outputs-config",
