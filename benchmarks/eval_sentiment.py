@@ -36,6 +36,7 @@ from plugins.sentiment.plugin import (
     shared_classifier,
 )
 from toolkit.context import Context
+from toolkit.errors import ModelUnavailable
 from toolkit.settings import Settings
 
 HAND_LABELLED = (
@@ -71,22 +72,38 @@ def classifier_tier(ctx: Context, sets: dict[str, list[Example]]) -> dict[str, f
     return out
 
 
+UNANSWERED = object()
+
+
+def read_or_none(text: str, lang: str, ctx: Context) -> Any:
+    """The model's reading; UNANSWERED when the model gave no reply in time (one slow request
+    on a busy CPU must not end a long evaluation)."""
+    try:
+        return read_with_model(text, lang, ctx)
+    except ModelUnavailable as err:
+        print(f"no reply: {err}")
+        return UNANSWERED
+
+
 def model_tier(ctx: Context, sets: dict[str, list[Example]], concurrency: int) -> dict[str, float]:
     out: dict[str, float] = {}
-    total, seconds, unusable = 0, 0.0, 0
+    total, seconds, unusable, unanswered = 0, 0.0, 0, 0
     for lang, rows in sets.items():
         start = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             texts = [e.text for e in rows]
-            readings = list(pool.map(read_with_model, texts, [lang] * len(rows), [ctx] * len(rows)))
+            readings = list(pool.map(read_or_none, texts, [lang] * len(rows), [ctx] * len(rows)))
         seconds += time.perf_counter() - start
         total += len(rows)
+        unanswered += sum(r is UNANSWERED for r in readings)
+        readings = [None if r is UNANSWERED else r for r in readings]
         unusable += sum(r is None for r in readings)
         predicted = [r.overall if r is not None else "neutral" for r in readings]
         m = polarity_metrics([e.label for e in rows], predicted)
         out |= {f"{k}_{lang}": v for k, v in m.items()}
     out["reviews_per_s"] = total / seconds
-    out["unusable_replies"] = float(unusable)
+    out["unusable_replies"] = float(unusable)  # counted as neutral
+    out["unanswered"] = float(unanswered)  # of those: no reply within llm_timeout_s
     return out
 
 
