@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,13 +79,17 @@ def reasons_task(ctx: Context, count: int) -> dict[str, float]:
     brands = sorted({p.brand for p in demo_shop.load_products() if p.brand})
     cases = reason_cases(count)
 
-    def first_draft(case: tuple[object, str]) -> bool:
+    def first_draft(case: tuple[object, str]) -> tuple[bool, list[str]]:
         facts, language = case
         outcome = write_reason(facts, language, ctx, lexicon, brands, retries=0)  # type: ignore[arg-type]
-        return outcome.by == "model"
+        return outcome.by == "model", outcome.problems
 
     with ThreadPoolExecutor(16) as pool:
-        passed = list(pool.map(first_draft, cases))
+        drafts = list(pool.map(first_draft, cases))
+    passed = [ok for ok, _ in drafts]
+    refusals = Counter(re.sub(r"'[^']*'", "'…'", why) for _, whys in drafts for why in whys)
+    for why, count in refusals.most_common(5):
+        print(f"  refused {count}x: {why}")
     figures: dict[str, float] = {"main": sum(passed) / len(passed)}
     for language in ("zh", "en"):
         mine = [ok for ok, (_, lang) in zip(passed, cases, strict=True) if lang == language]
