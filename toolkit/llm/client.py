@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, TypeVar
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -13,6 +14,22 @@ from toolkit.llm.usage import TokenUsage
 from toolkit.settings import Settings
 
 T = TypeVar("T", bound=BaseModel)
+
+
+_engines: dict[tuple[Any, ...], Any] = {}
+_engines_lock = threading.Lock()
+
+
+def shared_engine(model_dir: Path, adapters: dict[str, Path], max_batch: int) -> Any:
+    """One local engine per model, adapters and batch size in a process: contexts built
+    from equal settings share the weights (about 2 GB in float32) and the batching."""
+    from toolkit.llm.local import LocalEngine
+
+    key = (model_dir, tuple(sorted(adapters.items())), max_batch)
+    with _engines_lock:
+        if key not in _engines:
+            _engines[key] = LocalEngine(model_dir, adapters, max_batch=max_batch)
+        return _engines[key]
 
 
 class ModelClient:
@@ -35,12 +52,12 @@ class ModelClient:
         with self._lock:
             if self._engine is None:
                 from toolkit.llm.base_model import base_model_dir
-                from toolkit.llm.local import LocalEngine, find_adapters
+                from toolkit.llm.local import find_adapters
 
-                self._engine = LocalEngine(
+                self._engine = shared_engine(
                     base_model_dir(self.settings.cache_dir),
                     find_adapters(self.settings.adapters_dir),
-                    max_batch=self.settings.local_max_batch,
+                    self.settings.local_max_batch,
                 )
             return self._engine
 
