@@ -87,6 +87,22 @@ def test_a_streamed_request_shares_its_batch_and_matches_the_plain_reply(
     assert engine.batches - before < len(prompts)
 
 
+def test_clients_with_equal_settings_share_one_engine(local_llm: ModelClient) -> None:
+    again = ModelClient(local_llm.settings.model_copy())
+    assert again.engine() is local_llm.engine()  # one copy of the weights, one batcher
+
+
+def test_weights_are_bfloat16_only_where_computed_natively(local_llm: ModelClient) -> None:
+    from toolkit.llm.base_model import compute_dtype_name, cpu_has_native_bf16
+
+    assert compute_dtype_name(cuda=True) == "bfloat16"
+    expected = "bfloat16" if cpu_has_native_bf16() else "float32"
+    assert compute_dtype_name(cuda=False) == expected
+    engine = local_llm.engine()
+    loaded = compute_dtype_name(cuda=True) if engine.device == "cuda" else expected
+    assert str(engine.model.dtype) == f"torch.{loaded}"
+
+
 def test_concurrent_requests_share_generate_calls(local_llm: ModelClient) -> None:
     engine = local_llm.engine()
     chat = local_llm.chat(max_tokens=12)
