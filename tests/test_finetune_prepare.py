@@ -58,18 +58,24 @@ def test_reasons_use_the_training_half_and_pass_the_grounding_check(ctx: Context
     assert len(held_out) > 100
     examples = list(GROUNDED_REASONS.build(ctx, 30, 1))
     lexicon = load_lexicon(ctx.settings)
+    languages: set[tuple[str, str]] = set()
     for example in examples:
         prompt, answer = example.messages[1].content, example.messages[2].content
         title = re.search(r"^(?:Recommended product: |推荐商品：)(.+)$", prompt, re.M)
         assert title is not None and title.group(1) in trained
         reason = DraftReason.model_validate_json(answer).reason
         product = next(p for p in products if p.title == title.group(1))
+        language = "zh" if "推荐商品：" in prompt else "en"
+        languages.add((language, product.language))
+        bought = set(re.findall(r"^- (.+)$", prompt, re.M))
+        history = [p for p in products if p.title in bought]
         # the need or history only widens the facts: the product alone must ground the rest
-        assert (
-            reason_problems(reason, ReasonFacts(product, need=prompt), product.language, lexicon)
-            == []
-        )
+        facts = ReasonFacts(product, history=history, need=prompt)
+        assert reason_problems(reason, facts, language, lexicon) == []
+        if product.price is not None:  # the price is copied with its currency
+            assert f"{product.price:g} {product.currency}" in reason
     assert len({e.messages[2].content for e in examples}) == 30
+    assert ("zh", "en") in languages  # Chinese reasons for English listings too
 
 
 def test_prepare_writes_the_data_and_its_origin_and_names_an_unknown_task(tmp_path: Path) -> None:

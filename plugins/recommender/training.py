@@ -3,11 +3,13 @@
 Inputs: the reason prompt the plugin sends, for a product of the demo shop's real catalogue
 (half of it, chosen by a hash of the product id; the other half is held out for the
 evaluation) with either a bought item of the same category from that half, or a need
-phrased from the product's category. Targets: one sentence composed by this module from
-the prompt's own facts (the product's title, price and the first clause of its catalogue
-description, the bought item's title, the need), in one of several wordings, zh or en as
-the product's listing; every target passes the plugin's own grounding check and length
-limit, the others are left out. No model wrote any target.
+phrased from the product's category; the reason's language is the listing's or, for a
+share of them, the other one (Chinese shoppers are mostly shown English listings).
+Targets: one sentence composed by this module from the prompt's own facts (the product's
+title, its price with the currency verbatim, the first clause of its catalogue description
+when that is in the reason's language, the bought item's title, the need) in one of several
+wordings; every target passes the plugin's own grounding check and length limit, the others
+are left out. No model wrote any target.
 """
 
 from __future__ import annotations
@@ -66,27 +68,29 @@ NEEDS = {
     "en": ["a {noun} for my home", "a good {noun}", "a {noun} as a gift"],
     "zh": ["{noun}", "家里用的{noun}", "送人的{noun}"],
 }
-WORDINGS = {
+WORDINGS = {  # {detail} is ": <first clause>" when the clause is in the reason's language
     ("en", "history"): [
-        "Since you bought {bought}, you may like {title}{price}: {clause}.",
-        "{title}{price} goes well with the {bought} you bought: {clause}.",
-        "You chose {bought} before; {title} is another pick from the same shelf: {clause}.",
+        "Since you bought {bought}, you may like {title}{price}{detail}.",
+        "{title}{price} goes well with the {bought} you bought{detail}.",
+        "You chose {bought} before; {title}{price} is another pick from the same shelf{detail}.",
     ],
     ("en", "need"): [
-        "For {need}, try {title}{price}: {clause}.",
-        "{title} fits what you asked for: {clause}.",
-        "You wanted {need}: {title}{price} offers this: {clause}.",
+        "For {need}, try {title}{price}{detail}.",
+        "{title}{price} fits what you asked for{detail}.",
+        "You wanted {need}, so here is {title}{price}{detail}.",
     ],
     ("zh", "history"): [
-        "您买过「{bought}」，这款「{title}」{price}也值得一看：{clause}。",
-        "「{title}」和您买过的「{bought}」很搭：{clause}。",
+        "您买过「{bought}」，这款「{title}」{price}也值得一看{detail}。",
+        "「{title}」{price}和您买过的「{bought}」很搭{detail}。",
     ],
     ("zh", "need"): [
-        "您想要{need}，推荐「{title}」{price}：{clause}。",
-        "「{title}」符合您的需求：{clause}。",
+        "您想要{need}，推荐「{title}」{price}{detail}。",
+        "「{title}」{price}符合您的需求{detail}。",
     ],
 }
-PRICE = {"en": ", at {}", "zh": "（{}）"}
+PRICE = {"en": " ({})", "zh": "（{}）"}  # the price verbatim, currency included
+DETAIL = {"en": ": {}", "zh": "：{}"}
+CROSS_LANGUAGE = {"zh": 0.5, "en": 0.1}  # shoppers are often shown a listing in the other language
 
 
 def in_training_half(product: Product) -> bool:
@@ -103,15 +107,17 @@ def first_clause(product: Product) -> str:
 
 
 def compose(facts: ReasonFacts, language: str, rng: random.Random) -> str:
+    """One target sentence; the description's clause only when it is in `language`."""
     product = facts.product
     kind = "history" if facts.history else "need"
     price = price_text(product)
+    clause = first_clause(product) if product.language == language else ""
     return rng.choice(WORDINGS[(language, kind)]).format(
         bought=facts.history[0].title if facts.history else "",
         need=facts.need,
         title=product.title,
         price=PRICE[language].format(price) if price else "",
-        clause=first_clause(product),
+        detail=DETAIL[language].format(clause) if clause else "",
     )
 
 
@@ -120,22 +126,21 @@ def reason_examples(ctx: Context, count: int, seed: int) -> Iterator[Example]:
 
     rng = random.Random(seed)
     lexicon = load_lexicon(ctx.settings)
-    products = [
-        p
-        for p in demo_shop.load_products()
-        if in_training_half(p) and first_clause(p) and p.category in NOUNS
-    ]
+    products = [p for p in demo_shop.load_products() if in_training_half(p) and p.category in NOUNS]
     brands = sorted({p.brand for p in products if p.brand})
-    by_language = {lang: [p for p in products if p.language == lang] for lang in ("zh", "en")}
+    by_language = {
+        lang: [p for p in products if p.language == lang and first_clause(p)]
+        for lang in ("zh", "en")
+    }
     seen: set[str] = set()
     made, tries = 0, 0
     while made < count and tries < count * 20:
         tries += 1
         language = "zh" if rng.random() < ZH_SHARE else "en"
-        product = rng.choice(by_language[language])
-        same_shelf = [
-            p for p in by_language[language] if p.category == product.category and p != product
-        ]
+        other = "en" if language == "zh" else "zh"
+        listing = other if rng.random() < CROSS_LANGUAGE[language] else language
+        product = rng.choice(by_language[listing])
+        same_shelf = [p for p in products if p.category == product.category and p != product]
         if same_shelf and rng.random() < 0.5:
             facts = ReasonFacts(product, history=[rng.choice(same_shelf)])
         else:
