@@ -51,10 +51,12 @@ def test_reasons_use_the_training_half_and_pass_the_grounding_check(ctx: Context
     from plugins.recommender.reasons import DraftReason, ReasonFacts, reason_problems
     from plugins.recommender.training import GROUNDED_REASONS, in_training_half
     from toolkit.data import demo_shop
+    from toolkit.llm.structured import json_safe_quotes
 
     products = demo_shop.load_products()
-    trained = {p.title for p in products if in_training_half(p)}
-    held_out = {p.title for p in products if not in_training_half(p)} - trained
+    shown = {json_safe_quotes(p.title): p for p in products}  # as prompts and targets show them
+    trained = {t for t, p in shown.items() if in_training_half(p)}
+    held_out = {t for t, p in shown.items() if not in_training_half(p)} - trained
     assert len(held_out) > 100
     examples = list(GROUNDED_REASONS.build(ctx, 30, 1))
     lexicon = load_lexicon(ctx.settings)
@@ -64,11 +66,12 @@ def test_reasons_use_the_training_half_and_pass_the_grounding_check(ctx: Context
         title = re.search(r"^(?:Recommended product: |推荐商品：)(.+)$", prompt, re.M)
         assert title is not None and title.group(1) in trained
         reason = DraftReason.model_validate_json(answer).reason
-        product = next(p for p in products if p.title == title.group(1))
+        assert '"' not in reason  # copied unescaped, a quote would end the JSON string
+        product = shown[title.group(1)]
         language = "zh" if "推荐商品：" in prompt else "en"
         languages.add((language, product.language))
         bought = set(re.findall(r"^- (.+)$", prompt, re.M))
-        history = [p for p in products if p.title in bought]
+        history = [shown[t] for t in bought]
         # the need or history only widens the facts: the product alone must ground the rest
         facts = ReasonFacts(product, history=history, need=prompt)
         assert reason_problems(reason, facts, language, lexicon) == []

@@ -27,6 +27,7 @@ from plugins.recommender.signals import (
 )
 from toolkit import Settings
 from toolkit.errors import PitchcraftError
+from toolkit.llm.structured import ascii_quotes, json_safe_quotes
 from toolkit.store import Product
 
 # -- metrics --------------------------------------------------------------------------------
@@ -233,3 +234,15 @@ def test_template_reasons_pass_the_check(language: str) -> None:
         text = template_reason(facts, language)  # type: ignore[arg-type]
         assert reason_problems(text, facts, language, lexicon) == []  # type: ignore[arg-type]
         assert COIN.title in text
+
+
+def test_a_bought_title_quoted_verbatim_is_grounded_even_as_the_prompt_showed_it() -> None:
+    lexicon = load_lexicon(Settings())
+    bought = Product(id="pad", title='Backbone 27" Controller, $25 Credit Included')
+    shown = json_safe_quotes(bought.title)
+    assert '"' not in shown and "27″" in shown and ascii_quotes(shown) == bought.title
+    facts = ReasonFacts(COIN, [bought])
+    quoting = f"Since you bought {shown}, these Duracell coin batteries may help."
+    assert reason_problems(quoting, facts, "en", lexicon) == []
+    paraphrasing = "Since you paid $25 for your controller, these Duracell batteries may help."
+    assert any("price '$25'" in p for p in reason_problems(paraphrasing, facts, "en", lexicon))

@@ -22,7 +22,7 @@ from plugins.copywriter.grounding import Facts, fact_attributes, grounding_probl
 from plugins.copywriter.rules import Lexicon
 from toolkit.context import Context
 from toolkit.errors import ModelUnavailable
-from toolkit.llm.structured import StructuredOutputError
+from toolkit.llm.structured import StructuredOutputError, ascii_quotes, json_safe_quotes
 from toolkit.store.schema import Language, Product, detect_language
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def reason_problems(
     catalogue_brands: Iterable[str] = (),
 ) -> list[str]:
     """Why a reason may not be shown; empty when it is grounded."""
-    text = text.strip()
+    text = ascii_quotes(text.strip())  # the prompt showed the facts' quotes typographic
     if not text:
         return ["the reason is empty"]
     problems = []
@@ -122,7 +122,10 @@ def reason_problems(
     if detect_language(own) != language:
         problems.append(f"not written in {'Chinese' if language == 'zh' else 'English'}")
     known = facts.facts()  # holds the product's and the history's brands too
-    problems += [why for _, why in grounding_problems(text, known, lexicon)]
+    unquoted = text  # a bought item's title quoted verbatim is grounded, prices and all
+    for bought in facts.history:
+        unquoted = unquoted.replace(bought.title, " ")
+    problems += [why for _, why in grounding_problems(unquoted, known, lexicon)]
     if not mentions_product(text, facts.product):
         problems.append("does not mention the recommended product")
     for brand in brand_mentions(text, catalogue_brands):
@@ -171,15 +174,17 @@ class ReasonOutcome(BaseModel):
 
 def reason_prompt(facts: ReasonFacts, language: Language, ctx: Context) -> str:
     """The first request for a reason (also what the `reasons` adapter is trained on)."""
+    product = facts.product
+    shown = product.model_copy(update={"title": json_safe_quotes(product.title)})
     return ctx.prompts.render(
         NAME,
         "reason",
         language,
-        product=facts.product,
-        price=price_text(facts.product),
-        details=details_text(facts.product),
-        history=[h.title for h in facts.history],
-        need=facts.need,
+        product=shown,
+        price=price_text(product),
+        details=json_safe_quotes(details_text(product)),
+        history=[json_safe_quotes(h.title) for h in facts.history],
+        need=json_safe_quotes(facts.need),
     )
 
 

@@ -30,6 +30,7 @@ from plugins.recommender.reasons import (
 from toolkit.context import Context
 from toolkit.finetune.data import Example
 from toolkit.finetune.sets import TrainingSet, structured_example
+from toolkit.llm.structured import json_safe_quotes
 from toolkit.store.schema import Product, sha
 
 ORIGIN = (__doc__ or "").split("\n", 2)[2].strip()
@@ -64,9 +65,23 @@ NOUNS = {  # the demo shop's categories as a shopper names them
     "Women's Jackets": ("jacket", "外套"),
     "Women's Tops": ("top", "上衣"),
 }
-NEEDS = {
-    "en": ["a {noun} for my home", "a good {noun}", "a {noun} as a gift"],
-    "zh": ["{noun}", "家里用的{noun}", "送人的{noun}"],
+NEEDS = {  # the evaluation asks in other words (benchmarks/adapters_eval.py)
+    "en": [
+        "a {noun} for my home",
+        "a good {noun}",
+        "a {noun} as a gift",
+        "looking for a {noun}",
+        "which {noun} should I get?",
+        "need a new {noun}",
+    ],
+    "zh": [
+        "{noun}",
+        "家里用的{noun}",
+        "送人的{noun}",
+        "想买{noun}",
+        "求推荐{noun}",
+        "哪款{noun}好",
+    ],
 }
 WORDINGS = {  # {detail} is ": <first clause>" when the clause is in the reason's language
     ("en", "history"): [
@@ -75,16 +90,16 @@ WORDINGS = {  # {detail} is ": <first clause>" when the clause is in the reason'
         "You chose {bought} before; {title}{price} is another pick from the same shelf{detail}.",
     ],
     ("en", "need"): [
-        "For {need}, try {title}{price}{detail}.",
+        "For what you asked (“{need}”), try {title}{price}{detail}.",
         "{title}{price} fits what you asked for{detail}.",
-        "You wanted {need}, so here is {title}{price}{detail}.",
+        "You asked about “{need}”, so here is {title}{price}{detail}.",
     ],
     ("zh", "history"): [
         "您买过「{bought}」，这款「{title}」{price}也值得一看{detail}。",
         "「{title}」{price}和您买过的「{bought}」很搭{detail}。",
     ],
     ("zh", "need"): [
-        "您想要{need}，推荐「{title}」{price}{detail}。",
+        "您的需求是“{need}”，推荐「{title}」{price}{detail}。",
         "「{title}」{price}符合您的需求{detail}。",
     ],
 }
@@ -112,13 +127,14 @@ def compose(facts: ReasonFacts, language: str, rng: random.Random) -> str:
     kind = "history" if facts.history else "need"
     price = price_text(product)
     clause = first_clause(product) if product.language == language else ""
-    return rng.choice(WORDINGS[(language, kind)]).format(
+    text = rng.choice(WORDINGS[(language, kind)]).format(
         bought=facts.history[0].title if facts.history else "",
         need=facts.need,
         title=product.title,
         price=PRICE[language].format(price) if price else "",
         detail=DETAIL[language].format(clause) if clause else "",
     )
+    return json_safe_quotes(text)  # copied from the prompt, which shows quotes so
 
 
 def reason_examples(ctx: Context, count: int, seed: int) -> Iterator[Example]:

@@ -26,6 +26,19 @@ T = TypeVar("T", bound=BaseModel)
 Prompt = str | Sequence[BaseMessage]
 Draft = Callable[[str], None] | None
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+INCH_MARK = re.compile(r'(?<=\d)"')
+TYPOGRAPHIC_QUOTES = str.maketrans({"″": '"', "“": '"', "”": '"'})
+
+
+def json_safe_quotes(text: str) -> str:
+    """Facts a model will copy into a JSON string, with ASCII double quotes made typographic
+    (27" -> 27″): small models copy them unescaped, which ends the string mid-sentence."""
+    return INCH_MARK.sub("″", text).replace('"', "”")
+
+
+def ascii_quotes(text: str) -> str:
+    """The inverse of json_safe_quotes, for comparing a model's text with the raw facts."""
+    return text.translate(TYPOGRAPHIC_QUOTES)
 
 
 class StructuredOutputError(PitchcraftError):
