@@ -268,8 +268,9 @@ def reasons_report(n: int) -> dict[str, float]:
         options = {"recommender": {"model_path": str(Path(tmp) / "none.npz")}}
         ctx = Context(Settings(store_path=Path(tmp) / "store", plugin_options=options))
         ctx.store.upsert_products(held_out_products())
-        for request in reason_requests(n):
-            result = plugin.invoke(request, ctx)
+        requests = reason_requests(n)
+        results = ctx.parallel(lambda request: plugin.invoke(request, ctx), requests, workers=16)
+        for result in results:
             for item in result.items:
                 count += 1
                 grounded_first = item.reason_by == "model" and not item.reason_problems

@@ -8,7 +8,7 @@ English clothing reviews (1-2 stars negative, 3 neutral, 4-5 positive).
 Aspects are scored on the hand-labelled set in tests/data/sentiment_aspects.jsonl
 (57 real reviews, zh + en); every returned quote is checked against its review.
 
-    python -m benchmarks.eval_sentiment [--quick] [--model-reviews N]
+    python -m benchmarks.eval_sentiment [--quick] [--model-reviews N] [--model-tiers model,adapter]
 
 The model tiers need the shared model: set PITCHCRAFT_LLM_BACKEND=openai and
 PITCHCRAFT_LLM_URL for a vLLM server (`pitchcraft model serve`), or it runs in-process.
@@ -134,6 +134,9 @@ def main() -> None:
         help="test reviews a language for the model tiers (default 150; --quick 20)",
     )
     parser.add_argument("--no-model", action="store_true", help="classifier and lexicon only")
+    parser.add_argument(
+        "--model-tiers", default="model,adapter", help="comma-separated, of model, adapter"
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     settings = Settings()
@@ -156,9 +159,14 @@ def main() -> None:
     model_tiers = {"model": base_ctx}  # the base model, zero-shot
     if (settings.adapters_dir / ADAPTER).is_dir():
         model_tiers["adapter"] = Context(settings)  # the fine-tuned `reviews` adapter
+    wanted = {t.strip() for t in args.model_tiers.split(",") if t.strip()}
+    if unknown := sorted(wanted - {"model", "adapter"}):
+        parser.error(f"--model-tiers: unknown {', '.join(unknown)} (known: model, adapter)")
     for name, ctx in model_tiers.items():
         if args.no_model:
             break
+        if name not in wanted:
+            continue
         n = args.model_reviews or (20 if args.quick else 150)
         tiers[name] = model_tier(ctx, test_sets(n), args.concurrency)
         tiers[name] |= {
