@@ -9,8 +9,8 @@ Targets: one sentence composed by this module from the prompt's own facts (the p
 title, its price with the currency verbatim, the first clause of its catalogue description
 when that is in the reason's language, the bought item's title, the need) in one of several
 wordings, double quotes typographic as the prompt shows them; every target passes the
-plugin's own grounding check and length limit, the others are left out. No model wrote
-any target.
+plugin's own grounding check and length limit, the others are left out.
+No model wrote any target.
 """
 
 from __future__ import annotations
