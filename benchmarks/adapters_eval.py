@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import print_json_line, print_table
+from benchmarks.common import print_json_line, print_refusals, print_table
 from benchmarks.eval_sentiment import model_tier, test_sets
 from toolkit.context import Context
 from toolkit.settings import Settings
@@ -87,9 +85,7 @@ def reasons_task(ctx: Context, count: int) -> dict[str, float]:
     with ThreadPoolExecutor(16) as pool:
         drafts = list(pool.map(first_draft, cases))
     passed = [ok for ok, _ in drafts]
-    refusals = Counter(re.sub(r"'[^']*'", "'…'", why) for _, whys in drafts for why in whys)
-    for why, count in refusals.most_common(5):
-        print(f"  refused {count}x: {why}")
+    print_refusals(why for _, whys in drafts for why in whys)
     figures: dict[str, float] = {"main": sum(passed) / len(passed)}
     for language in ("zh", "en"):
         mine = [ok for ok, (_, lang) in zip(passed, cases, strict=True) if lang == language]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -20,3 +22,10 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 def print_json_line(figures: dict[str, object]) -> None:
     """The last line of every benchmark: its figures, machine-readable."""
     print(json.dumps(figures, ensure_ascii=False))
+
+
+def print_refusals(problems: Iterable[str], top: int = 5) -> None:
+    """The most common reasons a check refused drafts, quoted values folded together."""
+    counts = Counter(re.sub(r"'[^']*'", "'…'", why) for why in problems)
+    for why, count in counts.most_common(top):
+        print(f"  refused {count}x: {why}")

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.common import print_json_line, print_table
+from benchmarks.common import print_json_line, print_refusals, print_table
 from plugins.recommender.metrics import RankingMetrics, ranking_metrics
 from plugins.recommender.model import FitOptions, FittedModel, fit
 from plugins.recommender.models import RecommenderOptions
@@ -278,6 +278,9 @@ def reasons_report(n: int) -> dict[str, float]:
                 delivered_model += item.reason_by == "model"
                 template += item.reason_by == "template"
     seconds = time.perf_counter() - started
+    print_refusals(
+        why for result in results for item in result.items for why in item.reason_problems
+    )
     figures = {
         "reasons": count,
         "reason_grounding_rate": round(first / count, 4) if count else 0.0,
