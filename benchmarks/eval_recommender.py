@@ -262,7 +262,6 @@ def reasons_report(n: int) -> dict[str, float]:
     from toolkit.settings import Settings
 
     plugin = Recommender()
-    first, delivered_model, template, count = 0, 0, 0, 0
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         options = {"recommender": {"model_path": str(Path(tmp) / "none.npz")}}
@@ -270,17 +269,13 @@ def reasons_report(n: int) -> dict[str, float]:
         ctx.store.upsert_products(held_out_products())
         requests = reason_requests(n)
         results = ctx.parallel(lambda request: plugin.invoke(request, ctx), requests, workers=16)
-        for result in results:
-            for item in result.items:
-                count += 1
-                grounded_first = item.reason_by == "model" and not item.reason_problems
-                first += grounded_first
-                delivered_model += item.reason_by == "model"
-                template += item.reason_by == "template"
     seconds = time.perf_counter() - started
-    print_refusals(
-        why for result in results for item in result.items for why in item.reason_problems
-    )
+    items = [item for result in results for item in result.items]
+    print_refusals(why for item in items for why in item.reason_problems)
+    count = len(items)
+    first = sum(item.reason_by == "model" and not item.reason_problems for item in items)
+    delivered_model = sum(item.reason_by == "model" for item in items)
+    template = sum(item.reason_by == "template" for item in items)
     figures = {
         "reasons": count,
         "reason_grounding_rate": round(first / count, 4) if count else 0.0,

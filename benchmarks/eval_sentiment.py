@@ -139,6 +139,9 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
+    wanted = {t.strip() for t in args.model_tiers.split(",") if t.strip()}
+    if unknown := sorted(wanted - {"model", "adapter"}):
+        parser.error(f"--model-tiers: unknown {', '.join(unknown)} (known: model, adapter)")
     settings = Settings()
     base_ctx = Context(settings.model_copy(update={"llm_adapters": False}))
     plugin = SentimentAnalyzer()
@@ -159,13 +162,8 @@ def main() -> None:
     model_tiers = {"model": base_ctx}  # the base model, zero-shot
     if (settings.adapters_dir / ADAPTER).is_dir():
         model_tiers["adapter"] = Context(settings)  # the fine-tuned `reviews` adapter
-    wanted = {t.strip() for t in args.model_tiers.split(",") if t.strip()}
-    if unknown := sorted(wanted - {"model", "adapter"}):
-        parser.error(f"--model-tiers: unknown {', '.join(unknown)} (known: model, adapter)")
     for name, ctx in model_tiers.items():
-        if args.no_model:
-            break
-        if name not in wanted:
+        if args.no_model or name not in wanted:
             continue
         n = args.model_reviews or (20 if args.quick else 150)
         tiers[name] = model_tier(ctx, test_sets(n), args.concurrency)

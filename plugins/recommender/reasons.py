@@ -104,6 +104,13 @@ def brand_mentions(text: str, brands: Iterable[str]) -> list[str]:
     return found
 
 
+def blanked(text: str, phrases: Iterable[str]) -> str:
+    """`text` with each (non-empty) phrase blanked out."""
+    for phrase in phrases:
+        text = text.replace(phrase, " ") if phrase else text
+    return text
+
+
 def reason_problems(
     text: str,
     facts: ReasonFacts,
@@ -116,15 +123,13 @@ def reason_problems(
     if not text:
         return ["the reason is empty"]
     problems = []
-    own = text  # the reason's own words: quoted titles and need do not set its language
-    for quoted in (facts.need, facts.product.title, *(h.title for h in facts.history)):
-        own = own.replace(quoted, " ") if quoted else own
+    bought = [h.title for h in facts.history]
+    # the reason's own words: quoted titles and need do not set its language
+    own = blanked(text, [facts.need, facts.product.title, *bought])
     if detect_language(own) != language:
         problems.append(f"not written in {'Chinese' if language == 'zh' else 'English'}")
     known = facts.facts()  # holds the product's and the history's brands too
-    unquoted = text  # a bought item's title quoted verbatim is grounded, prices and all
-    for bought in facts.history:
-        unquoted = unquoted.replace(bought.title, " ")
+    unquoted = blanked(text, bought)  # a bought title quoted whole is grounded, prices and all
     problems += [why for _, why in grounding_problems(unquoted, known, lexicon)]
     if not mentions_product(text, facts.product):
         problems.append("does not mention the recommended product")
