@@ -26,8 +26,8 @@ from pathlib import Path
 
 from benchmarks.common import print_json_line, print_refusals, print_table
 from benchmarks.eval_sentiment import model_tier, test_sets
-from toolkit.context import Context
-from toolkit.settings import Settings
+from pitchcraft.context import Context
+from pitchcraft.settings import Settings
 
 EVAL_NEEDS = {"en": "{noun} recommendations, please", "zh": "有没有好的{noun}"}
 
@@ -40,9 +40,9 @@ def reviews_task(ctx: Context, per_language: int) -> dict[str, float]:
 
 def reason_cases(count: int, seed: int = 11) -> list[tuple[object, str]]:
     """(ReasonFacts, language) for held-out products, alternating zh/en, history/need."""
-    from plugins.recommender.reasons import ReasonFacts
-    from plugins.recommender.training import NOUNS, first_clause, in_training_half
-    from toolkit.data import demo_shop
+    from pitchcraft.data import demo_shop
+    from pitchcraft.plugins.recommender.reasons import ReasonFacts
+    from pitchcraft.plugins.recommender.training import NOUNS, first_clause, in_training_half
 
     rng = random.Random(seed)
     held = [
@@ -69,9 +69,9 @@ def reason_cases(count: int, seed: int = 11) -> list[tuple[object, str]]:
 def reasons_task(ctx: Context, count: int) -> dict[str, float]:
     from concurrent.futures import ThreadPoolExecutor
 
-    from plugins.copywriter.rules import load_lexicon
-    from plugins.recommender.reasons import write_reason
-    from toolkit.data import demo_shop
+    from pitchcraft.data import demo_shop
+    from pitchcraft.plugins.copywriter.rules import load_lexicon
+    from pitchcraft.plugins.recommender.reasons import write_reason
 
     lexicon = load_lexicon(ctx.settings)
     brands = sorted({p.brand for p in demo_shop.load_products() if p.brand})

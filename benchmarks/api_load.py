@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 
 from benchmarks.common import print_json_line, print_table
-from toolkit import Registry, Settings
-from toolkit.api_guard import new_key
-from toolkit.data import demo_shop
-from toolkit.store.ingest import ingest_products
+from pitchcraft import Registry, Settings
+from pitchcraft.api.guard import new_key
+from pitchcraft.data import demo_shop
+from pitchcraft.store.ingest import ingest_products
 
 REQUESTS: dict[str, dict[str, Any]] = {
     "ab-test": {

@@ -24,12 +24,12 @@ from pathlib import Path
 from tempfile import mkdtemp
 
 from benchmarks.common import print_json_line, print_table
-from plugins.copywriter.models import CopyRequest, CopyResult
-from toolkit import Settings
-from toolkit.data.demo_shop import load_products
-from toolkit.errors import PluginRunError
-from toolkit.registry import Registry
-from toolkit.store.schema import Product
+from pitchcraft import Settings
+from pitchcraft.data.demo_shop import load_products
+from pitchcraft.errors import PluginRunError
+from pitchcraft.plugins.copywriter.models import CopyRequest, CopyResult
+from pitchcraft.registry import Registry
+from pitchcraft.store.schema import Product
 
 CHANNELS = {
     "zh": ["taobao_title", "xiaohongshu_note", "wechat_moments"],

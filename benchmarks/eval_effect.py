@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from benchmarks.common import print_json_line, print_table
-from plugins.effect import bandit, ctr, obd, offline, ope
+from pitchcraft.plugins.effect import bandit, ctr, obd, offline, ope
 
 CHOSEN = "chosen (L2 logistic, CV strength, Platt)"
 

@@ -38,13 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.common import print_json_line, print_refusals, print_table
-from plugins.recommender.metrics import RankingMetrics, ranking_metrics
-from plugins.recommender.model import FitOptions, FittedModel, fit
-from plugins.recommender.models import RecommenderOptions
-from plugins.recommender.ranking import fuse, mmr
-from plugins.recommender.signals import Event, cf_scores, content_scores, item_similarity
-from toolkit.data.datasets import Rating, instacart_orders, movielens_100k
-from toolkit.store.schema import Product
+from pitchcraft.data.datasets import Rating, instacart_orders, movielens_100k
+from pitchcraft.plugins.recommender.metrics import RankingMetrics, ranking_metrics
+from pitchcraft.plugins.recommender.model import FitOptions, FittedModel, fit
+from pitchcraft.plugins.recommender.models import RecommenderOptions
+from pitchcraft.plugins.recommender.ranking import fuse, mmr
+from pitchcraft.plugins.recommender.signals import Event, cf_scores, content_scores, item_similarity
+from pitchcraft.store.schema import Product
 
 K = 10
 SEED = 42
@@ -137,7 +137,7 @@ def mmr_top_k(
 def item_vectors(data: Dataset, model: FittedModel) -> np.ndarray | None:
     if data.item_text is None:
         return None
-    from toolkit.store.embedders import shared_use_encoder  # onnxruntime: only when used
+    from pitchcraft.store.embedders import shared_use_encoder  # onnxruntime: only when used
 
     return shared_use_encoder().embed([data.item_text[i] for i in model.item_ids])
 
@@ -231,8 +231,8 @@ NEEDS = [
 
 def held_out_products() -> list[Product]:
     """The demo shop's products that no `reasons` training example was about."""
-    from plugins.recommender.training import in_training_half
-    from toolkit.data import demo_shop
+    from pitchcraft.data import demo_shop
+    from pitchcraft.plugins.recommender.training import in_training_half
 
     return [p for p in demo_shop.load_products() if not in_training_half(p)]
 
@@ -257,9 +257,9 @@ def reasons_report(n: int) -> dict[str, float]:
     import tempfile
     from pathlib import Path
 
-    from plugins.recommender.plugin import Recommender
-    from toolkit.context import Context
-    from toolkit.settings import Settings
+    from pitchcraft.context import Context
+    from pitchcraft.plugins.recommender.plugin import Recommender
+    from pitchcraft.settings import Settings
 
     plugin = Recommender()
     started = time.perf_counter()

@@ -26,18 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import print_json_line, print_table
-from plugins.sentiment.corpus import Example, chinese_examples, english_examples, split
-from plugins.sentiment.metrics import aspect_scores, polarity_metrics
-from plugins.sentiment.models import ReviewRequest, ReviewResult
-from plugins.sentiment.plugin import (
+from pitchcraft.context import Context
+from pitchcraft.errors import ModelUnavailable
+from pitchcraft.plugins.sentiment.corpus import Example, chinese_examples, english_examples, split
+from pitchcraft.plugins.sentiment.metrics import aspect_scores, polarity_metrics
+from pitchcraft.plugins.sentiment.models import ReviewRequest, ReviewResult
+from pitchcraft.plugins.sentiment.plugin import (
     ADAPTER,
     SentimentAnalyzer,
     read_with_model,
     shared_classifier,
 )
-from toolkit.context import Context
-from toolkit.errors import ModelUnavailable
-from toolkit.settings import Settings
+from pitchcraft.settings import Settings
 
 HAND_LABELLED = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "sentiment_aspects.jsonl"

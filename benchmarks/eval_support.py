@@ -33,14 +33,14 @@ from pathlib import Path
 import yaml
 
 from benchmarks.common import print_json_line, print_table
-from plugins.support.models import SupportReply
-from plugins.support.plugin import SupportResponder, replies
-from toolkit.context import Context
-from toolkit.data import demo_shop
-from toolkit.settings import Settings
-from toolkit.store import Product
-from toolkit.store.chunking import slug
-from toolkit.store.ingest import ingest_knowledge, ingest_products
+from pitchcraft.context import Context
+from pitchcraft.data import demo_shop
+from pitchcraft.plugins.support.models import SupportReply
+from pitchcraft.plugins.support.plugin import SupportResponder, replies
+from pitchcraft.settings import Settings
+from pitchcraft.store import Product
+from pitchcraft.store.chunking import slug
+from pitchcraft.store.ingest import ingest_knowledge, ingest_products
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "support_questions.yaml"
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

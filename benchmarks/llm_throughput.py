@@ -19,10 +19,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from benchmarks.common import print_json_line, print_table
-from toolkit import Settings
-from toolkit.data import demo_shop
-from toolkit.llm import ModelClient, StructuredOutputError
-from toolkit.llm.base_model import base_model_dir
+from pitchcraft import Settings
+from pitchcraft.data import demo_shop
+from pitchcraft.llm import ModelClient, StructuredOutputError
+from pitchcraft.llm.base_model import base_model_dir
 
 MAX_TOKENS = 64
 
@@ -105,7 +105,7 @@ def main() -> None:
     figures["parse_rate_local"] = asyncio.run(parse_rate(local, parse_texts))
 
     if not args.no_vllm:
-        from toolkit.llm import serve
+        from pitchcraft.llm import serve
 
         state = serve.read_state(settings) if serve.status(settings).get("running") else None
         started = state is None

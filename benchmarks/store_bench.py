@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import print_json_line, print_table
-from toolkit import Settings
-from toolkit.data import demo_shop
-from toolkit.store import Product, ProductFilter, ProductStore
+from pitchcraft import Settings
+from pitchcraft.data import demo_shop
+from pitchcraft.store import Product, ProductFilter, ProductStore
 
 BATCH = 512
 QUERIES = 200

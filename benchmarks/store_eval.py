@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import print_json_line, print_table
-from toolkit import Settings
-from toolkit.data import demo_shop
-from toolkit.store import Product, ProductStore
+from pitchcraft import Settings
+from pitchcraft.data import demo_shop
+from pitchcraft.store import Product, ProductStore
 
 K = 10
 

@@ -21,7 +21,10 @@ import gradio as gr
 import pandas as pd
 from pydantic import BaseModel
 
-from demo.forms import (
+from pitchcraft.chain.router import ChatEvent, ChatRouter
+from pitchcraft.chain.runner import Chain, ChainLibrary, ChainResult
+from pitchcraft.charts import Chart
+from pitchcraft.demo.forms import (
     FieldForm,
     build_request,
     default_value,
@@ -29,12 +32,9 @@ from demo.forms import (
     model_forms,
     widget_value,
 )
-from toolkit.chain import Chain, ChainLibrary, ChainResult
-from toolkit.charts import Chart
-from toolkit.errors import PitchcraftError
-from toolkit.registry import Registry
-from toolkit.router import ChatEvent, ChatRouter
-from toolkit.warmup import WarmUp
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.registry import Registry
+from pitchcraft.warmup import WarmUp
 
 MAX_CHARTS = 3
 CHAT_EXAMPLES = [

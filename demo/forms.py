@@ -17,7 +17,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from toolkit.errors import InputError
+from pitchcraft.errors import InputError
 
 Kind = Literal["text", "lines", "integer", "number", "bool", "choice", "table", "json"]
 SCALARS = (str, int, float, bool, dt.date)

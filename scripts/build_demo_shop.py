@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolkit.data import demo_shop
+from pitchcraft.data import demo_shop
 
 
 def main() -> None:

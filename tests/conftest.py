@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import Context, Registry, Settings
+from pitchcraft import Context, Registry, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = "tests.sample_plugins"

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from toolkit import Settings
-from toolkit.finetune.data import Example
-from toolkit.finetune.train import TrainReport
-from toolkit.llm import ModelClient
-from toolkit.llm.base_model import base_model_dir
+from pitchcraft import Settings
+from pitchcraft.finetune.data import Example
+from pitchcraft.finetune.train import TrainReport
+from pitchcraft.llm import ModelClient
+from pitchcraft.llm.base_model import base_model_dir
 
 MODEL_CACHE = Path.home() / ".cache" / "pitchcraft"  # prepared once per machine, ~1 min
 SHIPPED_ADAPTERS = Path(__file__).resolve().parent.parent / "adapters"
@@ -38,7 +38,7 @@ class TunedRun:
 
 @pytest.fixture(scope="session")
 def tuned_run(tmp_path_factory: pytest.TempPathFactory) -> TunedRun:
-    from toolkit.finetune.train import TrainSettings, finetune
+    from pitchcraft.finetune.train import TrainSettings, finetune
 
     examples = [
         Example.model_validate(
@@ -102,8 +102,8 @@ def local_llm(adapters_dir: Path) -> ModelClient:
 def vllm_url(adapters_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real vLLM server (CPU wheel in its own cached virtualenv) serving the base model
     and the `copy` adapter on 127.0.0.1; stopped when the session ends."""
+    from pitchcraft.llm import serve
     from tests.store_fixtures import free_port
-    from toolkit.llm import serve
 
     run_dir = tmp_path_factory.mktemp("vllm")
     settings = Settings(cache_dir=MODEL_CACHE, adapters_dir=adapters_dir)

@@ -11,7 +11,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from toolkit.llm import ModelClient
+from pitchcraft.llm import ModelClient
 
 
 def instance(schema: dict[str, Any], root: dict[str, Any]) -> Any:

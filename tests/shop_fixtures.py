@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pitchcraft import Context, Settings
+from pitchcraft.data import demo_shop
+from pitchcraft.store.ingest import ingest_knowledge, ingest_products
 from tests.llm_fixtures import MODEL_CACHE
 from tests.store_fixtures import free_port
-from toolkit import Context, Settings
-from toolkit.data import demo_shop
-from toolkit.store.ingest import ingest_knowledge, ingest_products
 
 REPO = Path(__file__).resolve().parent.parent
 PITCHCRAFT = str(REPO / ".venv" / "bin" / "pitchcraft")
@@ -92,7 +92,7 @@ def wait_for(
 @pytest.fixture(scope="module")
 def api_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`pitchcraft serve` on 127.0.0.1 with one API key, the real model and store."""
-    from toolkit.api_guard import new_key
+    from pitchcraft.api.guard import new_key
 
     work = tmp_path_factory.mktemp("api")
     key, digest = new_key()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import Settings
-from toolkit.store import ProductStore
+from pitchcraft import Settings
+from pitchcraft.store import ProductStore
 
 
 def free_port() -> int:

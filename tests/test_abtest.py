@@ -13,9 +13,9 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
-from plugins.effect import abtest
-from plugins.effect.plugin import ABTestAnalyzer
-from toolkit import Context, InputError, Settings
+from pitchcraft import Context, InputError, Settings
+from pitchcraft.plugins.effect import abtest
+from pitchcraft.plugins.effect.plugin import ABTestAnalyzer
 
 CASES = [
     # conv_a, n_a, conv_b, n_b

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from pitchcraft import Registry, Settings
+from pitchcraft.api import create_app
+from pitchcraft.api.guard import access_log, new_key
 from tests.llm_fixtures import MODEL_CACHE
 from tests.schema_model import SchemaFilledClient
 from tests.shop_fixtures import wait_for
 from tests.store_fixtures import free_port
-from toolkit import Registry, Settings
-from toolkit.api import create_app
-from toolkit.api_guard import access_log, new_key
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMATHESIS = str(REPO / ".venv" / "bin" / "schemathesis")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from pitchcraft.chain.runner import Chain, ChainLibrary
+from pitchcraft.chain.spec import ChainError, ChainSpec
+from pitchcraft.errors import InputError
 from tests.conftest import SAMPLES, make_registry
 from tests.shop_fixtures import PITCHCRAFT, shop_env
-from toolkit.chain import Chain, ChainLibrary
-from toolkit.chain_spec import ChainError, ChainSpec
-from toolkit.errors import InputError
 
 
 def registry():  # type: ignore[no-untyped-def]

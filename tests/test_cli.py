@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pitchcraft.batch import read_rows
 from tests.conftest import SAMPLES
-from toolkit.batch import read_rows
 
 PITCHCRAFT = str(Path(sys.executable).with_name("pitchcraft"))
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from plugins.copywriter.checks import run_checks
-from plugins.copywriter.grounding import Facts
-from plugins.copywriter.models import CopyResult
-from plugins.copywriter.plugin import Copywriter, channel_table, check_context
+from pitchcraft import Context, Registry, Settings
+from pitchcraft.data.demo_shop import load_products
+from pitchcraft.plugins.copywriter.checks import run_checks
+from pitchcraft.plugins.copywriter.grounding import Facts
+from pitchcraft.plugins.copywriter.models import CopyResult
+from pitchcraft.plugins.copywriter.plugin import Copywriter, channel_table, check_context
+from pitchcraft.store.schema import HAN, Product
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
-from toolkit import Context, Registry, Settings
-from toolkit.data.demo_shop import load_products
-from toolkit.store.schema import HAN, Product
 
 PRODUCTS = {p.id: p for p in load_products()}
 ZH_BATTERY = "zh-a93a56c596"

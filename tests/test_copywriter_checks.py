@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from plugins.copywriter.channels import load_channels
-from plugins.copywriter.checks import (
+from pitchcraft import Settings
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.plugins.copywriter.channels import load_channels
+from pitchcraft.plugins.copywriter.checks import (
     CheckContext,
     Finding,
     Parts,
@@ -18,14 +20,12 @@ from plugins.copywriter.checks import (
     length_findings,
     run_checks,
 )
-from plugins.copywriter.grounding import Facts, chinese_number
-from plugins.copywriter.models import CopyRequest
-from plugins.copywriter.repair import Repairer
-from plugins.copywriter.rules import load_lexicon, load_rulebook
-from plugins.copywriter.textunits import fit, measure
-from toolkit import Settings
-from toolkit.errors import PitchcraftError
-from toolkit.store.schema import Product
+from pitchcraft.plugins.copywriter.grounding import Facts, chinese_number
+from pitchcraft.plugins.copywriter.models import CopyRequest
+from pitchcraft.plugins.copywriter.repair import Repairer
+from pitchcraft.plugins.copywriter.rules import load_lexicon, load_rulebook
+from pitchcraft.plugins.copywriter.textunits import fit, measure
+from pitchcraft.store.schema import Product
 
 # Varied Chinese text to cut lengths from (a run of one character reads as a degenerate loop).
 EN_TEXT = "Duracell Coppertop alkaline AA batteries for remotes, toys and clocks. " * 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from toolkit.data import datasets, demo_shop
+from pitchcraft.data import datasets, demo_shop
 
 
 def test_chinese_reviews_are_deduplicated_and_labelled() -> None:

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from pitchcraft import Registry, Settings
+from pitchcraft.chain.runner import ChainLibrary
 from tests.shop_fixtures import PITCHCRAFT, REPO, shop_env, wait_for
 from tests.store_fixtures import free_port
-from toolkit import Registry, Settings
-from toolkit.chain import ChainLibrary
 
 ARTIFACTS = REPO / "test-artifacts" / "demo"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
-from demo.forms import (
+from pitchcraft.chain.runner import ChainLibrary
+from pitchcraft.demo.forms import (
     build_request,
     default_value,
     example_of,
     model_forms,
     widget_value,
 )
+from pitchcraft.errors import InputError
+from pitchcraft.registry import Registry
 from tests.conftest import make_registry
-from toolkit.chain import ChainLibrary
-from toolkit.errors import InputError
-from toolkit.registry import Registry
 
 
 class Row(BaseModel):

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugins.effect import copy_model
-from plugins.effect.copy_plugin import CopyCtrPredictor
-from toolkit import Context, InputError, PitchcraftError, Settings
+from pitchcraft import Context, InputError, PitchcraftError, Settings
+from pitchcraft.plugins.effect import copy_model
+from pitchcraft.plugins.effect.copy_plugin import CopyCtrPredictor
 
 FREE_SHIPPING = [
     "Free shipping on every order",
@@ -84,7 +84,7 @@ def test_it_learns_which_wording_draws_clicks_across_languages() -> None:
 
 
 def test_leave_one_out_beats_the_pooled_rate_when_wording_matters() -> None:
-    from toolkit.store.embedders import shared_use_encoder
+    from pitchcraft.store.embedders import shared_use_encoder
 
     logs = simulated_logs(seed=1)
     vectors = shared_use_encoder().embed([row["text"] for row in logs])

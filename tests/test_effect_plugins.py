@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from plugins.effect import ctr, obd
-from plugins.effect.bandit_plugin import VariantBandit
-from plugins.effect.click_plugin import ClickPredictor
-from plugins.effect.metric_plugin import MetricTest
-from plugins.effect.plugin import ABTestAnalyzer
-from plugins.effect.policy_plugin import PolicyEvaluator
-from toolkit import Context, InputError, Settings
+from pitchcraft import Context, InputError, Settings
+from pitchcraft.plugins.effect import ctr, obd
+from pitchcraft.plugins.effect.bandit_plugin import VariantBandit
+from pitchcraft.plugins.effect.click_plugin import ClickPredictor
+from pitchcraft.plugins.effect.metric_plugin import MetricTest
+from pitchcraft.plugins.effect.plugin import ABTestAnalyzer
+from pitchcraft.plugins.effect.policy_plugin import PolicyEvaluator
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +278,7 @@ def test_ab_test_always_valid_interval_contains_the_fixed_one() -> None:
 def test_effect_plugins_run_from_the_cli(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from toolkit.cli import app
+    from pitchcraft.cli import app
 
     runner = CliRunner()
     ok = runner.invoke(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from plugins.effect import abtest, bandit, bucketing, ctr, means, ope, sequential
+from pitchcraft.plugins.effect import abtest, bandit, bucketing, ctr, means, ope, sequential
 
 RNG = np.random.default_rng(7)
 WELCH_CASES = [

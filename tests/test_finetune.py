@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pitchcraft.finetune.data import IGNORE, DataError, Example, encode, load_examples, split
+from pitchcraft.llm.base_model import base_model_dir
 from tests.llm_fixtures import MODEL_CACHE, TunedRun
-from toolkit.finetune.data import IGNORE, DataError, Example, encode, load_examples, split
-from toolkit.llm.base_model import base_model_dir
 
 COLOURS = [
     "teal",

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from pitchcraft.cli import app
+from pitchcraft.context import Context
+from pitchcraft.finetune.data import Example
+from pitchcraft.settings import Settings
 from tests.llm_fixtures import MODEL_CACHE
-from toolkit.cli import app
-from toolkit.context import Context
-from toolkit.finetune.data import Example
-from toolkit.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +24,10 @@ def ctx() -> Context:
 
 
 def test_review_readings_come_from_the_training_split_with_checked_targets(ctx: Context) -> None:
-    from plugins.sentiment.corpus import chinese_examples, english_examples, is_test
-    from plugins.sentiment.plugin import reading_request
-    from plugins.sentiment.training import READING
-    from toolkit.llm.structured import instruction
+    from pitchcraft.llm.structured import instruction
+    from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, is_test
+    from pitchcraft.plugins.sentiment.plugin import reading_request
+    from pitchcraft.plugins.sentiment.training import READING
 
     labels = {e.text: e.label for e in chinese_examples() + english_examples()}
     examples = list(READING.build(ctx, 12, 3))
@@ -47,11 +47,11 @@ def test_review_readings_come_from_the_training_split_with_checked_targets(ctx: 
 
 
 def test_reasons_use_the_training_half_and_pass_the_grounding_check(ctx: Context) -> None:
-    from plugins.copywriter.rules import load_lexicon
-    from plugins.recommender.reasons import DraftReason, ReasonFacts, reason_problems
-    from plugins.recommender.training import GROUNDED_REASONS, in_training_half
-    from toolkit.data import demo_shop
-    from toolkit.llm.structured import json_safe_quotes
+    from pitchcraft.data import demo_shop
+    from pitchcraft.llm.structured import json_safe_quotes
+    from pitchcraft.plugins.copywriter.rules import load_lexicon
+    from pitchcraft.plugins.recommender.reasons import DraftReason, ReasonFacts, reason_problems
+    from pitchcraft.plugins.recommender.training import GROUNDED_REASONS, in_training_half
 
     products = demo_shop.load_products()
     shown = {json_safe_quotes(p.title): p for p in products}  # as prompts and targets show them

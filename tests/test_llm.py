@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 
+from pitchcraft import Settings
+from pitchcraft.llm import ModelClient
+from pitchcraft.llm.drafts import listening, readable
+from pitchcraft.llm.remote import ModelUnavailable
+from pitchcraft.llm.serve import server_command
 from tests.llm_fixtures import MODEL_CACHE, shipped_adapters
 from tests.store_fixtures import free_port
-from toolkit import Settings
-from toolkit.llm import ModelClient
-from toolkit.llm.drafts import listening, readable
-from toolkit.llm.remote import ModelUnavailable
-from toolkit.llm.serve import server_command
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -93,7 +93,7 @@ def test_clients_with_equal_settings_share_one_engine(local_llm: ModelClient) ->
 
 
 def test_weights_are_bfloat16_only_where_computed_natively(local_llm: ModelClient) -> None:
-    from toolkit.llm.base_model import compute_dtype_name, cpu_has_native_bf16
+    from pitchcraft.llm.base_model import compute_dtype_name, cpu_has_native_bf16
 
     assert compute_dtype_name(cuda=True) == "bfloat16"
     expected = "bfloat16" if cpu_has_native_bf16() else "float32"
@@ -168,7 +168,7 @@ def test_server_down_is_a_clear_error_within_bounded_time() -> None:
 
 
 def test_openai_backend_needs_a_url() -> None:
-    from toolkit import PitchcraftError
+    from pitchcraft import PitchcraftError
 
     with pytest.raises(PitchcraftError, match="PITCHCRAFT_LLM_URL"):
         ModelClient(Settings(llm_backend="openai"))
@@ -176,11 +176,11 @@ def test_openai_backend_needs_a_url() -> None:
 
 def shipped_task_requests() -> dict[str, tuple[type[BaseModel], str]]:
     """A held-out request of each shipped adapter's task, as its plugin words it."""
-    from plugins.recommender.reasons import DraftReason, ReasonFacts, reason_prompt
-    from plugins.recommender.training import in_training_half
-    from plugins.sentiment.plugin import reading_request
-    from toolkit.context import Context
-    from toolkit.data import demo_shop
+    from pitchcraft.context import Context
+    from pitchcraft.data import demo_shop
+    from pitchcraft.plugins.recommender.reasons import DraftReason, ReasonFacts, reason_prompt
+    from pitchcraft.plugins.recommender.training import in_training_half
+    from pitchcraft.plugins.sentiment.plugin import reading_request
 
     ctx = Context(Settings(cache_dir=MODEL_CACHE))
     review = "质量太差了，用了两天就坏了，客服也不理人，不会再买了。"

@@ -5,10 +5,10 @@ import asyncio
 import pytest
 from pydantic import BaseModel
 
+from pitchcraft import Context, InputError, PluginRunError, Settings
+from pitchcraft.plugin import NAME_PATTERN, contract_problems
 from tests.sample_plugins import bad_schema
 from tests.sample_plugins.good import Echo, EchoIn, EchoOut, WrongOutput
-from toolkit import Context, InputError, PluginRunError, Settings
-from toolkit.plugin import NAME_PATTERN, contract_problems
 
 
 @pytest.mark.parametrize("name", ["copywriter", "ab-test", "seo_keywords2", "x"])

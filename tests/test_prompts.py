@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import Context, PitchcraftError, Settings
-from toolkit.prompts import PromptLoader, PromptNotFound
+from pitchcraft import Context, PitchcraftError, Settings
+from pitchcraft.prompt_loader import PromptLoader, PromptNotFound
 
 
 def write(root: Path, rel: str, text: str) -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from plugins.copywriter.rules import load_lexicon
-from plugins.recommender.plugin import Recommender
-from plugins.recommender.reasons import ReasonFacts, reason_problems
+from pitchcraft import Context, Settings
+from pitchcraft.data import demo_shop
+from pitchcraft.plugins.copywriter.rules import load_lexicon
+from pitchcraft.plugins.recommender.plugin import Recommender
+from pitchcraft.plugins.recommender.reasons import ReasonFacts, reason_problems
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
-from toolkit import Context, Settings
-from toolkit.data import demo_shop
 
 PLUGIN = Recommender()
 AA, AAA, COIN = "elec-a93a56c596", "elec-ea8e77f5e8", "elec-ba8f7f723e"

@@ -10,25 +10,25 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from plugins.copywriter.rules import load_lexicon
-from plugins.recommender.interactions import read_interactions
-from plugins.recommender.metrics import ranking_metrics
-from plugins.recommender.model import FitOptions, FittedModel, fit
-from plugins.recommender.models import RecommendRequest
-from plugins.recommender.need import price_limits
-from plugins.recommender.ranking import fuse, mmr, scaled
-from plugins.recommender.reasons import ReasonFacts, reason_problems, template_reason
-from plugins.recommender.signals import (
+from pitchcraft import Settings
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.llm.structured import ascii_quotes, json_safe_quotes
+from pitchcraft.plugins.copywriter.rules import load_lexicon
+from pitchcraft.plugins.recommender.interactions import read_interactions
+from pitchcraft.plugins.recommender.metrics import ranking_metrics
+from pitchcraft.plugins.recommender.model import FitOptions, FittedModel, fit
+from pitchcraft.plugins.recommender.models import RecommendRequest
+from pitchcraft.plugins.recommender.need import price_limits
+from pitchcraft.plugins.recommender.ranking import fuse, mmr, scaled
+from pitchcraft.plugins.recommender.reasons import ReasonFacts, reason_problems, template_reason
+from pitchcraft.plugins.recommender.signals import (
     DAY_S,
     Event,
     build_interactions,
     ease_weights,
     item_similarity,
 )
-from toolkit import Settings
-from toolkit.errors import PitchcraftError
-from toolkit.llm.structured import ascii_quotes, json_safe_quotes
-from toolkit.store import Product
+from pitchcraft.store import Product
 
 # -- metrics --------------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from pitchcraft import PluginNotFound, Registry, Settings
 from tests.conftest import SAMPLES, make_registry
-from toolkit import PluginNotFound, Registry, Settings
 
 
 def test_builtins_are_discovered() -> None:
@@ -55,7 +55,10 @@ def test_broken_plugins_are_reported_and_isolated() -> None:
 def test_a_builtin_that_fails_is_isolated_too() -> None:
     reg = Registry(
         Settings(),
-        builtins={"ab-test": "plugins.effect.plugin:ABTestAnalyzer", "gone": "plugins.gone:X"},
+        builtins={
+            "ab-test": "pitchcraft.plugins.effect.plugin:ABTestAnalyzer",
+            "gone": "pitchcraft.plugins.gone:X",
+        },
     ).load()
     assert reg.names()[0] == "ab-test"
     assert reg.failures[0].name == "gone"
@@ -64,7 +67,9 @@ def test_a_builtin_that_fails_is_isolated_too() -> None:
 
 
 def test_registered_name_must_match_class_name() -> None:
-    reg = Registry(Settings(), builtins={"other": "plugins.effect.plugin:ABTestAnalyzer"}).load()
+    reg = Registry(
+        Settings(), builtins={"other": "pitchcraft.plugins.effect.plugin:ABTestAnalyzer"}
+    ).load()
     assert "ab-test" not in reg.names()
     assert "registered as 'other' but the class is named 'ab-test'" in reg.failures[0].reason
 
@@ -97,8 +102,8 @@ def test_unknown_plugin_lists_the_available_ones() -> None:
 def test_plugins_that_warm_up_are_warmed_after_the_store_and_model_and_failures_only_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from pitchcraft.warmup import OK, WarmUp
     from tests.sample_plugins.good import Echo
-    from toolkit.warmup import OK, WarmUp
 
     warmed: list[str] = []
 

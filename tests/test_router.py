@@ -11,9 +11,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from pitchcraft.chain.router import ChatEvent, ChatRouter, Sessions, Turn, keyword_hits, with_drafts
+from pitchcraft.errors import PitchcraftError
 from tests.conftest import make_registry
-from toolkit.errors import PitchcraftError
-from toolkit.router import ChatEvent, ChatRouter, Sessions, Turn, keyword_hits, with_drafts
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +136,8 @@ def collect(events: Any, pause_s: float = 0.0) -> list[Any]:
 def writer(pieces: list[str], pause_s: float = 0.0, fail: bool = False, copies: int = 1) -> Any:
     """Chat events from a 'plugin' that writes JSON through the draft listener on threads
     (`copies` generations at once, each starting with its number)."""
+    from pitchcraft.llm.drafts import new_draft
     from tests.conftest import make_registry
-    from toolkit.llm.drafts import new_draft
 
     def write(copy: int) -> str:
         draft = new_draft()

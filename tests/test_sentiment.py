@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from plugins.sentiment.corpus import chinese_examples, english_examples, split
-from plugins.sentiment.metrics import accuracy, expected_calibration_error
-from plugins.sentiment.plugin import SentimentAnalyzer, reply_rules, shared_classifier
-from plugins.sentiment.replies import reply_problems
+from pitchcraft import Context, Registry, Settings
+from pitchcraft.data.demo_shop import load_reviews
+from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, split
+from pitchcraft.plugins.sentiment.metrics import accuracy, expected_calibration_error
+from pitchcraft.plugins.sentiment.plugin import SentimentAnalyzer, reply_rules, shared_classifier
+from pitchcraft.plugins.sentiment.replies import reply_problems
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
-from toolkit import Context, Registry, Settings
-from toolkit.data.demo_shop import load_reviews
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_full_depth_on_the_real_model(ctx: Context) -> None:
 
 
 def test_review_summary_ranks_complaints_with_quotes_and_actions(ctx: Context) -> None:
-    from plugins.sentiment.summary import ReviewSummary
+    from pitchcraft.plugins.sentiment.summary import ReviewSummary
 
     texts = [
         "物流太慢了，等了一个星期。",
@@ -173,8 +173,8 @@ def test_review_summary_ranks_complaints_with_quotes_and_actions(ctx: Context) -
 
 
 def test_review_summary_refuses_an_empty_list(ctx: Context) -> None:
-    from plugins.sentiment.summary import ReviewSummary
-    from toolkit import InputError
+    from pitchcraft import InputError
+    from pitchcraft.plugins.sentiment.summary import ReviewSummary
 
     with pytest.raises(InputError, match="reviews: List should have at least 1 item"):
         ReviewSummary().invoke({"reviews": []}, ctx)

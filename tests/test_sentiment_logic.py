@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
-from plugins.sentiment.aspects import (
+from pitchcraft import Context, Settings
+from pitchcraft.plugins.sentiment.aspects import (
     NEUTRAL_BELOW,
     AspectSpec,
     AspectTable,
@@ -21,13 +22,17 @@ from plugins.sentiment.aspects import (
     model_aspects,
     reading_model,
 )
-from plugins.sentiment.metrics import aspect_scores, expected_calibration_error, macro_f1
-from plugins.sentiment.models import MAX_REVIEW_CHARS, Aspect, ReviewRequest, ReviewResult
-from plugins.sentiment.plugin import DATA, aspect_table, reply_rules
-from plugins.sentiment.replies import reply_problems, template_reply
-from plugins.sentiment.report import build_report, trend
-from toolkit import Context, Settings
-from toolkit.tables import load_entries
+from pitchcraft.plugins.sentiment.metrics import aspect_scores, expected_calibration_error, macro_f1
+from pitchcraft.plugins.sentiment.models import (
+    MAX_REVIEW_CHARS,
+    Aspect,
+    ReviewRequest,
+    ReviewResult,
+)
+from pitchcraft.plugins.sentiment.plugin import DATA, aspect_table, reply_rules
+from pitchcraft.plugins.sentiment.replies import reply_problems, template_reply
+from pitchcraft.plugins.sentiment.report import build_report, trend
+from pitchcraft.tables import load_entries
 
 REVIEW = "质量很好，但是物流太慢了，等了一个星期。"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from toolkit import PitchcraftError, Settings
+from pitchcraft import PitchcraftError, Settings
 
 
 def test_defaults() -> None:

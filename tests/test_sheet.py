@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.sheet import flatten, write_sheet
 from tests.test_cli import cli, with_plugins, write_jsonl
-from toolkit.errors import PitchcraftError
-from toolkit.sheet import flatten, write_sheet
 
 
 def test_flatten_nests_dots_and_joins_lists() -> None:

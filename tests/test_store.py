@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import Settings
-from toolkit.data import demo_shop
-from toolkit.store import KnowledgeChunk, Product, ProductFilter, ProductStore, StoreError
-from toolkit.store.ingest import document_chunks, ingest_knowledge, ingest_products
+from pitchcraft import Settings
+from pitchcraft.data import demo_shop
+from pitchcraft.store import KnowledgeChunk, Product, ProductFilter, ProductStore, StoreError
+from pitchcraft.store.ingest import document_chunks, ingest_knowledge, ingest_products
 
 
 @pytest.fixture

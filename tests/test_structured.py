@@ -9,7 +9,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel, Field
 
-from toolkit.llm.structured import Structured, StructuredOutputError, parse
+from pitchcraft.llm.structured import Structured, StructuredOutputError, parse
 
 
 class Item(BaseModel):

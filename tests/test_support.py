@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from plugins.support.answer import unsupported_claims
-from plugins.support.models import SupportReply
-from plugins.support.orders import Order, OrderLine, SQLiteOrders
-from plugins.support.plugin import SupportResponder, session_store
+from pitchcraft import Context, Settings
+from pitchcraft.data import demo_shop
+from pitchcraft.plugins.support.answer import unsupported_claims
+from pitchcraft.plugins.support.models import SupportReply
+from pitchcraft.plugins.support.orders import Order, OrderLine, SQLiteOrders
+from pitchcraft.plugins.support.plugin import SupportResponder, session_store
+from pitchcraft.store import KnowledgeChunk
+from pitchcraft.store.ingest import ingest_knowledge, ingest_products
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
-from toolkit import Context, Settings
-from toolkit.data import demo_shop
-from toolkit.store import KnowledgeChunk
-from toolkit.store.ingest import ingest_knowledge, ingest_products
 
 TODAY = dt.date.today()
 RESPONDER = SupportResponder()

@@ -9,18 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from plugins.support.answer import unsupported_claims
-from plugins.support.followups import depends_on_context, rewrite
-from plugins.support.models import SupportOptions, SupportRequest, Turn
-from plugins.support.orders import Order, OrderLine, SQLiteOrders, demo_orders, line_eligibility
-from plugins.support.pii import luhn_ok, redact
-from plugins.support.plugin import DATA, NAME, support_cues
-from plugins.support.policy import CueList, Cues, is_angry
-from plugins.support.sessions import Focus, Memory, SessionStore
-from toolkit import Settings
-from toolkit.context import Context
-from toolkit.errors import PitchcraftError
-from toolkit.tables import load_entries
+from pitchcraft import Settings
+from pitchcraft.context import Context
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.plugins.support.answer import unsupported_claims
+from pitchcraft.plugins.support.followups import depends_on_context, rewrite
+from pitchcraft.plugins.support.models import SupportOptions, SupportRequest, Turn
+from pitchcraft.plugins.support.orders import (
+    Order,
+    OrderLine,
+    SQLiteOrders,
+    demo_orders,
+    line_eligibility,
+)
+from pitchcraft.plugins.support.pii import luhn_ok, redact
+from pitchcraft.plugins.support.plugin import DATA, NAME, support_cues
+from pitchcraft.plugins.support.policy import CueList, Cues, is_angry
+from pitchcraft.plugins.support.sessions import Focus, Memory, SessionStore
+from pitchcraft.tables import load_entries
 
 
 @pytest.fixture(scope="module")

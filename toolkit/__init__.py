@@ -1,10 +1,10 @@
 """pitchcraft core: plugin contract, registry, context, settings and the surfaces built on them."""
 
-from toolkit.context import Context
-from toolkit.errors import InputError, PitchcraftError, PluginNotFound, PluginRunError
-from toolkit.plugin import Plugin
-from toolkit.registry import Registry, load_registry
-from toolkit.settings import Settings
+from pitchcraft.context import Context
+from pitchcraft.errors import InputError, PitchcraftError, PluginNotFound, PluginRunError
+from pitchcraft.plugin import Plugin
+from pitchcraft.registry import Registry, load_registry
+from pitchcraft.settings import Settings
 
 __version__ = "0.1.0"
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.context import Context
-from toolkit.errors import InputError, PitchcraftError, PluginRunError
-from toolkit.plugin import Plugin
+from pitchcraft.context import Context
+from pitchcraft.errors import InputError, PitchcraftError, PluginRunError
+from pitchcraft.plugin import Plugin
 
 UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 NOT_UTF8 = "not UTF-8 text: save the file as UTF-8"
@@ -328,7 +328,7 @@ def done_results(output: Path) -> list[tuple[int, dict[str, Any]]]:
 
 def write_results_sheet(plugin: Plugin[Any, Any], output: Path, sheet: Path) -> int:
     """A spreadsheet of a batch's results, one or more rows per input line (plugin.sheet_rows)."""
-    from toolkit.sheet import write_sheet
+    from pitchcraft.sheet import write_sheet
 
     rows = [
         {"line": line, **row}

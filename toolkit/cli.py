@@ -1,4 +1,5 @@
-"""The `pitchcraft` command. Plugin commands come from the registry, never written per plugin."""
+"""The `pitchcraft` command: the one place above the core that wires the demo, the API and
+the plugins' own commands. Plugin commands come from the registry, never written per plugin."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.api_cli import api_key, demo, serve
-from toolkit.batch import run_batch, write_batch_report, write_results_sheet
-from toolkit.chain_cli import chain_app
-from toolkit.cli_common import (
+from pitchcraft.api.cli import api_key, serve
+from pitchcraft.batch import run_batch, write_batch_report, write_results_sheet
+from pitchcraft.chain.cli import chain_app
+from pitchcraft.cli_common import (
     err,
     friendly_errors,
     load_settings,
@@ -21,13 +22,13 @@ from toolkit.cli_common import (
     print_skipped,
     read_json_arg,
 )
-from toolkit.errors import PitchcraftError
-from toolkit.finetune.cli import finetune_command
-from toolkit.llm.cli import model_app
-from toolkit.progress import progress_bar
-from toolkit.registry import Registry
-from toolkit.settings import config_file
-from toolkit.store.cli import ingest_app, store_app
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.finetune.cli import finetune_command
+from pitchcraft.llm.cli import model_app
+from pitchcraft.progress import progress_bar
+from pitchcraft.registry import Registry
+from pitchcraft.settings import config_file
+from pitchcraft.store.cli import ingest_app, open_store, store_app
 
 app = typer.Typer(
     name="pitchcraft",
@@ -44,9 +45,44 @@ app.add_typer(store_app, name="store")
 app.add_typer(model_app, name="model")
 app.add_typer(chain_app, name="chain")
 app.command("serve")(serve)
-app.command("demo")(demo)
 app.command("api-key")(api_key)
 app.command("finetune")(finetune_command)
+
+
+@app.command("demo")
+@friendly_errors
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+) -> None:
+    """Start the Gradio demo: chat, a tab per plugin and per chain. The page opens at once;
+    the model loads in the background (the page shows how far)."""
+    with err.status("starting the demo ..."):
+        try:
+            from pitchcraft.demo.app import launch
+        except ModuleNotFoundError as missing:
+            raise PitchcraftError(
+                f"the demo needs the 'demo' extra ({missing.name} is not installed): "
+                "bash scripts/setup.sh store model analytics demo"
+            ) from None
+        unloaded = Registry(load_settings())
+    err.print(f"pitchcraft demo on http://{host}:{port} (Ctrl-C stops it)", highlight=False)
+    launch(unloaded, host, port)
+
+
+@ingest_app.command("demo")
+@friendly_errors
+def ingest_demo_command() -> None:
+    """Load the bundled demo shop (products and policies)."""
+    from pitchcraft.data import demo_shop
+    from pitchcraft.store.ingest import ingest_knowledge, ingest_products
+
+    store = open_store()
+    with progress_bar("demo shop") as update:
+        products = ingest_products(store, demo_shop.PRODUCTS, on_progress=update)
+        knowledge = ingest_knowledge(store, demo_shop.POLICIES)
+    err.print(f"products: {products.summary()}", highlight=False, soft_wrap=True)
+    err.print(f"knowledge: {knowledge.summary()}", highlight=False, soft_wrap=True)
 
 
 def registry() -> Registry:

@@ -13,12 +13,12 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from toolkit.errors import PitchcraftError, field_errors
-from toolkit.progress import stderr
-from toolkit.settings import Settings
+from pitchcraft.errors import PitchcraftError, field_errors
+from pitchcraft.progress import stderr
+from pitchcraft.settings import Settings
 
 if TYPE_CHECKING:
-    from toolkit.registry import LoadFailure
+    from pitchcraft.registry import LoadFailure
 
 out = Console()
 err = stderr

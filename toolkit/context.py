@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from toolkit.errors import PitchcraftError, describe_fields, field_errors
-from toolkit.prompts import SHIPPED_PROMPTS, PromptLoader
-from toolkit.settings import Settings
+from pitchcraft.errors import PitchcraftError, describe_fields, field_errors
+from pitchcraft.prompt_loader import SHIPPED_PROMPTS, PromptLoader
+from pitchcraft.settings import Settings
 
 if TYPE_CHECKING:
-    from toolkit.llm import ModelClient
-    from toolkit.store import ProductStore
+    from pitchcraft.llm import ModelClient
+    from pitchcraft.store import ProductStore
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -97,7 +97,7 @@ class Context:
         """The shared product store (Chroma folder or server, per settings)."""
 
         def build() -> ProductStore:
-            from toolkit.store import ProductStore  # chromadb/onnxruntime: only when used
+            from pitchcraft.store import ProductStore  # chromadb/onnxruntime: only when used
 
             return ProductStore.from_settings(self.settings)
 
@@ -108,7 +108,7 @@ class Context:
         """The shared model (local in-process, or a vLLM server, per settings)."""
 
         def build() -> ModelClient:
-            from toolkit.llm import ModelClient
+            from pitchcraft.llm import ModelClient
 
             return ModelClient(self.settings)
 

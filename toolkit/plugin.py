@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from toolkit.errors import InputError, PitchcraftError, PluginRunError
-from toolkit.sheet import flatten
+from pitchcraft.errors import InputError, PitchcraftError, PluginRunError
+from pitchcraft.sheet import flatten
 
 if TYPE_CHECKING:
     import typer
 
-    from toolkit.charts import Chart
-    from toolkit.context import Context
-    from toolkit.finetune.sets import TrainingSet
+    from pitchcraft.charts import Chart
+    from pitchcraft.context import Context
+    from pitchcraft.finetune.sets import TrainingSet
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -172,7 +172,7 @@ class Plugin(ABC, Generic[InT, OutT]):
 def contract_problems(cls: object) -> list[str]:
     """Why `cls` is not a usable plugin class (empty when it is)."""
     if not (inspect.isclass(cls) and issubclass(cls, Plugin)):
-        return [f"{cls!r} is not a subclass of toolkit.plugin.Plugin"]
+        return [f"{cls!r} is not a subclass of pitchcraft.plugin.Plugin"]
     problems: list[str] = []
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not NAME_PATTERN.match(name):

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from toolkit.context import Context
-from toolkit.errors import PluginNotFound
-from toolkit.plugin import Plugin, contract_problems
-from toolkit.settings import Settings
+from pitchcraft.context import Context
+from pitchcraft.errors import PluginNotFound
+from pitchcraft.plugin import Plugin, contract_problems
+from pitchcraft.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.tools import StructuredTool
@@ -27,17 +27,17 @@ ENTRY_POINT_GROUP = "pitchcraft.plugins"
 
 # Built-ins go through the same loader as third-party plugins (name -> "module:Class").
 BUILTIN_PLUGINS: dict[str, str] = {
-    "ab-metric": "plugins.effect.metric_plugin:MetricTest",
-    "ab-test": "plugins.effect.plugin:ABTestAnalyzer",
-    "copy-ctr": "plugins.effect.copy_plugin:CopyCtrPredictor",
-    "copywriter": "plugins.copywriter.plugin:Copywriter",
-    "ctr-predict": "plugins.effect.click_plugin:ClickPredictor",
-    "policy-eval": "plugins.effect.policy_plugin:PolicyEvaluator",
-    "recommender": "plugins.recommender.plugin:Recommender",
-    "review-summary": "plugins.sentiment.summary:ReviewSummary",
-    "sentiment": "plugins.sentiment.plugin:SentimentAnalyzer",
-    "support": "plugins.support.plugin:SupportResponder",
-    "variant-bandit": "plugins.effect.bandit_plugin:VariantBandit",
+    "ab-metric": "pitchcraft.plugins.effect.metric_plugin:MetricTest",
+    "ab-test": "pitchcraft.plugins.effect.plugin:ABTestAnalyzer",
+    "copy-ctr": "pitchcraft.plugins.effect.copy_plugin:CopyCtrPredictor",
+    "copywriter": "pitchcraft.plugins.copywriter.plugin:Copywriter",
+    "ctr-predict": "pitchcraft.plugins.effect.click_plugin:ClickPredictor",
+    "policy-eval": "pitchcraft.plugins.effect.policy_plugin:PolicyEvaluator",
+    "recommender": "pitchcraft.plugins.recommender.plugin:Recommender",
+    "review-summary": "pitchcraft.plugins.sentiment.summary:ReviewSummary",
+    "sentiment": "pitchcraft.plugins.sentiment.plugin:SentimentAnalyzer",
+    "support": "pitchcraft.plugins.support.plugin:SupportResponder",
+    "variant-bandit": "pitchcraft.plugins.effect.bandit_plugin:VariantBandit",
 }
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class Registry:
 
     def as_langchain_tools(self, ctx: Context | None = None) -> list[StructuredTool]:
         """Every loaded plugin as a LangChain StructuredTool (args_schema = its Input)."""
-        from toolkit.tools import plugin_tool
+        from pitchcraft.tools import plugin_tool
 
         ctx = ctx if ctx is not None else self.context()
         return [plugin_tool(self.plugins[name], ctx) for name in self.names()]

@@ -15,7 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from toolkit.errors import PitchcraftError
+from pitchcraft import adapters
+from pitchcraft.errors import PitchcraftError
 
 CONFIG_ENV = "PITCHCRAFT_CONFIG"
 DEFAULT_CONFIG_FILE = "pitchcraft.toml"
@@ -156,7 +157,7 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="Requests the local backend generates together."
     )
     adapters_dir: Path = Field(
-        default=Path(__file__).resolve().parent.parent / "adapters",
+        default=adapters.FOLDER,
         description="Folder of LoRA adapters, one sub-folder per task (copy, reasons, ...).",
     )
     llm_adapters: bool = Field(

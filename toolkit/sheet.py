@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import PitchcraftError
+from pitchcraft.errors import PitchcraftError
 
 SHEET_FORMATS = (".csv", ".xlsx")
 XLSX_CELL_LIMIT = 32_767  # characters Excel keeps in one cell

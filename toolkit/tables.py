@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from toolkit.errors import PitchcraftError
-from toolkit.settings import Settings
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from langchain_core.tools import StructuredTool, ToolException
 
-from toolkit.context import Context
-from toolkit.errors import InputError, PitchcraftError
-from toolkit.plugin import Plugin
+from pitchcraft.context import Context
+from pitchcraft.errors import InputError, PitchcraftError
+from pitchcraft.plugin import Plugin
 
 
 def plugin_tool(plugin: Plugin[Any, Any], ctx: Context) -> StructuredTool:

@@ -9,8 +9,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from toolkit.context import Context
-from toolkit.plugin import Plugin
+from pitchcraft.context import Context
+from pitchcraft.plugin import Plugin
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from plugins.copywriter.textunits import Unit
-from toolkit.settings import Settings
-from toolkit.tables import load_entries
+from pitchcraft.plugins.copywriter.textunits import Unit
+from pitchcraft.settings import Settings
+from pitchcraft.tables import load_entries
 
 DATA = Path(__file__).resolve().parent / "data"
 Language = Literal["zh", "en"]

@@ -9,10 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from plugins.copywriter.channels import Channel
-from plugins.copywriter.grounding import Facts, grounding_problems
-from plugins.copywriter.rules import Lexicon, RuleBook
-from plugins.copywriter.textunits import measure
+from pitchcraft.plugins.copywriter.channels import Channel
+from pitchcraft.plugins.copywriter.grounding import Facts, grounding_problems
+from pitchcraft.plugins.copywriter.rules import Lexicon, RuleBook
+from pitchcraft.plugins.copywriter.textunits import measure
 
 CheckName = Literal["length", "compliance", "grounding", "keywords"]
 CHECKS: tuple[CheckName, ...] = ("length", "compliance", "grounding", "keywords")

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from toolkit.store.schema import Product
+from pitchcraft.store.schema import Product
 
 REQUEST_FIELDS = {
     "product_id",

@@ -15,18 +15,25 @@ from typing import Any
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from plugins.copywriter.channels import DATA, Channel, load_channels, localized
-from plugins.copywriter.checks import CHECKS, CheckContext, Finding, Parts, render, run_checks
-from plugins.copywriter.grounding import Facts, fact_attributes
-from plugins.copywriter.models import Check, CopyRequest, CopyResult, CopyVariant
-from plugins.copywriter.repair import Repairer
-from plugins.copywriter.rules import load_lexicon, load_rulebook
-from toolkit.context import Context
-from toolkit.errors import InputError
-from toolkit.llm.structured import StructuredOutputError
-from toolkit.plugin import Plugin
-from toolkit.store.schema import Product, detect_language
-from toolkit.tables import load_table
+from pitchcraft.context import Context
+from pitchcraft.errors import InputError
+from pitchcraft.llm.structured import StructuredOutputError
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.copywriter.channels import DATA, Channel, load_channels, localized
+from pitchcraft.plugins.copywriter.checks import (
+    CHECKS,
+    CheckContext,
+    Finding,
+    Parts,
+    render,
+    run_checks,
+)
+from pitchcraft.plugins.copywriter.grounding import Facts, fact_attributes
+from pitchcraft.plugins.copywriter.models import Check, CopyRequest, CopyResult, CopyVariant
+from pitchcraft.plugins.copywriter.repair import Repairer
+from pitchcraft.plugins.copywriter.rules import load_lexicon, load_rulebook
+from pitchcraft.store.schema import Product, detect_language
+from pitchcraft.tables import load_table
 
 NAME = "copywriter"
 DEFAULT_CHANNEL = {"zh": "taobao_title", "en": "amazon_listing"}  # by the copy's language

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from functools import cached_property
 
-from plugins.copywriter.checks import (
+from pitchcraft.plugins.copywriter.checks import (
     PROMPT_ECHO,
     REPEAT,
     CheckContext,
@@ -22,9 +22,9 @@ from plugins.copywriter.checks import (
     place,
     strings,
 )
-from plugins.copywriter.grounding import grounding_problems
-from plugins.copywriter.rules import tidy
-from plugins.copywriter.textunits import fit, measure
+from pitchcraft.plugins.copywriter.grounding import grounding_problems
+from pitchcraft.plugins.copywriter.rules import tidy
+from pitchcraft.plugins.copywriter.textunits import fit, measure
 
 
 def sentences(text: str) -> list[str]:

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from toolkit.errors import PitchcraftError
-from toolkit.settings import Settings
-from toolkit.tables import load_entries, load_table
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.settings import Settings
+from pitchcraft.tables import load_entries, load_table
 
 DATA = Path(__file__).resolve().parent / "data"
 ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from plugins.effect import GROUP
-from plugins.effect.inputs import not_above, posterior_rows, unique_names
-from toolkit.charts import Chart
-from toolkit.context import Context
-from toolkit.plugin import Plugin
+from pitchcraft.charts import Chart
+from pitchcraft.context import Context
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.effect import GROUP
+from pitchcraft.plugins.effect.inputs import not_above, posterior_rows, unique_names
 
 
 class VariantStats(BaseModel):
@@ -74,7 +74,7 @@ class BanditRequest(BaseModel):
 
     def prior(self) -> tuple[float, float]:
         """The given prior, or one pseudo-click at the variants' pooled rate."""
-        from plugins.effect.bandit import one_click_prior
+        from pitchcraft.plugins.effect.bandit import one_click_prior
 
         if self.prior_clicks is not None and self.prior_misses is not None:
             return self.prior_clicks, self.prior_misses
@@ -119,7 +119,7 @@ class VariantBandit(Plugin[BanditRequest, BanditResult]):
     Output = BanditResult
 
     def run(self, req: BanditRequest, ctx: Context) -> BanditResult:
-        from plugins.effect import bandit
+        from pitchcraft.plugins.effect import bandit
 
         posterior = bandit.Posterior.from_counts(
             [v.clicks for v in req.variants],

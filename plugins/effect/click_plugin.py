@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from plugins.effect import GROUP
-from plugins.effect.inputs import UserFeatures, check_item_ids
-from toolkit.charts import Chart
-from toolkit.context import Context
-from toolkit.plugin import Plugin
+from pitchcraft.charts import Chart
+from pitchcraft.context import Context
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.effect import GROUP
+from pitchcraft.plugins.effect.inputs import UserFeatures, check_item_ids
 
 if TYPE_CHECKING:  # numpy/pandas/scikit-learn load on first run, not at plugin discovery
     import numpy as np
     import pandas as pd
 
-    from plugins.effect.ctr import ClickModel
+    from pitchcraft.plugins.effect.ctr import ClickModel
 
 NAME = "ctr-predict"
 VISITOR_CONTEXTS = 60  # most frequent logged user contexts (86-93% of visitors) averaged over
@@ -104,7 +104,7 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
         import numpy as np
         import pandas as pd
 
-        from plugins.effect import ctr, obd
+        from pitchcraft.plugins.effect import ctr, obd
 
         model = _model(ctx)
         if req.user or req.past_interactions:
@@ -187,7 +187,7 @@ class ClickPredictor(Plugin[ClickRequest, ClickResult]):
 
 
 def _model(ctx: Context) -> ClickModel:
-    from plugins.effect import ctr
+    from pitchcraft.plugins.effect import ctr
 
     return ctx.shared(f"{NAME}.model", lambda: ctr.cached_click_model(ctx.settings.cache_dir))
 
@@ -201,7 +201,7 @@ def _scored_pairs(
 ) -> pd.DataFrame:
     """Every (item, position) of a campaign with its CTR averaged over the users and the
     logit spread of that average."""
-    from plugins.effect import ctr, obd
+    from pitchcraft.plugins.effect import ctr, obd
 
     items = obd.item_table(campaign)
     grid = ctr.candidate_rows(campaign, items, obd.POSITIONS, users, interactions)

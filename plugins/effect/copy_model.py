@@ -67,7 +67,7 @@ def _fit(x: np.ndarray, shown: np.ndarray, hits: np.ndarray, strength: float) ->
 
 def prior_interval(prior_rate: float, level: float) -> tuple[float, float]:
     """Credible interval of the prior: one pseudo-click at `prior_rate` (wide, right scale)."""
-    from plugins.effect.bandit import Posterior, one_click_prior
+    from pitchcraft.plugins.effect.bandit import Posterior, one_click_prior
 
     shape_a, shape_b = one_click_prior(prior_rate)
     low, high = Posterior(np.array([shape_a]), np.array([shape_b])).interval(level)
@@ -103,7 +103,7 @@ def learned(
         return Estimate(rate, rate.copy(), rate.copy())
     from scipy.special import logit
 
-    from plugins.effect.ctr import with_interval
+    from pitchcraft.plugins.effect.ctr import with_interval
 
     found = with_interval(rate, np.std(logit(np.stack(draws)), axis=0, ddof=1), level)
     return Estimate(found.ctr, found.low, found.high)

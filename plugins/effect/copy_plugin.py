@@ -14,12 +14,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from plugins.effect import GROUP
-from plugins.effect.inputs import not_above
-from toolkit.charts import Chart
-from toolkit.context import Context
-from toolkit.errors import PitchcraftError, describe_fields, field_errors
-from toolkit.plugin import Plugin
+from pitchcraft.charts import Chart
+from pitchcraft.context import Context
+from pitchcraft.errors import PitchcraftError, describe_fields, field_errors
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.effect import GROUP
+from pitchcraft.plugins.effect.inputs import not_above
 
 NAME = "copy-ctr"
 
@@ -122,8 +122,8 @@ class CopyCtrPredictor(Plugin[CopyCtrRequest, CopyCtrResult]):
     Output = CopyCtrResult
 
     def run(self, req: CopyCtrRequest, ctx: Context) -> CopyCtrResult:
-        from plugins.effect import copy_model
-        from toolkit.store.embedders import shared_use_encoder
+        from pitchcraft.plugins.effect import copy_model
+        from pitchcraft.store.embedders import shared_use_encoder
 
         channels = [v.channel or req.channel for v in req.variants]
 
@@ -217,7 +217,7 @@ def read_history(path: Path | None) -> list[LoggedVariant]:
     """The settings' history file, every row checked; a bad row names its line and field."""
     if path is None:
         return []
-    from toolkit.batch import read_rows
+    from pitchcraft.batch import read_rows
 
     logged = []
     for row in read_rows(path):

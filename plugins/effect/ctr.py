@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plugins.effect.obd import (
+from pitchcraft.plugins.effect.obd import (
     AFFINITY,
     ITEM_CATEGORIES,
     ITEM_NUMBERS,

@@ -17,7 +17,7 @@ def not_above(value: int, info: ValidationInfo, total_field: str) -> int:
 
 
 def _known_user_features(value: dict[str, str]) -> dict[str, str]:
-    from plugins.effect.obd import USER_FEATURES
+    from pitchcraft.plugins.effect.obd import USER_FEATURES
 
     unknown = sorted(set(value) - set(USER_FEATURES))
     if unknown:
@@ -39,7 +39,7 @@ def unique_names(names: Sequence[str]) -> None:
 
 def check_item_ids(campaign: str, item_ids: Sequence[int], where: str = "") -> None:
     """Open Bandit item ids run 0..n-1 per campaign."""
-    from plugins.effect.obd import ITEM_COUNTS
+    from pitchcraft.plugins.effect.obd import ITEM_COUNTS
 
     unknown = sorted({i for i in item_ids if not 0 <= i < ITEM_COUNTS[campaign]})
     if unknown:

@@ -13,11 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from plugins.effect import GROUP
-from plugins.effect.plugin import SRM_THRESHOLD
-from toolkit.charts import Chart
-from toolkit.context import Context
-from toolkit.plugin import Plugin
+from pitchcraft.charts import Chart
+from pitchcraft.context import Context
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.effect import GROUP
+from pitchcraft.plugins.effect.plugin import SRM_THRESHOLD
 
 
 class Observation(BaseModel):
@@ -138,7 +138,7 @@ class MetricTest(Plugin[MetricRequest, MetricResult]):
     def run(self, req: MetricRequest, ctx: Context) -> MetricResult:
         import numpy as np
 
-        from plugins.effect import abtest, means, sequential
+        from pitchcraft.plugins.effect import abtest, means, sequential
 
         names = list(dict.fromkeys(o.variant for o in req.observations))
         control = req.control or names[0]

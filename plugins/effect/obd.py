@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from toolkit.data.packaged import package_dir
+from pitchcraft.packaged import package_dir
 
 Campaign = Literal["all", "men", "women"]
 LoggingPolicy = Literal["random", "bts"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from plugins.effect import ctr, obd, ope
+from pitchcraft.plugins.effect import ctr, obd, ope
 
 CROSS_FIT_C = 1e-3  # a fixed strength: the DR model is refit per fold and must be quick
 

@@ -7,11 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from plugins.effect import GROUP
-from plugins.effect.inputs import not_above, posterior_rows, unique_names
-from toolkit.charts import Chart
-from toolkit.context import Context
-from toolkit.plugin import Plugin
+from pitchcraft.charts import Chart
+from pitchcraft.context import Context
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.effect import GROUP
+from pitchcraft.plugins.effect.inputs import not_above, posterior_rows, unique_names
 
 
 class VariantCounts(BaseModel):
@@ -129,7 +129,10 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
     Output = ABTestResult
 
     def run(self, req: ABTestRequest, ctx: Context) -> ABTestResult:
-        from plugins.effect import abtest, sequential  # scipy: on first use, not at discovery
+        from pitchcraft.plugins.effect import (  # scipy: on first use, not at discovery
+            abtest,
+            sequential,
+        )
 
         control, *others = req.variants
         per_variant = []

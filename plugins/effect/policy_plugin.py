@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from plugins.effect import GROUP
-from plugins.effect.inputs import UserFeatures, check_item_ids
-from toolkit.charts import Chart
-from toolkit.context import Context
-from toolkit.errors import InputError
-from toolkit.plugin import Plugin
+from pitchcraft.charts import Chart
+from pitchcraft.context import Context
+from pitchcraft.errors import InputError
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.effect import GROUP
+from pitchcraft.plugins.effect.inputs import UserFeatures, check_item_ids
 
 if TYPE_CHECKING:  # numpy/pandas load on first run, not at plugin discovery
     import numpy as np
@@ -111,7 +111,7 @@ class PolicyEvaluator(Plugin[PolicyRequest, PolicyResult]):
     Output = PolicyResult
 
     def run(self, req: PolicyRequest, ctx: Context) -> PolicyResult:
-        from plugins.effect import obd, offline
+        from pitchcraft.plugins.effect import obd, offline
 
         logs = ctx.shared(f"{NAME}.logs.{req.campaign}", lambda: offline.uniform_logs(req.campaign))
         grid = ctx.shared(

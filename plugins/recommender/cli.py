@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from plugins.recommender.interactions import read_interactions
-from plugins.recommender.model import FitOptions, FittedModel, fit
-from plugins.recommender.models import RecommenderOptions
-from toolkit.cli_common import err, friendly_errors, load_settings, print_json
-from toolkit.context import Context
-from toolkit.errors import PitchcraftError
+from pitchcraft.cli_common import err, friendly_errors, load_settings, print_json
+from pitchcraft.context import Context
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.plugins.recommender.interactions import read_interactions
+from pitchcraft.plugins.recommender.model import FitOptions, FittedModel, fit
+from pitchcraft.plugins.recommender.models import RecommenderOptions
 
 app = typer.Typer(help="Fit and inspect the recommender's model.", no_args_is_help=True)
 

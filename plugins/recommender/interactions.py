@@ -8,10 +8,10 @@ from pathlib import Path
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 
-from plugins.recommender.signals import Event
-from toolkit.batch import read_rows
-from toolkit.errors import PitchcraftError
-from toolkit.store.ingest import Rejects, default_rejects_path, validate_row
+from pitchcraft.batch import read_rows
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.plugins.recommender.signals import Event
+from pitchcraft.store.ingest import Rejects, default_rejects_path, validate_row
 
 
 class InteractionRow(BaseModel):

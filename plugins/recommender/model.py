@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel
 from scipy import sparse
 
-from plugins.recommender.signals import (
+from pitchcraft.plugins.recommender.signals import (
     Event,
     Interactions,
     build_interactions,

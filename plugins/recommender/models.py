@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from toolkit.store.schema import Language, ProductFilter
+from pitchcraft.store.schema import Language, ProductFilter
 
 Signal = Literal["cf", "content", "need", "popularity"]
 

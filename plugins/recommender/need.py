@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from plugins.copywriter.grounding import CURRENCY_AFTER, CURRENCY_BEFORE, NUMBER, to_float
+from pitchcraft.plugins.copywriter.grounding import (
+    CURRENCY_AFTER,
+    CURRENCY_BEFORE,
+    NUMBER,
+    to_float,
+)
 
 SPOKEN_AFTER = {**CURRENCY_AFTER, "yuan": "CNY", "bucks": "USD", "usd": "USD", "rmb": "CNY"}
 _before = "|".join(re.escape(c) for c in sorted(CURRENCY_BEFORE, key=len, reverse=True))

@@ -18,26 +18,26 @@ from typing import Any
 import numpy as np
 import typer
 
-from plugins.copywriter.rules import load_lexicon
-from plugins.recommender.model import FittedModel
-from plugins.recommender.models import (
+from pitchcraft.charts import Chart
+from pitchcraft.context import Context
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.finetune.sets import TrainingSet
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.copywriter.rules import load_lexicon
+from pitchcraft.plugins.recommender.model import FittedModel
+from pitchcraft.plugins.recommender.models import (
     Recommendation,
     RecommenderOptions,
     RecommendRequest,
     RecommendResult,
     Signal,
 )
-from plugins.recommender.need import PriceLimits, price_limits
-from plugins.recommender.ranking import fuse, mmr, scaled
-from plugins.recommender.reasons import ReasonFacts, ReasonOutcome, write_reason
-from plugins.recommender.signals import unit_rows
-from toolkit.charts import Chart
-from toolkit.context import Context
-from toolkit.errors import PitchcraftError
-from toolkit.finetune.sets import TrainingSet
-from toolkit.plugin import Plugin
-from toolkit.store import ProductStore
-from toolkit.store.schema import Language, Product, ProductFilter, detect_language
+from pitchcraft.plugins.recommender.need import PriceLimits, price_limits
+from pitchcraft.plugins.recommender.ranking import fuse, mmr, scaled
+from pitchcraft.plugins.recommender.reasons import ReasonFacts, ReasonOutcome, write_reason
+from pitchcraft.plugins.recommender.signals import unit_rows
+from pitchcraft.store import ProductStore
+from pitchcraft.store.schema import Language, Product, ProductFilter, detect_language
 
 NAME = "recommender"
 BECAUSE_OF = 2  # history items named per recommendation
@@ -120,7 +120,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         return {"need": message}
 
     def training_sets(self) -> Sequence[TrainingSet]:
-        from plugins.recommender.training import GROUNDED_REASONS
+        from pitchcraft.plugins.recommender.training import GROUNDED_REASONS
 
         return (GROUNDED_REASONS,)
 
@@ -153,7 +153,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         ]
 
     def commands(self) -> typer.Typer:
-        from plugins.recommender.cli import app
+        from pitchcraft.plugins.recommender.cli import app
 
         return app
 

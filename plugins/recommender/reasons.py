@@ -18,12 +18,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from plugins.copywriter.grounding import Facts, fact_attributes, grounding_problems
-from plugins.copywriter.rules import Lexicon
-from toolkit.context import Context
-from toolkit.errors import ModelUnavailable
-from toolkit.llm.structured import StructuredOutputError, ascii_quotes, json_safe_quotes
-from toolkit.store.schema import Language, Product, detect_language
+from pitchcraft.context import Context
+from pitchcraft.errors import ModelUnavailable
+from pitchcraft.llm.structured import StructuredOutputError, ascii_quotes, json_safe_quotes
+from pitchcraft.plugins.copywriter.grounding import Facts, fact_attributes, grounding_problems
+from pitchcraft.plugins.copywriter.rules import Lexicon
+from pitchcraft.store.schema import Language, Product, detect_language
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,12 @@ import random
 import re
 from collections.abc import Iterator
 
-from plugins.copywriter.rules import load_lexicon
-from plugins.recommender.reasons import (
+from pitchcraft.context import Context
+from pitchcraft.finetune.data import Example
+from pitchcraft.finetune.sets import TrainingSet, structured_example
+from pitchcraft.llm.structured import json_safe_quotes
+from pitchcraft.plugins.copywriter.rules import load_lexicon
+from pitchcraft.plugins.recommender.reasons import (
     MAX_CHARS,
     DraftReason,
     ReasonFacts,
@@ -28,11 +32,7 @@ from plugins.recommender.reasons import (
     reason_problems,
     reason_prompt,
 )
-from toolkit.context import Context
-from toolkit.finetune.data import Example
-from toolkit.finetune.sets import TrainingSet, structured_example
-from toolkit.llm.structured import json_safe_quotes
-from toolkit.store.schema import Product, sha
+from pitchcraft.store.schema import Product, sha
 
 ORIGIN = (__doc__ or "").split("\n", 2)[2].strip()
 CLAUSE_END = re.compile(r"[.!?。！？;；]")
@@ -139,7 +139,7 @@ def compose(facts: ReasonFacts, language: str, rng: random.Random) -> str:
 
 
 def reason_examples(ctx: Context, count: int, seed: int) -> Iterator[Example]:
-    from toolkit.data import demo_shop
+    from pitchcraft.data import demo_shop
 
     rng = random.Random(seed)
     lexicon = load_lexicon(ctx.settings)

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from plugins.sentiment.corpus import Polarity
-from plugins.sentiment.models import Aspect
+from pitchcraft.plugins.sentiment.corpus import Polarity
+from pitchcraft.plugins.sentiment.models import Aspect
 
 DATA = Path(__file__).parent / "data"
 CLAUSE = re.compile(r"[^。！？!?；;，,\n.…~～]+")

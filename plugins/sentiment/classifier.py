@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from plugins.sentiment.corpus import POLARITIES, Polarity
-from toolkit.errors import PitchcraftError
-from toolkit.store.embedders import Embedder
-from toolkit.store.keyword import tokenize
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.plugins.sentiment.corpus import POLARITIES, Polarity
+from pitchcraft.store.embedders import Embedder
+from pitchcraft.store.keyword import tokenize
 
 ARTEFACT = Path(__file__).parent / "data" / "classifier.npz"
 HASH_BITS = 18
@@ -106,7 +106,8 @@ class PolarityClassifier:
     def load(cls, embedder: Embedder, path: Path = ARTEFACT) -> PolarityClassifier:
         if not path.is_file():
             raise PitchcraftError(
-                f"sentiment classifier {path} is missing: run `python -m plugins.sentiment.train`"
+                f"sentiment classifier {path} is missing: "
+                "run `python -m pitchcraft.plugins.sentiment.train`"
             )
         with np.load(path) as data:
             card = json.loads(str(data["card"]))
@@ -114,7 +115,7 @@ class PolarityClassifier:
                 raise PitchcraftError(
                     f"the sentiment classifier was trained on {card.get('embedding_model')} "
                     f"embeddings, but the store uses {embedder.model_id}: "
-                    "retrain it with `python -m plugins.sentiment.train`"
+                    "retrain it with `python -m pitchcraft.plugins.sentiment.train`"
                 )
             return cls(
                 Features(data["idf"].astype(np.float32), embedder),

@@ -2,7 +2,7 @@
 
 A review is in the test split when the hash of its text says so (one in five),
 so the split does not depend on row order or library versions, and training
-never sees a test review. Both corpora are real (see toolkit.data.datasets).
+never sees a test review. Both corpora are real (see pitchcraft.data.datasets).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from toolkit.data.datasets import chinese_reviews, clothing_reviews
-from toolkit.store.schema import sha
+from pitchcraft.data.datasets import chinese_reviews, clothing_reviews
+from pitchcraft.store.schema import sha
 
 Polarity = Literal["negative", "neutral", "positive"]
 POLARITIES: tuple[Polarity, ...] = ("negative", "neutral", "positive")

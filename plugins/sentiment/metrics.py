@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from plugins.sentiment.corpus import POLARITIES
+from pitchcraft.plugins.sentiment.corpus import POLARITIES
 
 ECE_BINS = 10
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from plugins.sentiment.corpus import Polarity
+from pitchcraft.plugins.sentiment.corpus import Polarity
 
 MAX_REVIEW_CHARS = 5000  # longer texts are not reviews; refuse rather than truncate silently
 Depth = Literal["fast", "full"]

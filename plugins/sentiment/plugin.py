@@ -18,7 +18,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from plugins.sentiment.aspects import (
+from pitchcraft.charts import Chart
+from pitchcraft.context import Context
+from pitchcraft.errors import PitchcraftError, PluginRunError
+from pitchcraft.finetune.sets import TrainingSet
+from pitchcraft.llm.structured import StructuredOutputError
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.sentiment.aspects import (
     MAX_ASPECTS,
     AspectSpec,
     AspectTable,
@@ -28,18 +34,17 @@ from plugins.sentiment.aspects import (
     model_aspects,
     reading_model,
 )
-from plugins.sentiment.classifier import PolarityClassifier, Prediction
-from plugins.sentiment.models import Aspect, ReviewRequest, ReviewResult
-from plugins.sentiment.replies import DraftReply, ReplyRules, reply_problems, template_reply
-from plugins.sentiment.report import review_charts, write_report
-from toolkit.charts import Chart
-from toolkit.context import Context
-from toolkit.errors import PitchcraftError, PluginRunError
-from toolkit.finetune.sets import TrainingSet
-from toolkit.llm.structured import StructuredOutputError
-from toolkit.plugin import Plugin
-from toolkit.store.schema import detect_language
-from toolkit.tables import load_entries
+from pitchcraft.plugins.sentiment.classifier import PolarityClassifier, Prediction
+from pitchcraft.plugins.sentiment.models import Aspect, ReviewRequest, ReviewResult
+from pitchcraft.plugins.sentiment.replies import (
+    DraftReply,
+    ReplyRules,
+    reply_problems,
+    template_reply,
+)
+from pitchcraft.plugins.sentiment.report import review_charts, write_report
+from pitchcraft.store.schema import detect_language
+from pitchcraft.tables import load_entries
 
 NAME = "sentiment"
 ADAPTER = "reviews"
@@ -80,7 +85,7 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
         return review_charts(results, aspect_table(ctx))
 
     def training_sets(self) -> Sequence[TrainingSet]:
-        from plugins.sentiment.training import READING
+        from pitchcraft.plugins.sentiment.training import READING
 
         return (READING,)
 
@@ -251,7 +256,7 @@ def draft_reply(result: ReviewResult, ctx: Context) -> tuple[str, str]:
 
 def shared_classifier(ctx: Context) -> PolarityClassifier:
     def build() -> PolarityClassifier:
-        from toolkit.store.embedders import shared_use_encoder
+        from pitchcraft.store.embedders import shared_use_encoder
 
         return PolarityClassifier.load(shared_use_encoder())
 

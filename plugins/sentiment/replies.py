@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from toolkit.store.schema import detect_language
+from pitchcraft.store.schema import detect_language
 
 MAX_REPLY_CHARS = 400
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from plugins.sentiment.aspects import AspectTable
-from plugins.sentiment.corpus import POLARITIES
-from plugins.sentiment.models import ReviewResult
-from toolkit.charts import Chart
+from pitchcraft.charts import Chart
+from pitchcraft.plugins.sentiment.aspects import AspectTable
+from pitchcraft.plugins.sentiment.corpus import POLARITIES
+from pitchcraft.plugins.sentiment.models import ReviewResult
 
 TOP_ASPECTS = 5
 QUOTES_PER_ASPECT = 3

@@ -15,12 +15,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugins.sentiment.models import ReviewResult
-from plugins.sentiment.plugin import aspect_table
-from plugins.sentiment.report import QUOTES_PER_ASPECT, main_language, summarise
-from toolkit.charts import Chart
-from toolkit.context import Context
-from toolkit.plugin import Plugin
+from pitchcraft.charts import Chart
+from pitchcraft.context import Context
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.sentiment.models import ReviewResult
+from pitchcraft.plugins.sentiment.plugin import aspect_table
+from pitchcraft.plugins.sentiment.report import QUOTES_PER_ASPECT, main_language, summarise
 
 EXAMPLE_REVIEW = {
     "text": "音质很好，但是物流太慢了，等了一个星期。",

@@ -1,6 +1,6 @@
 """Train the fast polarity classifier on the real zh + en review corpora and write its artefact.
 
-    python -m plugins.sentiment.train [--out plugins/sentiment/data/classifier.npz]
+    python -m pitchcraft.plugins.sentiment.train [--out plugins/sentiment/data/classifier.npz]
 
 Trains on the train split only (corpus.py), calibrates a temperature on a slice
 of it the weights never saw, scores the held-out test split and writes the
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from plugins.sentiment.classifier import (
+from pitchcraft.plugins.sentiment.classifier import (
     ARTEFACT,
     CHAR_NGRAMS,
     EMBEDDING_WEIGHT,
@@ -28,7 +28,7 @@ from plugins.sentiment.classifier import (
     PolarityClassifier,
     hasher,
 )
-from plugins.sentiment.corpus import (
+from pitchcraft.plugins.sentiment.corpus import (
     POLARITIES,
     Example,
     bucket,
@@ -36,10 +36,10 @@ from plugins.sentiment.corpus import (
     english_examples,
     split,
 )
-from plugins.sentiment.metrics import polarity_metrics
-from toolkit.progress import progress_bar
-from toolkit.settings import Settings
-from toolkit.store.embedders import make_embedder
+from pitchcraft.plugins.sentiment.metrics import polarity_metrics
+from pitchcraft.progress import progress_bar
+from pitchcraft.settings import Settings
+from pitchcraft.store.embedders import make_embedder
 
 REGULARISATION_C = 4.0
 CALIBRATION_SHARE = 10  # one training review in ten calibrates the temperature

@@ -17,17 +17,17 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from plugins.sentiment.aspects import (
+from pitchcraft.context import Context
+from pitchcraft.finetune.data import Example
+from pitchcraft.finetune.sets import TrainingSet, structured_example
+from pitchcraft.plugins.sentiment.aspects import (
     MAX_ASPECTS,
     MAX_EVIDENCE_CHARS,
     aspect_mentions,
     lexicon_aspects,
 )
-from plugins.sentiment.corpus import Example as Review
-from plugins.sentiment.corpus import chinese_examples, english_examples, split
-from toolkit.context import Context
-from toolkit.finetune.data import Example
-from toolkit.finetune.sets import TrainingSet, structured_example
+from pitchcraft.plugins.sentiment.corpus import Example as Review
+from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, split
 
 ORIGIN = (__doc__ or "").split("\n", 2)[2].strip()
 
@@ -44,7 +44,7 @@ def training_reviews(count: int, seed: int) -> list[Review]:
 
 
 def reading_examples(ctx: Context, count: int, seed: int) -> Iterator[Example]:
-    from plugins.sentiment.plugin import aspect_table, reading_request, shared_classifier
+    from pitchcraft.plugins.sentiment.plugin import aspect_table, reading_request, shared_classifier
 
     table = aspect_table(ctx)
     classifier = shared_classifier(ctx)

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from plugins.support.evidence import Sentence
-from plugins.support.text import content_words, join_sentences, split_sentences
-from toolkit.context import Context
-from toolkit.errors import ModelUnavailable
-from toolkit.llm.structured import StructuredOutputError
-from toolkit.store.schema import Language, detect_language
+from pitchcraft.context import Context
+from pitchcraft.errors import ModelUnavailable
+from pitchcraft.llm.structured import StructuredOutputError
+from pitchcraft.plugins.support.evidence import Sentence
+from pitchcraft.plugins.support.text import content_words, join_sentences, split_sentences
+from pitchcraft.store.schema import Language, detect_language
 
 log = logging.getLogger(__name__)
 

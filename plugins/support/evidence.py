@@ -15,9 +15,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
-from plugins.support.text import content_words, split_sentences
-from toolkit.store import Product, ProductStore
-from toolkit.store.schema import Language
+from pitchcraft.plugins.support.text import content_words, split_sentences
+from pitchcraft.store import Product, ProductStore
+from pitchcraft.store.schema import Language
 
 KNOWLEDGE_K = 5
 PRODUCT_K = 3

@@ -19,8 +19,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from toolkit.errors import PitchcraftError
-from toolkit.settings import Settings
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.settings import Settings
 
 Status = Literal["processing", "shipped", "delivered", "cancelled"]
 Tier = Literal["silver", "gold", "platinum"]
@@ -167,7 +167,7 @@ class SQLiteOrders:
 def demo_orders(today: dt.date, count: int = 40, seed: int = 7) -> list[Order]:
     """Sample orders of demo-shop products, dated relative to `today` so the demo stays
     meaningful: some in transit, some delivered inside and outside the return windows."""
-    from toolkit.data import demo_shop
+    from pitchcraft.data import demo_shop
 
     rng = random.Random(seed)
     products = [p for p in demo_shop.load_products() if p.language == "en" and p.price]

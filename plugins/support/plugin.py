@@ -16,10 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from plugins.support import evidence
-from plugins.support.answer import model_answer, quoted_answer
-from plugins.support.followups import depends_on_context, rewrite
-from plugins.support.models import (
+from pitchcraft.context import Context
+from pitchcraft.plugin import Plugin
+from pitchcraft.plugins.support import evidence
+from pitchcraft.plugins.support.answer import model_answer, quoted_answer
+from pitchcraft.plugins.support.followups import depends_on_context, rewrite
+from pitchcraft.plugins.support.models import (
     Citation,
     EscalationReason,
     SupportOptions,
@@ -29,15 +31,13 @@ from plugins.support.models import (
     ToolCall,
     Turn,
 )
-from plugins.support.orders import OrderTools, ReturnEligibility, order_tools_from
-from plugins.support.pii import redact
-from plugins.support.policy import CueList, Cues, enabled, is_angry
-from plugins.support.sessions import Focus, Memory, SessionStore
-from plugins.support.text import join_sentences
-from toolkit.context import Context
-from toolkit.plugin import Plugin
-from toolkit.store.schema import Language, detect_language
-from toolkit.tables import load_entries
+from pitchcraft.plugins.support.orders import OrderTools, ReturnEligibility, order_tools_from
+from pitchcraft.plugins.support.pii import redact
+from pitchcraft.plugins.support.policy import CueList, Cues, enabled, is_angry
+from pitchcraft.plugins.support.sessions import Focus, Memory, SessionStore
+from pitchcraft.plugins.support.text import join_sentences
+from pitchcraft.store.schema import Language, detect_language
+from pitchcraft.tables import load_entries
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +367,7 @@ def remembered(req: SupportRequest, options: SupportOptions) -> Memory:
 
 def sentiment_of(text: str, ctx: Context) -> tuple[Polarity, float]:
     """(polarity, its confidence) from the sentiment plugin's classifier."""
-    from plugins.sentiment.plugin import shared_classifier
+    from pitchcraft.plugins.sentiment.plugin import shared_classifier
 
     prediction = shared_classifier(ctx).predict([text])[0]
     return prediction.label, prediction.confidence

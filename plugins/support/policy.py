@@ -12,8 +12,8 @@ from functools import cached_property
 
 from pydantic import BaseModel, Field
 
-from plugins.support.models import EscalationReason, SupportOptions
-from plugins.support.text import SENTENCE
+from pitchcraft.plugins.support.models import EscalationReason, SupportOptions
+from pitchcraft.plugins.support.text import SENTENCE
 
 CUE_REASONS: tuple[EscalationReason, ...] = (
     "asked_for_human",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from plugins.support.models import Turn
+from pitchcraft.plugins.support.models import Turn
 
 SUMMARY_ITEMS = 6  # earlier customer requests kept in the summary
 SUMMARY_ITEM_CHARS = 80

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from toolkit.store.keyword import tokenize
-from toolkit.store.schema import Language
+from pitchcraft.store.keyword import tokenize
+from pitchcraft.store.schema import Language
 
 # A full stop ends a sentence when followed by a space, not after a capital ("P.O. box").
 SENTENCE = re.compile(r"[^。！？!?\n]+?(?:[。！？!?]|(?<![A-Z])\.(?=\s|$)|$)", re.MULTILINE)

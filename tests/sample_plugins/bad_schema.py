@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from toolkit import Context, Plugin
+from pitchcraft import Context, Plugin
 
 
 class NotAModel:

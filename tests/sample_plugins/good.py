@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from toolkit import Context, Plugin
+from pitchcraft import Context, Plugin
 
 
 class EchoIn(BaseModel):

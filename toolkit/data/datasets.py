@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from toolkit.data.packaged import packaged_file
-from toolkit.store.schema import Product, sha
+from pitchcraft.packaged import packaged_file
+from pitchcraft.store.schema import Product, sha
 
 # -- reviews --------------------------------------------------------------------------------
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from toolkit.data.datasets import ClothingReview, clothing_reviews, electronics_catalog
-from toolkit.store.schema import Product, sha
+from pitchcraft.data.datasets import ClothingReview, clothing_reviews, electronics_catalog
+from pitchcraft.store.schema import Product, sha
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_shop"
 PRODUCTS = DEMO_DIR / "products.jsonl"

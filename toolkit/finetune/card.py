@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from toolkit.finetune.train import TrainReport
+from pitchcraft.finetune.train import TrainReport
 
 EVALUATION = (
     "Measured against the base model on held-out data by `python -m benchmarks.adapters_eval`"

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from toolkit.cli_common import friendly_errors, load_settings, out, print_json
-from toolkit.errors import InputError
-from toolkit.settings import Settings
+from pitchcraft.cli_common import friendly_errors, load_settings, out, print_json
+from pitchcraft.errors import InputError
+from pitchcraft.settings import Settings
 
 if TYPE_CHECKING:
-    from toolkit.finetune.train import TrainSettings
+    from pitchcraft.finetune.train import TrainSettings
 
 PREPARE = "prepare"
 
@@ -82,9 +82,9 @@ def finetune_command(
 
 
 def prepare(settings: Settings, task: str, count: int, seed: int, output: Path | None) -> None:
-    from toolkit.finetune.sets import PreparedData, write_prepared
-    from toolkit.progress import progress_bar
-    from toolkit.registry import Registry
+    from pitchcraft.finetune.sets import PreparedData, write_prepared
+    from pitchcraft.progress import progress_bar
+    from pitchcraft.registry import Registry
 
     registry = Registry(settings).load()
     offered = {s.task: s for name in registry.names() for s in registry.get(name).training_sets()}
@@ -109,8 +109,8 @@ def checked_settings(**options: float) -> TrainSettings:
     """TrainSettings, or an InputError naming the command's options."""
     from pydantic import ValidationError
 
-    from toolkit.errors import field_errors
-    from toolkit.finetune.train import TrainSettings
+    from pitchcraft.errors import field_errors
+    from pitchcraft.finetune.train import TrainSettings
 
     try:
         return TrainSettings.model_validate(options)
@@ -133,10 +133,10 @@ def train(
 ) -> None:
     import shutil
 
-    from toolkit.finetune.data import load_examples
-    from toolkit.finetune.train import finetune
-    from toolkit.llm.base_model import base_model_dir
-    from toolkit.progress import progress_bar
+    from pitchcraft.finetune.data import load_examples
+    from pitchcraft.finetune.train import finetune
+    from pitchcraft.llm.base_model import base_model_dir
+    from pitchcraft.progress import progress_bar
 
     examples = load_examples(data)
     adapter = output or settings.adapters_dir / task
@@ -154,7 +154,7 @@ def train(
             update,
         )
     if report.best_step > 0:
-        from toolkit.finetune.card import write_card
+        from pitchcraft.finetune.card import write_card
 
         write_card(adapter, report, data)
     else:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from toolkit.errors import PitchcraftError, describe_fields, field_errors
+from pitchcraft.errors import PitchcraftError, describe_fields, field_errors
 
 IGNORE = -100  # label of a token the loss skips
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from toolkit.finetune.data import Example, Message
+from pitchcraft.finetune.data import Example, Message
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-    from toolkit.context import Context
-    from toolkit.llm.structured import Prompt
+    from pitchcraft.context import Context
+    from pitchcraft.llm.structured import Prompt
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
@@ -35,7 +35,7 @@ class TrainingSet:
 def structured_example(schema: type[BaseModel], prompt: Prompt, answer: BaseModel) -> Example:
     """The chat a structured request sends, answered with `answer` as compact JSON (what
     constrained decoding produces)."""
-    from toolkit.llm.structured import chat_messages
+    from pitchcraft.llm.structured import chat_messages
 
     schema.model_validate(answer.model_dump())  # a target must fit the reply schema
     return chat_example(chat_messages(schema, prompt), answer.model_dump_json())

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from toolkit.finetune.data import (
+from pitchcraft.finetune.data import (
     IGNORE,
     Encoded,
     Example,
@@ -32,7 +32,7 @@ from toolkit.finetune.data import (
     fingerprint,
     split,
 )
-from toolkit.llm.base_model import compute_dtype_name
+from pitchcraft.llm.base_model import compute_dtype_name
 
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"]
 Progress = Callable[[int, int, str], None]

@@ -1,6 +1,6 @@
 """The shared model: local transformers or an OpenAI-compatible server (vLLM), one interface."""
 
-from toolkit.llm.client import ModelClient
-from toolkit.llm.structured import StructuredOutputError
+from pitchcraft.llm.client import ModelClient
+from pitchcraft.llm.structured import StructuredOutputError
 
 __all__ = ["ModelClient", "StructuredOutputError"]

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from toolkit.data.packaged import DataUnavailable, package_dir
-from toolkit.errors import PitchcraftError
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.packaged import DataUnavailable, package_dir
 
 MODEL_NAME = "qwen2.5-coder-0.5b-instruct"
 GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"

@@ -14,7 +14,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
-from toolkit.llm.local import Generation, LocalEngine
+from pitchcraft.llm.local import Generation, LocalEngine
 
 ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli_common import err, friendly_errors, load_settings, out, print_json
+from pitchcraft.cli_common import err, friendly_errors, load_settings, out, print_json
 
 model_app = typer.Typer(
     help="The shared model: prepare, serve with vLLM, status, stop.", no_args_is_help=True
@@ -17,7 +17,7 @@ model_app = typer.Typer(
 @friendly_errors
 def prepare_command() -> None:
     """Turn the packaged GGUF into a model folder (once; about a minute)."""
-    from toolkit.llm.base_model import base_model_dir
+    from pitchcraft.llm.base_model import base_model_dir
 
     with err.status("preparing the embedded model ..."):
         path = base_model_dir(load_settings().cache_dir)
@@ -30,8 +30,8 @@ def setup_command(
     server: Annotated[bool, typer.Option(help="Also install vLLM in its own virtualenv.")] = True,
 ) -> None:
     """Prepare the embedded model and (by default) the vLLM virtualenv, both cached."""
-    from toolkit.llm.base_model import base_model_dir
-    from toolkit.llm.serve import vllm_python
+    from pitchcraft.llm.base_model import base_model_dir
+    from pitchcraft.llm.serve import vllm_python
 
     settings = load_settings()
     with err.status("preparing the embedded model ..."):
@@ -49,7 +49,7 @@ def serve_command(
     wait: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 600,
 ) -> None:
     """Start vLLM with the base model and every adapter; print its URL when healthy."""
-    from toolkit.llm import serve
+    from pitchcraft.llm import serve
 
     settings = load_settings()
     running = serve.status(settings)
@@ -71,7 +71,7 @@ def serve_command(
 @friendly_errors
 def status_command() -> None:
     """Whether the vLLM server started by `model serve` answers, and what it serves."""
-    from toolkit.llm import serve
+    from pitchcraft.llm import serve
 
     print_json(serve.status(load_settings()))
 
@@ -80,7 +80,7 @@ def status_command() -> None:
 @friendly_errors
 def stop_command() -> None:
     """Stop the vLLM server started by `model serve`."""
-    from toolkit.llm import serve
+    from pitchcraft.llm import serve
 
     stopped = serve.stop(load_settings())
     err.print("stopped" if stopped else "no server was running", highlight=False)

@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel
 
-from toolkit.llm.structured import Structured
-from toolkit.llm.usage import TokenUsage
-from toolkit.settings import Settings
+from pitchcraft.llm.structured import Structured
+from pitchcraft.llm.usage import TokenUsage
+from pitchcraft.settings import Settings
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -23,7 +23,7 @@ _engines_lock = threading.Lock()
 def shared_engine(model_dir: Path, adapters: dict[str, Path], max_batch: int) -> Any:
     """One local engine per model, adapters and batch size in a process: contexts built
     from equal settings share the weights (about 2 GB in float32) and the batching."""
-    from toolkit.llm.local import LocalEngine
+    from pitchcraft.llm.local import LocalEngine
 
     key = (model_dir, tuple(sorted(adapters.items())), max_batch)
     with _engines_lock:
@@ -43,7 +43,7 @@ class ModelClient:
         self._remote: Any = None
         self.usage = TokenUsage()
         if self.backend == "openai":
-            from toolkit.llm.remote import OpenAIBackend
+            from pitchcraft.llm.remote import OpenAIBackend
 
             self._remote = OpenAIBackend(settings)
 
@@ -51,8 +51,8 @@ class ModelClient:
         """The local engine, loaded on first use (the model folder is prepared once)."""
         with self._lock:
             if self._engine is None:
-                from toolkit.llm.base_model import base_model_dir
-                from toolkit.llm.local import find_adapters
+                from pitchcraft.llm.base_model import base_model_dir
+                from pitchcraft.llm.local import find_adapters
 
                 self._engine = shared_engine(
                     base_model_dir(self.settings.cache_dir),
@@ -73,7 +73,7 @@ class ModelClient:
             model: BaseChatModel = self._remote.chat(adapter, tokens, temperature)
             model.callbacks = counter
             return model
-        from toolkit.llm.chat_local import LocalChatModel
+        from pitchcraft.llm.chat_local import LocalChatModel
 
         return LocalChatModel(
             engine=self.engine(),

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import PitchcraftError
-from toolkit.llm.base_model import compute_dtype_name
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.llm.base_model import compute_dtype_name
 
 log = logging.getLogger(__name__)
 BASE = "__base__"  # peft's name for "no adapter" in a mixed batch
@@ -229,7 +229,7 @@ class LocalEngine:
         )
         schemas = [r.json_schema for r in group if r.json_schema is not None]
         if schemas:
-            from toolkit.llm.constrained import allowed_tokens_fn, tokenizer_data
+            from pitchcraft.llm.constrained import allowed_tokens_fn, tokenizer_data
 
             if self._token_data is None:
                 self._token_data = tokenizer_data(self.tokenizer)

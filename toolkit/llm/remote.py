@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from langchain_openai import ChatOpenAI
 
-from toolkit.errors import ModelUnavailable, PitchcraftError
-from toolkit.settings import Settings
+from pitchcraft.errors import ModelUnavailable, PitchcraftError
+from pitchcraft.settings import Settings
 
 log = logging.getLogger(__name__)
 

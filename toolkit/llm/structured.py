@@ -4,7 +4,7 @@ On a vLLM server the JSON schema constrains decoding (`structured_outputs`);
 on the local backend the reply is parsed, repaired (json-repair) and, if it
 still fails the schema, the model is asked again with the error, a bounded
 number of times. A final failure raises StructuredOutputError carrying the raw
-text. While a draft listener listens (toolkit.llm.drafts) the reply is streamed to it.
+text. While a draft listener listens (pitchcraft.llm.drafts) the reply is streamed to it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ValidationError
 
-from toolkit.errors import PitchcraftError
-from toolkit.llm.drafts import new_draft
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.llm.drafts import new_draft
 
 T = TypeVar("T", bound=BaseModel)
 Prompt = str | Sequence[BaseMessage]

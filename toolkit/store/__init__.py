@@ -1,14 +1,14 @@
 """The shared product vector store: Chroma + offline embeddings + BM25, behind ProductStore."""
 
-from toolkit.store.collection import SearchMode, StoreError, UpsertCounts
-from toolkit.store.schema import (
+from pitchcraft.store.collection import SearchMode, StoreError, UpsertCounts
+from pitchcraft.store.schema import (
     KnowledgeChunk,
     KnowledgeHit,
     Product,
     ProductFilter,
     ProductHit,
 )
-from toolkit.store.store import ProductStore, StoreStats
+from pitchcraft.store.store import ProductStore, StoreStats
 
 __all__ = [
     "KnowledgeChunk",

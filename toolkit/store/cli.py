@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from toolkit.cli_common import err, friendly_errors, load_settings, out, print_json
-from toolkit.context import Context
-from toolkit.errors import InputError, PitchcraftError
-from toolkit.progress import progress_bar
+from pitchcraft.cli_common import err, friendly_errors, load_settings, out, print_json
+from pitchcraft.context import Context
+from pitchcraft.errors import InputError, PitchcraftError
+from pitchcraft.progress import progress_bar
 
 if TYPE_CHECKING:
-    from toolkit.store import ProductStore
-    from toolkit.store.ingest import IngestReport
+    from pitchcraft.store import ProductStore
+    from pitchcraft.store.ingest import IngestReport
 
 ingest_app = typer.Typer(help="Load catalogs and knowledge into the store.", no_args_is_help=True)
 store_app = typer.Typer(help="Look into the product store.", no_args_is_help=True)
@@ -50,7 +50,7 @@ def ingest_products_command(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 256,
 ) -> None:
     """Validate and upsert products (by id). Rerunning skips unchanged products."""
-    from toolkit.store.ingest import ingest_products
+    from pitchcraft.store.ingest import ingest_products
 
     store = open_store()
     try:
@@ -70,7 +70,7 @@ def ingest_knowledge_command(
     rejects: RejectsOption = None,
 ) -> None:
     """Chunk and upsert policy/FAQ documents; an edited document replaces its old chunks."""
-    from toolkit.store.ingest import ingest_knowledge
+    from pitchcraft.store.ingest import ingest_knowledge
 
     store = open_store()
     try:
@@ -79,21 +79,6 @@ def ingest_knowledge_command(
     except KeyboardInterrupt:
         raise interrupted() from None
     finish(report)
-
-
-@ingest_app.command("demo")
-@friendly_errors
-def ingest_demo_command() -> None:
-    """Load the bundled demo shop (products and policies)."""
-    from toolkit.data import demo_shop
-    from toolkit.store.ingest import ingest_knowledge, ingest_products
-
-    store = open_store()
-    with progress_bar("demo shop") as update:
-        products = ingest_products(store, demo_shop.PRODUCTS, on_progress=update)
-        knowledge = ingest_knowledge(store, demo_shop.POLICIES)
-    err.print(f"products: {products.summary()}", highlight=False, soft_wrap=True)
-    err.print(f"knowledge: {knowledge.summary()}", highlight=False, soft_wrap=True)
 
 
 @store_app.command("stats")
@@ -139,7 +124,7 @@ def search_command(
     """Search products or knowledge, as a plugin would."""
     from pydantic import ValidationError
 
-    from toolkit.store import ProductFilter
+    from pitchcraft.store import ProductFilter
 
     if mode not in ("hybrid", "vector", "keyword"):
         raise PitchcraftError(f"--mode {mode!r}: use hybrid, vector or keyword")

@@ -18,11 +18,11 @@ from typing import Any, Generic, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel
 
-from toolkit.errors import PitchcraftError
-from toolkit.store.embedders import CachedEmbedder
-from toolkit.store.keyword import KeywordIndex
-from toolkit.store.mirror import Mirror
-from toolkit.store.schema import Record
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.store.embedders import CachedEmbedder
+from pitchcraft.store.keyword import KeywordIndex
+from pitchcraft.store.mirror import Mirror
+from pitchcraft.store.schema import Record
 
 R = TypeVar("R", bound=Record)
 SearchMode = Literal["hybrid", "vector", "keyword"]

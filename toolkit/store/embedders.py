@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from toolkit.data.packaged import package_dir
-from toolkit.errors import PitchcraftError
-from toolkit.store.schema import sha
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.packaged import package_dir
+from pitchcraft.store.schema import sha
 
 MAX_CHARS = 2000  # longer texts add time, not meaning, for sentence embedders
 BATCH = 64

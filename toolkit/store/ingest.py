@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from toolkit.batch import INPUT_FORMATS, Row, read_rows
-from toolkit.errors import PitchcraftError, describe_fields, field_errors
-from toolkit.store.chunking import markdown_sections, slug, split_paragraphs
-from toolkit.store.collection import UpsertCounts
-from toolkit.store.schema import KnowledgeChunk, Language, Product, detect_language
-from toolkit.store.store import ProductStore
+from pitchcraft.batch import INPUT_FORMATS, Row, read_rows
+from pitchcraft.errors import PitchcraftError, describe_fields, field_errors
+from pitchcraft.store.chunking import markdown_sections, slug, split_paragraphs
+from pitchcraft.store.collection import UpsertCounts
+from pitchcraft.store.schema import KnowledgeChunk, Language, Product, detect_language
+from pitchcraft.store.store import ProductStore
 
 Progress = Callable[[int, int], None]
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}

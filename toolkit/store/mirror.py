@@ -121,7 +121,7 @@ class Mirror:
     def tokens(self) -> list[list[str]]:
         """BM25 tokens of every row; only rows new or changed since the last call are
         tokenized (jieba is the slow part of rebuilding a keyword index)."""
-        from toolkit.store.keyword import tokenize
+        from pitchcraft.store.keyword import tokenize
 
         for at, cached in enumerate(self._tokens):
             if cached is None:

@@ -9,10 +9,10 @@ from urllib.parse import urlparse
 import numpy as np
 from pydantic import BaseModel
 
-from toolkit.settings import Settings
-from toolkit.store.collection import IndexedCollection, SearchMode, StoreError, UpsertCounts
-from toolkit.store.embedders import CachedEmbedder, make_embedder
-from toolkit.store.schema import (
+from pitchcraft.settings import Settings
+from pitchcraft.store.collection import IndexedCollection, SearchMode, StoreError, UpsertCounts
+from pitchcraft.store.embedders import CachedEmbedder, make_embedder
+from pitchcraft.store.schema import (
     KnowledgeChunk,
     KnowledgeHit,
     Language,

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from toolkit import Context, Plugin
+from pitchcraft import Context, Plugin
 
 _jieba_lock = threading.Lock()  # jieba initialises its dictionary lazily and not thread-safely
 

@@ -23,11 +23,11 @@ from typing import Any, Literal, cast
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from toolkit.chain import ChainLibrary
-from toolkit.errors import PitchcraftError
-from toolkit.llm.drafts import listening, readable
-from toolkit.plugin import Plugin
-from toolkit.registry import Registry
+from pitchcraft.chain.runner import ChainLibrary
+from pitchcraft.errors import PitchcraftError
+from pitchcraft.llm.drafts import listening, readable
+from pitchcraft.plugin import Plugin
+from pitchcraft.registry import Registry
 
 log = logging.getLogger(__name__)
 _END = object()  # the end of a merged event stream
@@ -208,7 +208,7 @@ class ChatRouter:
     def _tools(self) -> dict[str, Any]:
         """Each target as a LangChain tool, built once."""
         if self._tool_list is None:
-            from toolkit.tools import plugin_tool
+            from pitchcraft.tools import plugin_tool
 
             ctx = self.registry.context()
             self._tool_list = {

@@ -13,9 +13,10 @@ from typing import Any
 
 import jinja2
 
-from toolkit.errors import PitchcraftError
+from pitchcraft import prompts
+from pitchcraft.errors import PitchcraftError
 
-SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+SHIPPED_PROMPTS = prompts.FOLDER
 
 
 class PromptNotFound(PitchcraftError):

@@ -1,5 +1,4 @@
-"""`pitchcraft serve` (the HTTP API under uvicorn), `pitchcraft api-key` and `pitchcraft demo`
-(the Gradio page)."""
+"""`pitchcraft serve` (the HTTP API under uvicorn) and `pitchcraft api-key`."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli_common import err, friendly_errors, load_settings
+from pitchcraft.cli_common import err, friendly_errors, load_settings
 
 
 @friendly_errors
@@ -24,9 +23,9 @@ def serve(
     """Serve the HTTP API: one route per plugin and chain, chat, health, metrics, /docs."""
     import uvicorn
 
-    from toolkit.api import create_app
-    from toolkit.api_guard import JsonLogFormatter
-    from toolkit.registry import Registry
+    from pitchcraft.api import create_app
+    from pitchcraft.api.guard import JsonLogFormatter
+    from pitchcraft.registry import Registry
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter())
@@ -47,31 +46,8 @@ def api_key(
 ) -> None:
     """Make an API key: prints the key (give it to the caller, it is not stored) and the
     line to add to api_keys or api_keys_file."""
-    from toolkit.api_guard import new_key
+    from pitchcraft.api.guard import new_key
 
     key, digest = new_key()
     typer.echo(f"key:   {key}")
     typer.echo(f"entry: {name}:{digest}")
-
-
-@friendly_errors
-def demo(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
-) -> None:
-    """Start the Gradio demo: chat, a tab per plugin and per chain. The page opens at once;
-    the model loads in the background (the page shows how far)."""
-    from toolkit.errors import PitchcraftError
-    from toolkit.registry import Registry
-
-    with err.status("starting the demo ..."):
-        try:
-            from demo.app import launch
-        except ModuleNotFoundError as missing:
-            raise PitchcraftError(
-                f"the demo needs the 'demo' extra ({missing.name} is not installed): "
-                "bash scripts/setup.sh store model analytics demo"
-            ) from None
-        registry = Registry(load_settings())
-    err.print(f"pitchcraft demo on http://{host}:{port} (Ctrl-C stops it)", highlight=False)
-    launch(registry, host, port)

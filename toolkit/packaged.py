@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from toolkit.errors import PitchcraftError
+from pitchcraft.errors import PitchcraftError
 
 
 class DataUnavailable(PitchcraftError):

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from toolkit.chain import ChainLibrary, ChainResult
-from toolkit.cli_common import (
+from pitchcraft.chain.runner import ChainLibrary, ChainResult
+from pitchcraft.cli_common import (
     err,
     friendly_errors,
     load_settings,
@@ -18,7 +18,7 @@ from toolkit.cli_common import (
     print_skipped,
     read_json_arg,
 )
-from toolkit.registry import Registry
+from pitchcraft.registry import Registry
 
 chain_app = typer.Typer(help="Run chains of plugins declared in YAML.", no_args_is_help=True)
 

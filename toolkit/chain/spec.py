@@ -19,7 +19,7 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from toolkit.errors import PitchcraftError, describe_fields, field_errors
+from pitchcraft.errors import PitchcraftError, describe_fields, field_errors
 
 STEP_ID = r"^[a-z][a-z0-9_]*$"
 RESERVED = {"input"}

@@ -20,7 +20,8 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, R
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field, ValidationError
 
-from toolkit.chain_spec import (
+from pitchcraft import chains
+from pitchcraft.chain.spec import (
     ChainError,
     ChainSpec,
     StepSpec,
@@ -29,12 +30,12 @@ from toolkit.chain_spec import (
     parse_ref,
     read_spec,
 )
-from toolkit.charts import Chart
-from toolkit.errors import InputError, PitchcraftError
-from toolkit.plugin import Plugin
-from toolkit.registry import LoadFailure, Registry
+from pitchcraft.charts import Chart
+from pitchcraft.errors import InputError, PitchcraftError
+from pitchcraft.plugin import Plugin
+from pitchcraft.registry import LoadFailure, Registry
 
-SHIPPED_CHAINS = Path(__file__).resolve().parent.parent / "chains"
+SHIPPED_CHAINS = chains.FOLDER
 STEP_PREFIX = "step:"
 STEP_STARTED = "pitchcraft_step_started"
 

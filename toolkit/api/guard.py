@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import PitchcraftError
+from pitchcraft.errors import PitchcraftError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

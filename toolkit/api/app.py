@@ -23,11 +23,12 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field, ValidationError, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import toolkit
-from toolkit.api_guard import KeyCheck, RateLimiter, RequestGuard, load_keys
-from toolkit.chain import ChainLibrary, ChainResult
-from toolkit.context import Context
-from toolkit.errors import (
+import pitchcraft
+from pitchcraft.api.guard import KeyCheck, RateLimiter, RequestGuard, load_keys
+from pitchcraft.chain.router import ChatEvent, ChatRouter, Route
+from pitchcraft.chain.runner import ChainLibrary, ChainResult
+from pitchcraft.context import Context
+from pitchcraft.errors import (
     InputError,
     ModelUnavailable,
     PitchcraftError,
@@ -36,10 +37,9 @@ from toolkit.errors import (
     describe_fields,
     field_errors,
 )
-from toolkit.plugin import Plugin
-from toolkit.registry import PluginInfo, Registry
-from toolkit.router import ChatEvent, ChatRouter, Route
-from toolkit.warmup import WarmUp
+from pitchcraft.plugin import Plugin
+from pitchcraft.registry import PluginInfo, Registry
+from pitchcraft.warmup import WarmUp
 
 SESSION_PATTERN = r"^[\w.:-]{1,128}$"
 M = TypeVar("M", bound=BaseModel)
@@ -136,7 +136,7 @@ class ChatAnswer(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok", "ready", "not_ready"]
-    version: str = toolkit.__version__
+    version: str = pitchcraft.__version__
     checks: dict[str, str] = Field(default_factory=dict)
 
 

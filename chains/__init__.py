@@ -1,0 +1,5 @@
+"""The shipped YAML chains (package data)."""
+
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parent

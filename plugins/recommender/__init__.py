@@ -1,0 +1,1 @@
+"""The recommender plugin: collaborative, content and need signals fused, with checked reasons."""

@@ -1,0 +1,2 @@
+"""The HTTP API for chatbot backends (FastAPI): wire models, errors, routes, streaming,
+metrics, guard."""
