@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import pitchcraft
 from tests.shop_fixtures import PITCHCRAFT, Server, shop_env, wait_for
 from tests.store_fixtures import free_port
 
@@ -36,7 +37,7 @@ def test_health_routes_need_no_key_and_report_the_model_and_store(api_server: Se
     ready = httpx.get(api_server.url + "/readyz").json()
     assert ready == {
         "status": "ready",
-        "version": "0.1.0",
+        "version": pitchcraft.__version__,
         "checks": {"model": "ok", "store": "ok", "plugins": "ok"},
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import ValidationError
 
 
@@ -32,20 +34,37 @@ class InputError(PitchcraftError):
         return cls(plugin, field_errors(err))
 
 
-class ModelUnavailable(PitchcraftError):
+class DependencyUnavailable(PitchcraftError):
+    """Something the request needs (model, store, packaged data) is not there now; the
+    request itself may be fine, so callers retry later instead of changing it."""
+
+    dependency: ClassVar[str] = "dependency"
+
+
+class ModelUnavailable(DependencyUnavailable):
     """The model server cannot be reached or keeps failing; retry later."""
+
+    dependency = "model"
 
 
 class PluginRunError(PitchcraftError):
     """A plugin failed on one request; the other requests of a batch are unaffected."""
 
-    def __init__(self, plugin: str, message: str, cause: PitchcraftError | None = None) -> None:
+    def __init__(
+        self,
+        plugin: str,
+        message: str,
+        cause: PitchcraftError | None = None,
+        bug: BaseException | None = None,
+    ) -> None:
         super().__init__(f"{plugin} failed: {message}")
         self.plugin = plugin
         self.reason = message
         # The deliberate error behind it (bad input, model down), for callers that map types,
         # e.g. the HTTP API's status codes; None for a plugin bug.
         self.cause = cause
+        # The unexpected exception of a plugin bug, kept for the log's stack trace.
+        self.bug = bug
 
 
 def field_errors(err: ValidationError) -> dict[str, str]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from pitchcraft.errors import PitchcraftError
+from pitchcraft.errors import DependencyUnavailable
 
 
-class DataUnavailable(PitchcraftError):
-    pass
+class DataUnavailable(DependencyUnavailable):
+    """A model or data set that ships in a package is not installed."""
+
+    dependency = "data"
 
 
 def package_dir(package: str, pip_name: str) -> Path:

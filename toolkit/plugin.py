@@ -108,7 +108,7 @@ class Plugin(ABC, Generic[InT, OutT]):
             return PluginRunError(self.name, str(err), cause=err)
         except Exception as err:  # a plugin bug must not take a batch down
             log.debug("plugin %s raised", self.name, exc_info=True)
-            return PluginRunError(self.name, f"{type(err).__name__}: {err}")
+            return PluginRunError(self.name, f"{type(err).__name__}: {err}", bug=err)
 
     def check_output(self, result: object) -> OutT:
         if isinstance(result, self.Output):

@@ -102,7 +102,7 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
         try:
             results = await asyncio.to_thread(self.analyze, list(reqs), ctx)
         except PitchcraftError as err:  # e.g. a missing artefact: every row fails the same way
-            return [PluginRunError(self.name, str(err)) for _ in reqs]
+            return [PluginRunError(self.name, str(err), cause=err) for _ in reqs]
         return results
 
     def analyze(
@@ -128,7 +128,7 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
             try:
                 return self._finish(*job, ctx)
             except PitchcraftError as err:
-                return PluginRunError(self.name, str(err))
+                return PluginRunError(self.name, str(err), cause=err)
 
         if len(jobs) == 1 or all(r.depth == "fast" and not r.reply for r in reqs):
             return [finish(job) for job in jobs]

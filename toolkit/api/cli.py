@@ -29,7 +29,7 @@ def serve(
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter())
-    for name in ("pitchcraft.api.access", "uvicorn.error"):
+    for name in ("pitchcraft.api.access", "pitchcraft.api.errors", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.setLevel(logging.INFO)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from pitchcraft.api.errors import internal_error, log_fault
 from pitchcraft.errors import PitchcraftError
 
 Scope = MutableMapping[str, Any]
@@ -81,18 +82,22 @@ class KeyCheck:
 
 
 class RateLimiter:
-    """A token bucket per caller: `per_minute` requests, refilled evenly."""
+    """A token bucket per caller: `per_minute` requests, refilled evenly. A bucket that has
+    refilled is the same as none, so idle callers' buckets are dropped (each minute at most)."""
 
     def __init__(self, per_minute: int) -> None:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._swept = time.monotonic()
 
     def take(self, caller: str) -> float:
         """0 when allowed; otherwise the seconds until the next request is."""
         now = time.monotonic()
         with self._lock:
+            if now - self._swept >= 60.0:
+                self._sweep(now)
             tokens, last = self._buckets.get(caller, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             if tokens >= 1:
@@ -100,6 +105,18 @@ class RateLimiter:
                 return 0.0
             self._buckets[caller] = (tokens, now)
             return (1 - tokens) / self.rate
+
+    def _sweep(self, now: float) -> None:
+        refill = self.capacity / self.rate  # seconds for an empty bucket to fill
+        self._buckets = {
+            caller: (tokens, last)
+            for caller, (tokens, last) in self._buckets.items()
+            if now - last < refill
+        }
+        self._swept = now
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[Any]) -> None:
@@ -140,6 +157,7 @@ class RequestGuard:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                status["started"] = 1
                 message["headers"] = [*message.get("headers", []), id_header]
             await send(message)
 
@@ -156,6 +174,13 @@ class RequestGuard:
                 await send_json(send_with_id, 413, too_large, [])
                 return
             await self.app(scope, replay(body, receive), send_with_id)
+        except Exception as bug:  # no handler knew it: a fault of ours, logged under the id
+            log_fault(
+                request_id, scope.get("state", {}).get("target") or scope["path"], str(bug), bug
+            )
+            if "started" in status:
+                raise  # the response is under way; the server closes the connection
+            await send_json(send_with_id, 500, internal_error(request_id), [])
         finally:
             state = scope.get("state", {})
             access_log.info(
@@ -226,5 +251,7 @@ class JsonLogFormatter(logging.Formatter):
         else:
             entry["message"] = message
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+            trace = self.formatException(record.exc_info)
+            entry["error"] = trace.splitlines()[-1]
+            entry["traceback"] = trace
         return json.dumps(entry, ensure_ascii=False)

@@ -1,6 +1,6 @@
 """The shared product vector store: Chroma + offline embeddings + BM25, behind ProductStore."""
 
-from pitchcraft.store.collection import SearchMode, StoreError, UpsertCounts
+from pitchcraft.store.collection import SearchMode, StoreError, StoreUnavailable, UpsertCounts
 from pitchcraft.store.schema import (
     KnowledgeChunk,
     KnowledgeHit,
@@ -20,5 +20,6 @@ __all__ = [
     "SearchMode",
     "StoreError",
     "StoreStats",
+    "StoreUnavailable",
     "UpsertCounts",
 ]

@@ -18,7 +18,7 @@ from typing import Any, Generic, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel
 
-from pitchcraft.errors import PitchcraftError
+from pitchcraft.errors import DependencyUnavailable, PitchcraftError
 from pitchcraft.store.embedders import CachedEmbedder
 from pitchcraft.store.keyword import KeywordIndex
 from pitchcraft.store.mirror import Mirror
@@ -37,6 +37,12 @@ FRESHNESS_S = 2.0  # how often to ask Chroma whether another process changed the
 
 class StoreError(PitchcraftError):
     pass
+
+
+class StoreUnavailable(StoreError, DependencyUnavailable):
+    """The Chroma server cannot be reached."""
+
+    dependency = "store"
 
 
 class UpsertCounts(BaseModel):

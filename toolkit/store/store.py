@@ -10,8 +10,15 @@ import numpy as np
 from pydantic import BaseModel
 
 from pitchcraft.settings import Settings
-from pitchcraft.store.collection import IndexedCollection, SearchMode, StoreError, UpsertCounts
+from pitchcraft.store.collection import (
+    IndexedCollection,
+    SearchMode,
+    StoreError,
+    StoreUnavailable,
+    UpsertCounts,
+)
 from pitchcraft.store.embedders import CachedEmbedder, make_embedder
+from pitchcraft.store.remote import Guarded
 from pitchcraft.store.schema import (
     KnowledgeChunk,
     KnowledgeHit,
@@ -52,10 +59,10 @@ def chroma_client(settings: Settings) -> Any:
         )
         client.heartbeat()
     except Exception as err:
-        raise StoreError(
+        raise StoreUnavailable(
             f"cannot reach the Chroma server at {settings.chroma_url}: {err}"
         ) from None
-    return client
+    return Guarded(client, settings.chroma_url)
 
 
 class ProductStore:
