@@ -70,8 +70,8 @@ def reasons_task(ctx: Context, count: int) -> dict[str, float]:
     from concurrent.futures import ThreadPoolExecutor
 
     from pitchcraft.data import demo_shop
-    from pitchcraft.plugins.copywriter.rules import load_lexicon
     from pitchcraft.plugins.recommender.reasons import write_reason
+    from pitchcraft.text.terms import load_lexicon
 
     lexicon = load_lexicon(ctx.settings)
     brands = sorted({p.brand for p in demo_shop.load_products() if p.brand})

@@ -31,12 +31,8 @@ from pitchcraft.errors import ModelUnavailable
 from pitchcraft.plugins.sentiment.corpus import Example, chinese_examples, english_examples, split
 from pitchcraft.plugins.sentiment.metrics import aspect_scores, polarity_metrics
 from pitchcraft.plugins.sentiment.models import ReviewRequest, ReviewResult
-from pitchcraft.plugins.sentiment.plugin import (
-    ADAPTER,
-    SentimentAnalyzer,
-    read_with_model,
-    shared_classifier,
-)
+from pitchcraft.plugins.sentiment.plugin import ADAPTER, SentimentAnalyzer, read_with_model
+from pitchcraft.plugins.sentiment.shared import shared_classifier
 from pitchcraft.settings import Settings
 
 HAND_LABELLED = (

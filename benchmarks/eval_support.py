@@ -37,6 +37,7 @@ from pitchcraft.context import Context
 from pitchcraft.data import demo_shop
 from pitchcraft.plugins.support.models import SupportReply
 from pitchcraft.plugins.support.plugin import SupportResponder, replies
+from pitchcraft.registry import Registry
 from pitchcraft.settings import Settings
 from pitchcraft.store import Product
 from pitchcraft.store.chunking import slug
@@ -204,7 +205,8 @@ def build_context(tmp: Path, use_model: bool) -> Context:
         "orders_path": str(tmp / "orders.sqlite"),
         "use_model": use_model,
     }
-    ctx = Context(Settings(store_path=tmp / "store", plugin_options={"support": options}))
+    settings = Settings(store_path=tmp / "store", plugin_options={"support": options})
+    ctx = Registry(settings).context()
     ingest_products(ctx.store, demo_shop.PRODUCTS)
     ingest_knowledge(ctx.store, demo_shop.POLICIES)
     return ctx

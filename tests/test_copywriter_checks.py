@@ -20,12 +20,13 @@ from pitchcraft.plugins.copywriter.checks import (
     length_findings,
     run_checks,
 )
-from pitchcraft.plugins.copywriter.grounding import Facts, chinese_number
 from pitchcraft.plugins.copywriter.models import CopyRequest
 from pitchcraft.plugins.copywriter.repair import Repairer
-from pitchcraft.plugins.copywriter.rules import load_lexicon, load_rulebook
+from pitchcraft.plugins.copywriter.rules import load_rulebook
 from pitchcraft.plugins.copywriter.textunits import fit, measure
 from pitchcraft.store.schema import Product
+from pitchcraft.text.grounding import Facts, chinese_number
+from pitchcraft.text.terms import load_lexicon
 
 # Varied Chinese text to cut lengths from (a run of one character reads as a degenerate loop).
 EN_TEXT = "Duracell Coppertop alkaline AA batteries for remotes, toys and clocks. " * 3

@@ -26,7 +26,7 @@ def ctx() -> Context:
 def test_review_readings_come_from_the_training_split_with_checked_targets(ctx: Context) -> None:
     from pitchcraft.llm.structured import instruction
     from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, is_test
-    from pitchcraft.plugins.sentiment.plugin import reading_request
+    from pitchcraft.plugins.sentiment.shared import reading_request
     from pitchcraft.plugins.sentiment.training import READING
 
     labels = {e.text: e.label for e in chinese_examples() + english_examples()}
@@ -49,9 +49,9 @@ def test_review_readings_come_from_the_training_split_with_checked_targets(ctx: 
 def test_reasons_use_the_training_half_and_pass_the_grounding_check(ctx: Context) -> None:
     from pitchcraft.data import demo_shop
     from pitchcraft.llm.structured import json_safe_quotes
-    from pitchcraft.plugins.copywriter.rules import load_lexicon
     from pitchcraft.plugins.recommender.reasons import DraftReason, ReasonFacts, reason_problems
     from pitchcraft.plugins.recommender.training import GROUNDED_REASONS, in_training_half
+    from pitchcraft.text.terms import load_lexicon
 
     products = demo_shop.load_products()
     shown = {json_safe_quotes(p.title): p for p in products}  # as prompts and targets show them

@@ -180,7 +180,7 @@ def shipped_task_requests() -> dict[str, tuple[type[BaseModel], str]]:
     from pitchcraft.data import demo_shop
     from pitchcraft.plugins.recommender.reasons import DraftReason, ReasonFacts, reason_prompt
     from pitchcraft.plugins.recommender.training import in_training_half
-    from pitchcraft.plugins.sentiment.plugin import reading_request
+    from pitchcraft.plugins.sentiment.shared import reading_request
 
     ctx = Context(Settings(cache_dir=MODEL_CACHE))
     review = "质量太差了，用了两天就坏了，客服也不理人，不会再买了。"

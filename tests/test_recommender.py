@@ -11,9 +11,9 @@ import pytest
 
 from pitchcraft import Context, Settings
 from pitchcraft.data import demo_shop
-from pitchcraft.plugins.copywriter.rules import load_lexicon
 from pitchcraft.plugins.recommender.plugin import Recommender
 from pitchcraft.plugins.recommender.reasons import ReasonFacts, reason_problems
+from pitchcraft.text.terms import load_lexicon
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
 

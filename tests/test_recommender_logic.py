@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from pitchcraft import Settings
 from pitchcraft.errors import PitchcraftError
 from pitchcraft.llm.structured import ascii_quotes, json_safe_quotes
-from pitchcraft.plugins.copywriter.rules import load_lexicon
 from pitchcraft.plugins.recommender.interactions import read_interactions
 from pitchcraft.plugins.recommender.metrics import ranking_metrics
 from pitchcraft.plugins.recommender.model import FitOptions, FittedModel, fit
@@ -29,6 +28,7 @@ from pitchcraft.plugins.recommender.signals import (
     item_similarity,
 )
 from pitchcraft.store import Product
+from pitchcraft.text.terms import load_lexicon
 
 # -- metrics --------------------------------------------------------------------------------
 

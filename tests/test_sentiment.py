@@ -16,8 +16,9 @@ from pitchcraft import Context, Registry, Settings
 from pitchcraft.data.demo_shop import load_reviews
 from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, split
 from pitchcraft.plugins.sentiment.metrics import accuracy, expected_calibration_error
-from pitchcraft.plugins.sentiment.plugin import SentimentAnalyzer, reply_rules, shared_classifier
+from pitchcraft.plugins.sentiment.plugin import SentimentAnalyzer
 from pitchcraft.plugins.sentiment.replies import reply_problems
+from pitchcraft.plugins.sentiment.shared import reply_rules, shared_classifier
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
 

@@ -29,9 +29,9 @@ from pitchcraft.plugins.sentiment.models import (
     ReviewRequest,
     ReviewResult,
 )
-from pitchcraft.plugins.sentiment.plugin import DATA, aspect_table, reply_rules
 from pitchcraft.plugins.sentiment.replies import reply_problems, template_reply
 from pitchcraft.plugins.sentiment.report import build_report, trend
+from pitchcraft.plugins.sentiment.shared import DATA, aspect_table, reply_rules
 from pitchcraft.tables import load_entries
 
 REVIEW = "质量很好，但是物流太慢了，等了一个星期。"

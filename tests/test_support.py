@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pitchcraft import Context, Settings
+from pitchcraft import Context, Registry, Settings
 from pitchcraft.data import demo_shop
 from pitchcraft.plugins.support.answer import unsupported_claims
 from pitchcraft.plugins.support.models import SupportReply
@@ -41,7 +41,7 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Context:
     settings = Settings(
         store_path=tmp / "chroma", cache_dir=MODEL_CACHE, plugin_options={"support": options}
     )
-    context = Context(settings)
+    context = Registry(settings).context()
     ingest_products(context.store, demo_shop.PRODUCTS)
     ingest_knowledge(context.store, demo_shop.POLICIES)
     # A policy page someone tampered with: its instruction must never reach a customer.

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from pitchcraft.errors import PitchcraftError, describe_fields, field_errors
+from pitchcraft.errors import PitchcraftError, PluginNotFound, describe_fields, field_errors
 from pitchcraft.prompt_loader import SHIPPED_PROMPTS, PromptLoader
 from pitchcraft.settings import Settings
 
 if TYPE_CHECKING:
     from pitchcraft.llm import ModelClient
+    from pitchcraft.plugin import Plugin
     from pitchcraft.store import ProductStore
 
 T = TypeVar("T")
@@ -37,10 +38,12 @@ class Context:
         self,
         settings: Settings | None = None,
         plugin_prompt_dirs: Iterable[Path] = (),
+        plugins: Callable[[str], Plugin[Any, Any]] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings()
         self.log = logging.getLogger("pitchcraft")
         self._plugin_prompt_dirs = list(plugin_prompt_dirs)
+        self._find_plugin = plugins
         self._resources: dict[str, Any] = {}
         self._key_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -55,6 +58,23 @@ class Context:
             if key not in self._resources:
                 self._resources[key] = factory()
         return cast(T, self._resources[key])
+
+    def call(self, plugin: str, request: dict[str, Any]) -> BaseModel:
+        """Run another plugin by name through its public contract (Input in, Output out), in
+        this context; raises PluginNotFound when it is not loaded, its error when it fails.
+        Plugins use each other only this way, never through each other's modules."""
+        target = self._plugin(plugin)
+        outcome = target.run_checked(target.parse_input(request), self)
+        if isinstance(outcome, PitchcraftError):
+            raise outcome
+        return outcome
+
+    def _plugin(self, name: str) -> Plugin[Any, Any]:
+        if self._find_plugin is None:
+            raise PluginNotFound(
+                name, [], load_error="this Context has no registry (use Registry.context())"
+            )
+        return self._find_plugin(name)
 
     def options(self, plugin: str, model: type[M]) -> M:
         """The plugin's `plugin_options` from settings, validated as `model` (once)."""

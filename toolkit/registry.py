@@ -189,7 +189,7 @@ class Registry:
         """The Context shared by this registry's plugins (built once)."""
         if self._context is None:
             dirs = [p.prompts_dir for p in self.load().plugins.values() if p.prompts_dir]
-            self._context = Context(self.settings, plugin_prompt_dirs=dirs)
+            self._context = Context(self.settings, plugin_prompt_dirs=dirs, plugins=self.get)
         return self._context
 
     def as_langchain_tools(self, ctx: Context | None = None) -> list[StructuredTool]:

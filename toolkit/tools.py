@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.tools import StructuredTool, ToolException
 
-from pitchcraft.context import Context
 from pitchcraft.errors import InputError, PitchcraftError
 from pitchcraft.plugin import Plugin
+
+if TYPE_CHECKING:
+    from pitchcraft.context import Context
 
 
 def plugin_tool(plugin: Plugin[Any, Any], ctx: Context) -> StructuredTool:

@@ -10,9 +10,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from pitchcraft.plugins.copywriter.channels import Channel
-from pitchcraft.plugins.copywriter.grounding import Facts, grounding_problems
-from pitchcraft.plugins.copywriter.rules import Lexicon, RuleBook
+from pitchcraft.plugins.copywriter.rules import RuleBook
 from pitchcraft.plugins.copywriter.textunits import measure
+from pitchcraft.text.grounding import Facts, grounding_problems
+from pitchcraft.text.terms import Lexicon
 
 CheckName = Literal["length", "compliance", "grounding", "keywords"]
 CHECKS: tuple[CheckName, ...] = ("length", "compliance", "grounding", "keywords")

@@ -28,12 +28,13 @@ from pitchcraft.plugins.copywriter.checks import (
     render,
     run_checks,
 )
-from pitchcraft.plugins.copywriter.grounding import Facts, fact_attributes
 from pitchcraft.plugins.copywriter.models import Check, CopyRequest, CopyResult, CopyVariant
 from pitchcraft.plugins.copywriter.repair import Repairer
-from pitchcraft.plugins.copywriter.rules import load_lexicon, load_rulebook
+from pitchcraft.plugins.copywriter.rules import load_rulebook
 from pitchcraft.store.schema import Product, detect_language
 from pitchcraft.tables import load_table
+from pitchcraft.text.grounding import Facts, fact_attributes
+from pitchcraft.text.terms import load_lexicon
 
 NAME = "copywriter"
 DEFAULT_CHANNEL = {"zh": "taobao_title", "en": "amazon_listing"}  # by the copy's language

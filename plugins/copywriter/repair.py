@@ -22,9 +22,9 @@ from pitchcraft.plugins.copywriter.checks import (
     place,
     strings,
 )
-from pitchcraft.plugins.copywriter.grounding import grounding_problems
 from pitchcraft.plugins.copywriter.rules import tidy
 from pitchcraft.plugins.copywriter.textunits import fit, measure
+from pitchcraft.text.grounding import grounding_problems
 
 
 def sentences(text: str) -> list[str]:

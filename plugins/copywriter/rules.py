@@ -9,25 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from pitchcraft.errors import PitchcraftError
 from pitchcraft.settings import Settings
-from pitchcraft.tables import load_entries, load_table
+from pitchcraft.tables import load_entries
+from pitchcraft.text.terms import compile_terms
 
 DATA = Path(__file__).resolve().parent / "data"
-ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
-
-
-def term_pattern(term: str) -> str:
-    """Latin terms match whole words only; Chinese terms match anywhere."""
-    escaped = re.escape(term)
-    if ASCII_ALNUM.search(term):
-        return rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
-    return escaped
-
-
-def compile_terms(terms: list[str]) -> re.Pattern[str]:
-    longest_first = sorted(terms, key=len, reverse=True)
-    return re.compile("|".join(term_pattern(t) for t in longest_first), re.IGNORECASE)
 
 
 class Term(BaseModel):
@@ -129,24 +115,3 @@ def tidy(text: str) -> str:
 def load_rulebook(settings: Settings) -> RuleBook:
     rules = load_entries(DATA / "ad_rules.yaml", "copywriter", settings, Rule, "rule")
     return RuleBook(list(rules.values()))
-
-
-class Lexicon:
-    """Groups of specification words (zh and en wording of one spec)."""
-
-    def __init__(self, groups: dict[str, list[str]]) -> None:
-        self.groups = {name: compile_terms(words) for name, words in groups.items() if words}
-
-    def mentioned(self, text: str) -> dict[str, str]:
-        """{group: the word found} for each group `text` mentions."""
-        return {
-            name: m.group() for name, pattern in self.groups.items() if (m := pattern.search(text))
-        }
-
-
-def load_lexicon(settings: Settings) -> Lexicon:
-    table = load_table(DATA / "spec_terms.yaml", "copywriter", settings)
-    bad = [k for k, v in table.items() if not (isinstance(v, list) and all(map(str, v)))]
-    if bad:
-        raise PitchcraftError(f"copywriter spec_terms: {', '.join(bad)} must be lists of words")
-    return Lexicon({k: [str(w) for w in v] for k, v in table.items()})

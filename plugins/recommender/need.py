@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from pitchcraft.plugins.copywriter.grounding import (
+from pitchcraft.text.grounding import (
     CURRENCY_AFTER,
     CURRENCY_BEFORE,
     NUMBER,

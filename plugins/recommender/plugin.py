@@ -23,7 +23,6 @@ from pitchcraft.context import Context
 from pitchcraft.errors import PitchcraftError
 from pitchcraft.finetune.sets import TrainingSet
 from pitchcraft.plugin import Plugin
-from pitchcraft.plugins.copywriter.rules import load_lexicon
 from pitchcraft.plugins.recommender.model import FittedModel
 from pitchcraft.plugins.recommender.models import (
     Recommendation,
@@ -38,6 +37,7 @@ from pitchcraft.plugins.recommender.reasons import ReasonFacts, ReasonOutcome, w
 from pitchcraft.plugins.recommender.signals import unit_rows
 from pitchcraft.store import ProductStore
 from pitchcraft.store.schema import Language, Product, ProductFilter, detect_language
+from pitchcraft.text.terms import load_lexicon
 
 NAME = "recommender"
 BECAUSE_OF = 2  # history items named per recommendation

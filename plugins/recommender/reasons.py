@@ -21,9 +21,9 @@ from pydantic import BaseModel, Field
 from pitchcraft.context import Context
 from pitchcraft.errors import ModelUnavailable
 from pitchcraft.llm.structured import StructuredOutputError, ascii_quotes, json_safe_quotes
-from pitchcraft.plugins.copywriter.grounding import Facts, fact_attributes, grounding_problems
-from pitchcraft.plugins.copywriter.rules import Lexicon
 from pitchcraft.store.schema import Language, Product, detect_language
+from pitchcraft.text.grounding import Facts, fact_attributes, grounding_problems
+from pitchcraft.text.terms import Lexicon
 
 log = logging.getLogger(__name__)
 

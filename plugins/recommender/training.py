@@ -23,7 +23,6 @@ from pitchcraft.context import Context
 from pitchcraft.finetune.data import Example
 from pitchcraft.finetune.sets import TrainingSet, structured_example
 from pitchcraft.llm.structured import json_safe_quotes
-from pitchcraft.plugins.copywriter.rules import load_lexicon
 from pitchcraft.plugins.recommender.reasons import (
     MAX_CHARS,
     DraftReason,
@@ -33,6 +32,7 @@ from pitchcraft.plugins.recommender.reasons import (
     reason_prompt,
 )
 from pitchcraft.store.schema import Product, sha
+from pitchcraft.text.terms import load_lexicon
 
 ORIGIN = (__doc__ or "").split("\n", 2)[2].strip()
 CLAUSE_END = re.compile(r"[.!?。！？;；]")

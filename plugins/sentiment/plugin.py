@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from pitchcraft.charts import Chart
 from pitchcraft.context import Context
 from pitchcraft.errors import PitchcraftError, PluginRunError
@@ -25,30 +23,29 @@ from pitchcraft.finetune.sets import TrainingSet
 from pitchcraft.llm.structured import StructuredOutputError
 from pitchcraft.plugin import Plugin
 from pitchcraft.plugins.sentiment.aspects import (
-    MAX_ASPECTS,
-    AspectSpec,
-    AspectTable,
     aspect_mentions,
     is_mixed,
     lexicon_aspects,
     model_aspects,
-    reading_model,
 )
-from pitchcraft.plugins.sentiment.classifier import PolarityClassifier, Prediction
+from pitchcraft.plugins.sentiment.classifier import Prediction
 from pitchcraft.plugins.sentiment.models import Aspect, ReviewRequest, ReviewResult
 from pitchcraft.plugins.sentiment.replies import (
     DraftReply,
-    ReplyRules,
     reply_problems,
     template_reply,
 )
 from pitchcraft.plugins.sentiment.report import review_charts, write_report
+from pitchcraft.plugins.sentiment.shared import (
+    NAME,
+    aspect_table,
+    reading_request,
+    reply_rules,
+    shared_classifier,
+)
 from pitchcraft.store.schema import detect_language
-from pitchcraft.tables import load_entries
 
-NAME = "sentiment"
 ADAPTER = "reviews"
-DATA = Path(__file__).parent / "data"
 READ_MAX_TOKENS = 320
 REPLY_MAX_TOKENS = 200
 
@@ -206,21 +203,6 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
 # -- model calls ---------------------------------------------------------------------------
 
 
-def reading_request(review: str, language: str, ctx: Context) -> tuple[type[BaseModel], str]:
-    """The reply schema and the prompt of the model's reading (also the fine-tuning view)."""
-    table = aspect_table(ctx)
-    schema = ctx.shared("sentiment.reading", lambda: reading_model(list(table.specs)))
-    prompt = ctx.prompts.render(
-        NAME,
-        "read",
-        language,
-        review=review,
-        max_aspects=MAX_ASPECTS,
-        aspects=[(k, s.description.get(language, k)) for k, s in table.specs.items()],
-    )
-    return schema, prompt
-
-
 def read_with_model(review: str, language: str, ctx: Context) -> Any | None:
     """The shared model's reading of a review, or None when it gave no usable answer."""
     schema, prompt = reading_request(review, language, ctx)
@@ -249,31 +231,3 @@ def draft_reply(result: ReviewResult, ctx: Context) -> tuple[str, str]:
             return text, "model"
         log.info("sentiment: reply draft refused (%s)", "; ".join(problems) or "empty")
     return template_reply(complaints, rules), "template"
-
-
-# -- shared per Context --------------------------------------------------------------------
-
-
-def shared_classifier(ctx: Context) -> PolarityClassifier:
-    def build() -> PolarityClassifier:
-        from pitchcraft.store.embedders import shared_use_encoder
-
-        return PolarityClassifier.load(shared_use_encoder())
-
-    return ctx.shared("sentiment.classifier", build)
-
-
-def aspect_table(ctx: Context) -> AspectTable:
-    return ctx.shared(
-        "sentiment.aspects",
-        lambda: AspectTable(
-            load_entries(DATA / "aspects.yaml", NAME, ctx.settings, AspectSpec, "aspect")
-        ),
-    )
-
-
-def reply_rules(ctx: Context) -> dict[str, ReplyRules]:
-    return ctx.shared(
-        "sentiment.replies",
-        lambda: load_entries(DATA / "replies.yaml", NAME, ctx.settings, ReplyRules, "reply rules"),
-    )

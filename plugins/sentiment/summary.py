@@ -19,8 +19,8 @@ from pitchcraft.charts import Chart
 from pitchcraft.context import Context
 from pitchcraft.plugin import Plugin
 from pitchcraft.plugins.sentiment.models import ReviewResult
-from pitchcraft.plugins.sentiment.plugin import aspect_table
 from pitchcraft.plugins.sentiment.report import QUOTES_PER_ASPECT, main_language, summarise
+from pitchcraft.plugins.sentiment.shared import aspect_table
 
 EXAMPLE_REVIEW = {
     "text": "音质很好，但是物流太慢了，等了一个星期。",

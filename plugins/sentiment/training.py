@@ -28,6 +28,7 @@ from pitchcraft.plugins.sentiment.aspects import (
 )
 from pitchcraft.plugins.sentiment.corpus import Example as Review
 from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, split
+from pitchcraft.plugins.sentiment.shared import aspect_table, reading_request, shared_classifier
 
 ORIGIN = (__doc__ or "").split("\n", 2)[2].strip()
 
@@ -44,8 +45,6 @@ def training_reviews(count: int, seed: int) -> list[Review]:
 
 
 def reading_examples(ctx: Context, count: int, seed: int) -> Iterator[Example]:
-    from pitchcraft.plugins.sentiment.plugin import aspect_table, reading_request, shared_classifier
-
     table = aspect_table(ctx)
     classifier = shared_classifier(ctx)
     for review in training_reviews(count, seed):

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from pitchcraft.context import Context
+from pitchcraft.errors import PluginNotFound
 from pitchcraft.plugin import Plugin
 from pitchcraft.plugins.support import evidence
 from pitchcraft.plugins.support.answer import model_answer, quoted_answer
@@ -366,11 +367,13 @@ def remembered(req: SupportRequest, options: SupportOptions) -> Memory:
 
 
 def sentiment_of(text: str, ctx: Context) -> tuple[Polarity, float]:
-    """(polarity, its confidence) from the sentiment plugin's classifier."""
-    from pitchcraft.plugins.sentiment.plugin import shared_classifier
-
-    prediction = shared_classifier(ctx).predict([text])[0]
-    return prediction.label, prediction.confidence
+    """(polarity, its confidence) from the sentiment plugin at its fast depth (the
+    classifier), called by name; neutral with no confidence when that plugin is not loaded."""
+    try:
+        reading = ctx.call("sentiment", {"text": text, "depth": "fast"})
+    except PluginNotFound:
+        return "neutral", 0.0
+    return reading.polarity, reading.confidence  # type: ignore[attr-defined]
 
 
 # -- shared per Context --------------------------------------------------------------------

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from pitchcraft.plugins.copywriter.rules import Lexicon
 from pitchcraft.store.schema import Product
+from pitchcraft.text.terms import Lexicon
 
 # A token holding digits: "40-count", "9V", "2032", "20.99", "1,000", "50%".
 NUMBER_TOKEN = re.compile(r"[A-Za-z]*\d[\d,.]*(?:[A-Za-z%]+\d*)*(?:-[A-Za-z0-9]+)*")
