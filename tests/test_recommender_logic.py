@@ -193,6 +193,16 @@ def test_fitted_model_round_trips(tmp_path: Path) -> None:
     assert scores["b"] > 0  # bought with a by the others
 
 
+def test_model_files_load_without_pickle_and_old_formats_say_refit(tmp_path: Path) -> None:
+    model = fit([Event("u1", "a", 1.0, 0), Event("u2", "b", 1.0, 0)], FitOptions())
+    path = model.save(tmp_path / "model.npz")
+    with np.load(path, allow_pickle=False) as z:  # no object arrays inside
+        assert sorted(z["item_ids"].tolist()) == ["a", "b"]
+    np.savez(tmp_path / "old.npz", format=np.array(1), item_ids=np.array(["a"], dtype=object))
+    with pytest.raises(ValueError, match=r"format 1.*refit it"):
+        FittedModel.load(tmp_path / "old.npz")
+
+
 # -- the reason check -----------------------------------------------------------------------
 
 COIN = Product(

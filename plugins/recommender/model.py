@@ -24,7 +24,7 @@ from pitchcraft.plugins.recommender.signals import (
 )
 
 CFMethod = Literal["auto", "ease", "sar"]
-FORMAT = 1
+FORMAT = 2  # 2: ids stored as text (format 1 needed pickle to load)
 
 
 class FitOptions(BaseModel):
@@ -96,8 +96,8 @@ class FittedModel:
             tmp,
             format=np.array(FORMAT),
             info=np.array(self.info.model_dump_json()),
-            user_ids=np.array(self.user_ids, dtype=object),
-            item_ids=np.array(self.item_ids, dtype=object),
+            user_ids=np.array(self.user_ids, dtype=np.str_),
+            item_ids=np.array(self.item_ids, dtype=np.str_),
             popularity=self.popularity,
             **_sparse_parts("affinity", self.affinity),
             **_sparse_parts("weights", self.weights),
@@ -107,9 +107,12 @@ class FittedModel:
 
     @classmethod
     def load(cls, path: Path) -> FittedModel:
-        with np.load(path, allow_pickle=True) as z:
+        with np.load(path, allow_pickle=False) as z:  # a model file never runs code
             if int(z["format"]) != FORMAT:
-                raise ValueError(f"{path} is a model of format {int(z['format'])}; refit it")
+                raise ValueError(
+                    f"{path} is a model of format {int(z['format'])}, this version reads "
+                    f"format {FORMAT}: refit it (pitchcraft recommender fit)"
+                )
             return cls(
                 info=ModelInfo.model_validate_json(str(z["info"])),
                 user_ids=[str(u) for u in z["user_ids"]],
