@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from pitchcraft import Registry, Settings
-from pitchcraft.api import create_app
+from pitchcraft.api.app import create_app
 from pitchcraft.api.guard import JsonLogFormatter, RateLimiter, RequestGuard
 from pitchcraft.data import demo_shop
 from pitchcraft.store import ProductStore

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from pitchcraft import Registry, Settings
-from pitchcraft.api import create_app
+from pitchcraft.api.app import create_app
 from pitchcraft.api.guard import access_log, new_key
 from tests.llm_fixtures import MODEL_CACHE
 from tests.schema_model import SchemaFilledClient

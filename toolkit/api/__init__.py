@@ -1,6 +1,2 @@
 """The HTTP API for chatbot backends (FastAPI): wire models, errors, routes, streaming,
-metrics, guard."""
-
-from pitchcraft.api.app import create_app
-
-__all__ = ["create_app"]
+metrics, guard. The app itself: `pitchcraft.api.app.create_app`."""

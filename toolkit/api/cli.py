@@ -23,7 +23,7 @@ def serve(
     """Serve the HTTP API: one route per plugin and chain, chat, health, metrics, /docs."""
     import uvicorn
 
-    from pitchcraft.api import create_app
+    from pitchcraft.api.app import create_app
     from pitchcraft.api.guard import JsonLogFormatter
     from pitchcraft.registry import Registry
 
