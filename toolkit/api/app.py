@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import pitchcraft
+from pitchcraft.api.bodies import BodyDocs
 from pitchcraft.api.errors import ApiError, install_error_handlers
 from pitchcraft.api.guard import KeyCheck, RateLimiter, RequestGuard, load_keys
 from pitchcraft.api.metrics import Metrics
@@ -50,6 +51,7 @@ class Service:
             lambda: self.ctx().llm.usage.totals() if self.ctx().is_built("llm") else {}
         )
         self.warm = WarmUp(self.ctx, self.registry.plugins)
+        self.bodies = BodyDocs()
 
     def ctx(self) -> Context:
         return self.registry.context()
@@ -96,4 +98,5 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
         add_plugin_routes(app, service, service.registry.plugins[name], caller)
     for name in service.chains.names():
         add_chain_route(app, service, name, caller)
+    service.bodies.install(app)
     return app

@@ -4,12 +4,10 @@ shows)."""
 
 import json
 import logging
-from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pitchcraft.api.metrics import Metrics
@@ -21,10 +19,8 @@ from pitchcraft.errors import (
     PluginNotFound,
     PluginRunError,
     describe_fields,
-    field_errors,
 )
 
-M = TypeVar("M", bound=BaseModel)
 RETRY_AFTER_S = {"model": 10.0, "store": 5.0, "data": 60.0}
 error_log = logging.getLogger("pitchcraft.api.errors")
 
@@ -129,15 +125,6 @@ def internal_error(request_id: str) -> dict[str, object]:
         request_id=request_id,
     )
     return ErrorBody(error=detail).model_dump()
-
-
-async def strict_body(request: Request, model: type[M]) -> M:
-    """The body validated once, as JSON and without pydantic's lax coercions (0 is not
-    false, "5" is not 5), so the API accepts exactly what its OpenAPI schema documents."""
-    try:
-        return model.model_validate_json(await request.body(), strict=True)
-    except ValidationError as err:
-        raise ApiError.invalid(field_errors(err)) from None
 
 
 def target_of(request: Request) -> str:

@@ -11,9 +11,10 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import generate_latest
-from pydantic import BaseModel, Field, create_model
+from pydantic import Field, create_model
 
-from pitchcraft.api.errors import ApiError, error_from, strict_body
+from pitchcraft.api.bodies import read_body
+from pitchcraft.api.errors import ApiError, error_from
 from pitchcraft.api.streaming import sse
 from pitchcraft.api.wire import (
     BatchItem,
@@ -91,6 +92,8 @@ def add_service_routes(app: FastAPI, service: "Service", caller: Any) -> None:
             body.model_dump(), 200 if ok else 503, {} if ok else {"Retry-After": "5"}
         )
 
+    service.bodies.add("/v1/chat", ChatRequest)
+
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     async def metrics(who: caller) -> PlainTextResponse:  # type: ignore[valid-type]
         """Prometheus metrics: requests, latencies, errors per target; model tokens."""
@@ -117,12 +120,12 @@ def add_service_routes(app: FastAPI, service: "Service", caller: Any) -> None:
         tags=["chat"],
         responses={200: {"content": {"text/event-stream": {}}}},
     )
-    async def chat(body: ChatRequest, request: Request, who: caller) -> Any:  # type: ignore[valid-type]
+    async def chat(request: Request, who: caller) -> Any:  # type: ignore[valid-type]
         """Route a message to the right plugin or chain; same session_id, same conversation.
         With `stream`, Server-Sent Events: route, step_start/step_end, draft (the model's
         text so far, unchecked), then reply or error."""
         request.state.target = "chat"
-        body = await strict_body(request, ChatRequest)
+        body = await read_body(request, ChatRequest)
         events = service.router.astream(body.message, body.session_id)
         if body.stream:
             return sse(service.metrics, "chat", "chat", events)
@@ -145,10 +148,10 @@ def add_service_routes(app: FastAPI, service: "Service", caller: Any) -> None:
         )
 
 
-def endpoint(fn: Callable[..., Any], body_model: type[BaseModel], caller: Any, **extra: Any) -> Any:
-    """`fn` with a signature FastAPI reads: a typed body, the request, the caller, extras."""
+def endpoint(fn: Callable[..., Any], caller: Any, **extra: Any) -> Any:
+    """`fn` with a signature FastAPI reads: the request, the caller, extras. The body is not
+    in it: the route validates it once itself (`read_body`)."""
     params = [
-        inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=body_model),
         inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
         inspect.Parameter("who", inspect.Parameter.KEYWORD_ONLY, annotation=caller),
         *(
@@ -171,9 +174,9 @@ def add_plugin_routes(
         requests=(list[plugin.Input], Field(min_length=1, max_length=max_batch)),  # type: ignore[name-defined]
     )
 
-    async def run_one(body: BaseModel, request: Request, who: str) -> Any:
+    async def run_one(request: Request, who: str) -> Any:
         request.state.target = name
-        body = await strict_body(request, plugin.Input)
+        body = await read_body(request, plugin.Input)
         started = time.perf_counter()
         outcome = await service.timed(asyncio.to_thread(plugin.run_checked, body, service.ctx()))
         error = error_from(outcome) if isinstance(outcome, PitchcraftError) else None
@@ -183,9 +186,9 @@ def add_plugin_routes(
             raise error
         return outcome
 
-    async def run_batch(body: BaseModel, request: Request, who: str) -> BatchResult:
+    async def run_batch(request: Request, who: str) -> BatchResult:
         request.state.target = name
-        body = await strict_body(request, batch_model)
+        body = await read_body(request, batch_model)
         started = time.perf_counter()
         outcomes = await service.timed(plugin.run_many(body.requests, service.ctx()))  # type: ignore[attr-defined]
         items = []
@@ -199,6 +202,8 @@ def add_plugin_routes(
         ok = sum(item.ok for item in items)
         return BatchResult(results=items, succeeded=ok, failed=len(items) - ok)
 
+    service.bodies.add(f"/v1/plugins/{name}", plugin.Input)
+    service.bodies.add(f"/v1/plugins/{name}/batch", batch_model)
     app.post(
         f"/v1/plugins/{name}",
         response_model=plugin.Output,
@@ -206,7 +211,7 @@ def add_plugin_routes(
         summary=f"Run {name}",
         description=plugin.description,
         operation_id=f"run_{name.replace('-', '_')}",
-    )(endpoint(run_one, plugin.Input, caller))
+    )(endpoint(run_one, caller))
     app.post(
         f"/v1/plugins/{name}/batch",
         response_model=BatchResult,
@@ -215,15 +220,15 @@ def add_plugin_routes(
         description="One result or typed error per request, in order; a failure fills its "
         "own slot only.",
         operation_id=f"batch_{name.replace('-', '_')}",
-    )(endpoint(run_batch, batch_model, caller))
+    )(endpoint(run_batch, caller))
 
 
 def add_chain_route(app: FastAPI, service: "Service", name: str, caller: Any) -> None:
     chain = service.chains.get(name)
 
-    async def run_chain(body: BaseModel, request: Request, who: str, stream: bool) -> Any:
+    async def run_chain(request: Request, who: str, stream: bool) -> Any:
         request.state.target = name
-        body = await strict_body(request, chain.Input)
+        body = await read_body(request, chain.Input)
         if stream:
             events = chain.astream(body)
             return sse(service.metrics, "chain", name, events)
@@ -232,6 +237,7 @@ def add_chain_route(app: FastAPI, service: "Service", name: str, caller: Any) ->
         service.metrics.observe("chain", name, 200, time.perf_counter() - started)
         return result
 
+    service.bodies.add(f"/v1/chains/{name}", chain.Input)
     app.post(
         f"/v1/chains/{name}",
         response_model=ChainResult,
@@ -244,7 +250,6 @@ def add_chain_route(app: FastAPI, service: "Service", name: str, caller: Any) ->
     )(
         endpoint(
             run_chain,
-            chain.Input,
             caller,
             stream=(bool, Query(default=False, description="Stream events (SSE).")),
         )
