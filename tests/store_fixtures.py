@@ -23,14 +23,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Chroma server started from the installed chromadb package, stopped afterwards."""
+def start_chroma(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A Chroma server from the installed chromadb package on 127.0.0.1: (process, url)."""
     port = free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
     chroma = Path(sys.executable).with_name("chroma")
     proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        [str(chroma), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -39,12 +37,18 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     while True:
         try:
             urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2)
-            break
+            return proc, url
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError("chroma server did not start") from None
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Chroma server for the session, stopped afterwards."""
+    proc, url = start_chroma(tmp_path_factory.mktemp("chroma-server"))
     yield url
     proc.terminate()
     proc.wait(timeout=30)

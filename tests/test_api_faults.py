@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,30 +21,9 @@ from pitchcraft.api.app import create_app
 from pitchcraft.api.guard import JsonLogFormatter, RateLimiter, RequestGuard
 from pitchcraft.data import demo_shop
 from pitchcraft.store import ProductStore
-from tests.store_fixtures import free_port
+from tests.store_fixtures import start_chroma
 
 ECHO = "tests.sample_plugins.good:Echo"
-
-
-def start_chroma(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2)
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("chroma server did not start") from None
-            time.sleep(0.2)
 
 
 @pytest.fixture
