@@ -9,6 +9,29 @@ from pitchcraft import Context, Registry, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = "tests.sample_plugins"
+# A test that uses one of these starts the embedded model, a server (Chroma, vLLM, the API)
+# or the `pitchcraft` command in a subprocess: it is `slow`, left out by -m "not slow".
+SLOW_FIXTURES = frozenset(
+    {
+        "adapters_dir",
+        "api_server",
+        "chroma_server",
+        "cli_env",
+        "demo_store",
+        "llm",
+        "local_llm",
+        "tuned_run",
+        "vllm_url",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_server = callspec is not None and callspec.params.get("store_settings") == "server"
+        if on_server or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import pitchcraft
 from tests.shop_fixtures import PITCHCRAFT, Server, shop_env, wait_for
 from tests.store_fixtures import free_port
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 HEADPHONES = "elec-f1c7e4c945"
 
 

@@ -49,6 +49,7 @@ def app_on_chroma(tmp_path: Path, embedding_cache: Path) -> Iterator[tuple[TestC
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow  # a Chroma server
 def test_store_down_is_503_naming_the_store_with_retry_after(
     app_on_chroma: tuple[TestClient, Any],
 ) -> None:
@@ -71,6 +72,7 @@ def test_store_down_is_503_naming_the_store_with_retry_after(
     assert batch.json()["results"][0]["error"]["type"] == "store_unavailable"
 
 
+@pytest.mark.slow  # a Chroma server
 def test_plugin_bug_is_500_with_the_request_id_in_the_log(
     app_on_chroma: tuple[TestClient, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -88,6 +90,7 @@ def test_plugin_bug_is_500_with_the_request_id_in_the_log(
     assert "RuntimeError: asked to fail on 'hi'" in mine[0]["traceback"]
 
 
+@pytest.mark.slow  # a Chroma server
 def test_bad_input_is_still_422_naming_the_field(app_on_chroma: tuple[TestClient, Any]) -> None:
     client, _ = app_on_chroma
     response = client.post("/v1/plugins/echo", json={"text": "hi", "times": "3"})

@@ -23,6 +23,8 @@ from tests.schema_model import SchemaFilledClient
 from tests.shop_fixtures import wait_for
 from tests.store_fixtures import free_port
 
+pytestmark = pytest.mark.slow  # the embedded model or a server
+
 REPO = Path(__file__).resolve().parent.parent
 SCHEMATHESIS = str(REPO / ".venv" / "bin" / "schemathesis")
 MIN_REQUESTS = 1000

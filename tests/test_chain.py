@@ -197,6 +197,7 @@ def run_cli(demo_store: Path, tmp_path: Path, *args: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_campaign_chain_headless_on_the_real_model(demo_store: Path, tmp_path: Path) -> None:
     """A Chinese goal -> relevant products -> checked copy for each -> the copy ranked by
@@ -226,6 +227,7 @@ def test_campaign_chain_headless_on_the_real_model(demo_store: Path, tmp_path: P
     assert "step predict (copy-ctr): ok" in run.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_review_digest_chain_headless_ends_with_suggestions(
     demo_store: Path, tmp_path: Path
@@ -253,6 +255,7 @@ def test_review_digest_chain_headless_ends_with_suggestions(
     assert "step digest (review-summary): ok" in run.stderr
 
 
+@pytest.mark.slow
 def test_chain_cli_lists_streams_events_and_reports_bad_input(
     demo_store: Path, tmp_path: Path
 ) -> None:

@@ -18,6 +18,8 @@ from pitchcraft.text.grounding import Facts
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
 
+pytestmark = pytest.mark.slow  # the embedded model or a server
+
 PRODUCTS = {p.id: p for p in load_products()}
 ZH_BATTERY = "zh-a93a56c596"
 EN_BATTERY = "elec-a93a56c596"

@@ -23,6 +23,7 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Context:
     return Context(Settings(cache_dir=tmp_path_factory.mktemp("cache")))
 
 
+@pytest.mark.slow
 def test_click_model_ranks_items_by_their_click_history_with_intervals(ctx: Context) -> None:
     result = ClickPredictor().invoke({"campaign": "men", "positions": [1], "top": 34}, ctx)
     rows = result.predictions
@@ -37,6 +38,7 @@ def test_click_model_ranks_items_by_their_click_history_with_intervals(ctx: Cont
     assert "60,000 impressions" in result.trained_on
 
 
+@pytest.mark.slow
 def test_click_model_is_cached_and_reloads_identically(ctx: Context) -> None:
     request = {"campaign": "women", "item_ids": [3, 7], "top": 6}
     first = ClickPredictor().invoke(request, ctx)
@@ -49,6 +51,7 @@ def test_click_model_is_cached_and_reloads_identically(ctx: Context) -> None:
     assert sorted(again.ctr.round(12)) == sorted(round(r.ctr, 12) for r in first.predictions)
 
 
+@pytest.mark.slow
 def test_a_visitors_past_interactions_raise_the_items_they_know(ctx: Context) -> None:
     plugin = ClickPredictor()
     user = {"user_feature_0": "81ce123cbb5bd8ce818f60fb3586bba5"}
@@ -80,6 +83,7 @@ def test_click_model_names_the_bad_field(request_body: dict, field: str, ctx: Co
     assert field in caught.value.fields
 
 
+@pytest.mark.slow
 def test_policy_eval_brackets_the_thompson_samplers_logged_click_rate(ctx: Context) -> None:
     result = PolicyEvaluator().invoke({"campaign": "all", "policy": "thompson"}, ctx)
     assert result.logged_ctr == pytest.approx(0.0042)
@@ -93,6 +97,7 @@ def test_policy_eval_brackets_the_thompson_samplers_logged_click_rate(ctx: Conte
         assert wide.ci_low < narrow.ci_low < narrow.ci_high < wide.ci_high
 
 
+@pytest.mark.slow
 def test_policy_eval_of_rules_and_of_a_deterministic_policy(ctx: Context) -> None:
     plugin = PolicyEvaluator()
     half = plugin.invoke(

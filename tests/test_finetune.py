@@ -13,6 +13,8 @@ from pitchcraft.finetune.data import IGNORE, DataError, Example, encode, load_ex
 from pitchcraft.llm.base_model import base_model_dir
 from tests.llm_fixtures import MODEL_CACHE, TunedRun
 
+pytestmark = pytest.mark.slow  # the embedded model or a server
+
 COLOURS = [
     "teal",
     "amber",
@@ -109,7 +111,6 @@ def test_only_the_assistants_tokens_are_learned(tiny_data: list[Example]) -> Non
     assert len(encode(tokenizer, tiny_data[0], 10).input_ids) == 10
 
 
-@pytest.mark.slow
 def test_a_few_cpu_steps_lower_the_loss_resume_and_save_the_best_adapter(
     tuned_run: TunedRun,
 ) -> None:

@@ -22,6 +22,8 @@ from pitchcraft.llm.serve import server_command
 from tests.llm_fixtures import MODEL_CACHE, shipped_adapters
 from tests.store_fixtures import free_port
 
+pytestmark = pytest.mark.slow  # the embedded model or a server
+
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 

@@ -17,6 +17,8 @@ from pitchcraft.text.terms import load_lexicon
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
 
+pytestmark = pytest.mark.slow  # the embedded model or a server
+
 PLUGIN = Recommender()
 AA, AAA, COIN = "elec-a93a56c596", "elec-ea8e77f5e8", "elec-ba8f7f723e"
 GOPRO = "elec-ec37c589f7"
@@ -129,7 +131,6 @@ def test_cli_errors_name_the_field(shop: Path, cli_env: dict[str, str]) -> None:
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
-@pytest.mark.slow
 def test_model_reasons_are_checked_or_replaced(shop: Path) -> None:
     ctx = context(shop, use_model=True)
     result = PLUGIN.invoke({"history": [GOPRO], "k": 2, "language": "en"}, ctx)

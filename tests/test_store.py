@@ -215,6 +215,7 @@ def test_opening_with_another_embedder_is_a_clear_error(store_settings: Settings
         ProductStore.from_settings(other)
 
 
+@pytest.mark.slow
 def test_sentence_transformers_backend(tmp_path: Path, embedding_cache: Path) -> None:
     settings = Settings(
         store_path=tmp_path / "st",

@@ -23,6 +23,8 @@ from pitchcraft.store.ingest import ingest_knowledge, ingest_products
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
 
+pytestmark = pytest.mark.slow  # the embedded model or a server
+
 TODAY = dt.date.today()
 RESPONDER = SupportResponder()
 POISON = (
