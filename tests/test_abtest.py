@@ -99,6 +99,20 @@ def run(payload: dict) -> dict:
     return ABTestAnalyzer().invoke(payload, Context(Settings())).model_dump()
 
 
+def test_an_effect_near_one_still_gives_a_sample_size() -> None:
+    """Found by the API fuzzer: the largest effect the schema allows broke the arithmetic."""
+    variants = [
+        {"name": "control", "users": 12000, "conversions": 540},
+        {"name": "b", "users": 11950, "conversions": 631},
+    ]
+    result = run({"variants": variants, "min_detectable_effect": 0.9999999999999999})
+    assert result["sample_size_per_variant"] >= 1
+    smallest = run({"variants": variants, "min_detectable_effect": 0.0001})
+    assert smallest["sample_size_per_variant"] > 10_000_000
+    with pytest.raises(InputError, match="min_detectable_effect"):
+        run({"variants": variants, "min_detectable_effect": 5e-324})
+
+
 def test_plugin_finds_the_winner_with_holm_correction() -> None:
     result = run(
         {

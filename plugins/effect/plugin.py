@@ -53,7 +53,11 @@ class ABTestRequest(BaseModel):
         default="holm", description="Multiple-comparison correction when there are 3+ variants."
     )
     min_detectable_effect: float = Field(
-        default=0.01, gt=0, lt=1, description="Absolute lift worth detecting (sample-size advice)."
+        default=0.01,
+        ge=0.0001,
+        lt=1,
+        description="Absolute lift worth detecting (sample-size advice); at least 0.0001 "
+        "(0.01 percentage points), below which no test could gather enough users.",
     )
     power: float = Field(default=0.8, gt=0.5, lt=1)
     planned_users_per_variant: int | None = Field(
@@ -157,8 +161,11 @@ class ABTestAnalyzer(Plugin[ABTestRequest, ABTestResult]):
         adjusted = abtest.adjust_p_values([t.p_value for t in tests], req.correction)
         comparisons = []
         control_rate = control.conversions / control.users
+        # The baseline is kept where baseline + effect stays a rate (an effect near 1 leaves
+        # no room above any baseline but 0).
+        baseline = max(0.0, min(max(control_rate, 1e-6), 1 - req.min_detectable_effect - 1e-6))
         needed = abtest.sample_size_per_variant(
-            min(max(control_rate, 1e-6), 1 - req.min_detectable_effect - 1e-6),
+            baseline,
             req.min_detectable_effect,
             req.alpha,
             req.power,
