@@ -55,6 +55,23 @@ def test_ingest_reports_rejects_and_exits_1(store_env: dict[str, str], tmp_path:
     assert "price" in lines[1]["fields"]
 
 
+def test_product_text_prints_as_written_never_as_terminal_markup(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "cat.jsonl"
+    rows = [
+        {"id": "c1", "title": "USB-C cable [/b] 2m", "category": "cables", "price": 9.5},
+        {"id": "c2", "title": "[bold red]Lamp[/]", "category": "lighting", "price": 20},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cli(store_env, "ingest", "products", str(src))
+    found = cli(store_env, "store", "search", "USB-C cable", "-k", "2").stdout
+    assert "USB-C cable [/b] 2m  [cables, 9.50 USD]" in found
+    assert "[bold red]Lamp[/]  [lighting, 20.00 USD]" in found
+    bad = cli(store_env, "store", "search", "x", "-f", "colour[/b]=red", check=False)
+    assert "colour[/b]" in bad.stderr  # the error quotes the user's words as typed
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

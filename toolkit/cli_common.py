@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from pitchcraft.errors import PitchcraftError, field_errors
 from pitchcraft.progress import stderr
@@ -20,11 +21,16 @@ from pitchcraft.settings import Settings
 if TYPE_CHECKING:
     from pitchcraft.registry import LoadFailure
 
-out = Console()
+out = Console(markup=False, highlight=False)  # user data is never read as markup
 err = stderr
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def labelled(label: str, style: str, text: str) -> Text:
+    """`label` in `style`, then `text` exactly as given (never read as markup)."""
+    return Text.assemble((label, style), " ", text)
 
 
 def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -35,7 +41,7 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except PitchcraftError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            err.print(labelled("error:", "red", str(exc)), soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -81,4 +87,4 @@ def parse_json_object(text: str) -> dict[str, Any]:
 def print_skipped(failures: list[LoadFailure]) -> None:
     """Plugins or chains that failed to load, one line each with the reason."""
     for f in failures:
-        err.print(f"[yellow]skipped[/yellow] {f.name} ({f.source}): {f.reason}", highlight=False)
+        err.print(labelled("skipped", "yellow", f"{f.name} ({f.source}): {f.reason}"))

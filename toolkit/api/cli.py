@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from pitchcraft.cli_common import err, friendly_errors, load_settings
+from pitchcraft.cli_common import err, friendly_errors, labelled, load_settings
 
 
 @friendly_errors
@@ -35,7 +35,7 @@ def serve(
         logger.setLevel(logging.INFO)
         logger.propagate = False
     if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
-        err.print(f"[yellow]warning:[/yellow] no API keys required on {host}", highlight=False)
+        err.print(labelled("warning:", "yellow", f"no API keys required on {host}"))
     app = create_app(Registry(load_settings()), auth=not no_auth)
     err.print(f"pitchcraft API on http://{host}:{port} (docs: /docs)", highlight=False)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)

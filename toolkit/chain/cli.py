@@ -12,6 +12,7 @@ from pitchcraft.chain.runner import ChainLibrary, ChainResult
 from pitchcraft.cli_common import (
     err,
     friendly_errors,
+    labelled,
     load_settings,
     parse_json_object,
     print_json,
@@ -98,5 +99,5 @@ def chain_run(
     result = asyncio.run(run())
     print_json(result.model_dump(mode="json"))
     if result.status == "failed":
-        err.print(f"[red]chain failed:[/red] {result.error}", highlight=False)
+        err.print(labelled("chain failed:", "red", str(result.error)))
         raise typer.Exit(1)

@@ -159,7 +159,8 @@ def train(
         write_card(adapter, report, data)
     else:
         out.print(
-            f"[yellow]validation loss never improved on {report.validation_loss_start:.3f}: "
-            "no adapter saved[/yellow]"
+            f"validation loss never improved on {report.validation_loss_start:.3f}: "
+            "no adapter saved",
+            style="yellow",
         )
     print_json(report.model_dump(mode="json"))
