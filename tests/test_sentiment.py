@@ -89,7 +89,7 @@ def test_batch_report_from_a_review_file(cli_env: dict[str, str], tmp_path: Path
             day = start + dt.timedelta(days=2 * i)
             writer.writerow([f"r{i}", r.product_id, r.rating, day.isoformat(), r.text])
         writer.writerow(["empty", "p1", 5, "2024-02-01", "   "])
-        writer.writerow(["huge", "p1", 5, "2024-02-01", "好" * 6000])
+        writer.writerow(["huge", "p1", 5, "2024-02-01", "好" * 150_000])  # over csv's 128 KiB
         writer.writerow(["stars", "p1", 9, "2024-02-01", "fine"])
     env = {**cli_env, "PITCHCRAFT_CACHE_DIR": str(MODEL_CACHE)}
     proc = subprocess.run(

@@ -55,6 +55,25 @@ def test_ingest_reports_rejects_and_exits_1(store_env: dict[str, str], tmp_path:
     assert "price" in lines[1]["fields"]
 
 
+def test_one_oversized_csv_cell_costs_only_its_row(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "catalog.csv"
+    src.write_text(
+        "id,title,description,price\n"
+        "p1,Desk lamp,Warm light,19.9\n"
+        f"p2,Kettle,{'x' * 200_000},25\n"  # over the csv module's 131,072-character limit
+        "p3,Mug,Stoneware,8\n"
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    proc = cli(store_env, "ingest", "products", str(src), "--rejects", str(rejects), check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "3 rows: 2 added, 0 updated, 0 unchanged, 1 rejected" in proc.stderr
+    (rejected,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert rejected["line"] == 3
+    assert rejected["fields"] == {"description": "String should have at most 20000 characters"}
+
+
 def test_product_text_prints_as_written_never_as_terminal_markup(
     store_env: dict[str, str], tmp_path: Path
 ) -> None:

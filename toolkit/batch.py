@@ -31,6 +31,9 @@ from pitchcraft.plugin import Plugin
 UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 NOT_UTF8 = "not UTF-8 text: save the file as UTF-8"
 INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+# Python's csv module refuses cells over 128 KiB and stops the whole file there; cells up to
+# this size are read, so the schema can reject an oversized one by name and keep the rest.
+CSV_CELL_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass
@@ -148,8 +151,16 @@ def _jsonl_rows(lines: Iterator[str]) -> Iterator[Row]:
 
 
 def _csv_rows(lines: Iterator[str]) -> Iterator[Row]:
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_CELL_LIMIT))
     reader = csv.DictReader(lines)
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:  # this row only; reading goes on with the next line
+            yield Row(reader.line_num, problem=f"not readable as CSV: {err}")
+            continue
         if None in record:  # more cells than header columns
             yield Row(reader.line_num, problem="more cells than the header has columns")
             continue
