@@ -230,10 +230,17 @@ def test_metrics_count_requests_errors_and_model_tokens(api_server: Server) -> N
 def test_request_ids_and_json_access_logs(api_server: Server) -> None:
     response = call(api_server, "GET", "/v1/plugins", headers={"X-Request-ID": "trace-123"})
     assert response.headers["x-request-id"] == "trace-123"
-    lines = [
-        json.loads(line) for line in api_server.log.read_text().splitlines() if line.startswith("{")
-    ]
-    mine = [entry for entry in lines if entry.get("request_id") == "trace-123"]
+    deadline = time.monotonic() + 10  # the line is written once the response has gone out
+    while True:
+        lines = [
+            json.loads(line)
+            for line in api_server.log.read_text().splitlines()
+            if line.startswith("{")
+        ]
+        mine = [entry for entry in lines if entry.get("request_id") == "trace-123"]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert mine and mine[0]["path"] == "/v1/plugins" and mine[0]["key"] == "tests"
 
 
