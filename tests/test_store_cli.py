@@ -74,6 +74,20 @@ def test_one_oversized_csv_cell_costs_only_its_row(
     assert rejected["fields"] == {"description": "String should have at most 20000 characters"}
 
 
+def test_a_spreadsheet_csv_with_bom_and_semicolons_is_read(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "excel.csv"
+    src.write_bytes("\ufeffid;title;price\np1;Desk lamp;19,9 EUR\np2;Kettle;25\n".encode())
+    proc = cli(store_env, "ingest", "products", str(src), check=False)
+    assert "2 rows: 1 added, 0 updated, 0 unchanged, 1 rejected" in proc.stderr
+    unknown = tmp_path / "other.csv"
+    unknown.write_text("sku,name,cost\nA1,Lamp,3\nA2,Mug,4\n")
+    proc = cli(store_env, "ingest", "products", str(unknown), check=False)
+    assert proc.returncode == 2 and proc.stderr.count("error:") == 1
+    assert "no column is one pitchcraft knows (found: cost, name, sku;" in proc.stderr
+
+
 def test_product_text_prints_as_written_never_as_terminal_markup(
     store_env: dict[str, str], tmp_path: Path
 ) -> None:

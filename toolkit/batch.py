@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import AliasChoices, BaseModel
+
 from pitchcraft.context import Context
 from pitchcraft.errors import InputError, PitchcraftError, PluginRunError
 from pitchcraft.plugin import Plugin
@@ -34,6 +36,7 @@ INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet
 # Python's csv module refuses cells over 128 KiB and stops the whole file there; cells up to
 # this size are read, so the schema can reject an oversized one by name and keep the rest.
 CSV_CELL_LIMIT = 64 * 1024 * 1024
+CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
 @dataclass
@@ -150,9 +153,19 @@ def _jsonl_rows(lines: Iterator[str]) -> Iterator[Row]:
         yield Row(number, data=value)
 
 
-def _csv_rows(lines: Iterator[str]) -> Iterator[Row]:
+def csv_delimiter(header: str) -> str:
+    """The header line's delimiter: `,` or what spreadsheets save in many locales (`;`), tab
+    or `|`, whichever splits the header into the most columns."""
+    counts = {d: header.count(d) for d in CSV_DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def _csv_rows(lines: io.StringIO) -> Iterator[Row]:
     csv.field_size_limit(max(csv.field_size_limit(), CSV_CELL_LIMIT))
-    reader = csv.DictReader(lines)
+    header = lines.readline()
+    lines.seek(0)
+    reader = csv.DictReader(lines, delimiter=csv_delimiter(header))
     while True:
         try:
             record = next(reader)
@@ -189,6 +202,32 @@ def _parquet_rows(path: Path) -> list[Row]:
         Row(number, data={k: v for k, v in record.items() if v is not None})
         for number, record in enumerate(records, start=1)
     ]
+
+
+def accepted_names(model: type[BaseModel]) -> set[str]:
+    """Every key a row may use for a field of `model`: names, aliases, alias choices."""
+    names = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                names.add(alias)
+            elif isinstance(alias, AliasChoices):
+                names.update(c for c in alias.choices if isinstance(c, str))
+    return names
+
+
+def check_columns(rows: Sequence[Row], model: type[BaseModel], path: Path) -> None:
+    """One clear error when no row uses any column `model` knows (a header saved with an
+    unexpected delimiter, another file), instead of 'Field required' on every row."""
+    found = {key for row in rows if row.data for key in row.data}
+    if not found or found & accepted_names(model):
+        return
+    shown = ", ".join(sorted(found)[:8]) + (" ..." if len(found) > 8 else "")
+    expected = ", ".join(sorted(model.model_fields)[:12])
+    raise PitchcraftError(
+        f"{path}: no column is one pitchcraft knows (found: {shown}; expected some of: {expected})"
+    )
 
 
 def load_done(output: Path, fingerprints: dict[int, str]) -> tuple[set[int], list[int]]:
@@ -253,6 +292,7 @@ def run_batch(
     fill fields a row leaves out (a row's own value wins).
     """
     rows = read_rows(input_path)
+    check_columns(rows, plugin.Input, input_path)
     for row in rows:
         if row.data is not None and defaults:
             row.data = {**defaults, **row.data}

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from pitchcraft.batch import INPUT_FORMATS, Row, read_rows
+from pitchcraft.batch import INPUT_FORMATS, Row, check_columns, read_rows
 from pitchcraft.errors import PitchcraftError, describe_fields, field_errors
 from pitchcraft.store.chunking import markdown_sections, slug, split_paragraphs
 from pitchcraft.store.collection import UpsertCounts
@@ -97,6 +97,7 @@ def ingest_products(
     """Validate every row as a Product and upsert the valid ones in batches."""
     start = time.perf_counter()
     rows = read_rows(path)
+    check_columns(rows, Product, path)
     rejects = Rejects(rejects_path or default_rejects_path(path))
     report = IngestReport(rows=len(rows))
     first_line: dict[str, int] = {}
