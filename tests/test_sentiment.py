@@ -47,6 +47,17 @@ def test_classifier_on_held_out_real_reviews(
     assert expected_calibration_error(correct, [p.confidence for p in predictions]) < 0.08
 
 
+def test_a_reviews_score_does_not_depend_on_the_reviews_beside_it(ctx: Context) -> None:
+    """A resumed batch run must reproduce an uninterrupted one, row for row."""
+    text = "质量很好，但是物流太慢了"
+    others = [r.text for r in load_reviews()[:40]]
+    classifier = shared_classifier(ctx)
+    alone = classifier.predict([text])[0]
+    for batch in ([text, *others[:7]], [*others[7:30], text], [*others, text, *others]):
+        inside = classifier.predict(batch)[batch.index(text)]
+        assert inside.confidence == alone.confidence and inside.score == alone.score
+
+
 def test_fast_depth_reads_polarity_and_aspects(ctx: Context) -> None:
     plugin = SentimentAnalyzer()
     bad = plugin.invoke({"text": "做工很差，用了两天就坏了，客服也不理人。"}, ctx)

@@ -6,11 +6,13 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pitchcraft import Settings
 from pitchcraft.data import demo_shop
 from pitchcraft.store import KnowledgeChunk, Product, ProductFilter, ProductStore, StoreError
+from pitchcraft.store.embedders import UniversalSentenceEncoder
 from pitchcraft.store.ingest import document_chunks, ingest_knowledge, ingest_products
 
 
@@ -213,6 +215,14 @@ def test_opening_with_another_embedder_is_a_clear_error(store_settings: Settings
     other = store_settings.model_copy(update={"embedder": "sentence-transformers:all-MiniLM-L6-v2"})
     with pytest.raises(StoreError, match="was built with embedder 'use-multilingual-v3-int8'"):
         ProductStore.from_settings(other)
+
+
+def test_a_texts_vector_does_not_depend_on_its_batch() -> None:
+    encoder = UniversalSentenceEncoder()
+    texts = [p.title for p in demo_shop.load_products()[:50]]
+    alone = encoder.embed([texts[3]])[0]
+    for batch in (texts[:10], texts[3:4] + texts[20:], texts[::-1]):
+        assert np.array_equal(encoder.embed(batch)[batch.index(texts[3])], alone)
 
 
 @pytest.mark.slow
