@@ -32,7 +32,7 @@ def open_store() -> ProductStore:
 
 
 def finish(report: IngestReport) -> None:
-    err.print(report.summary(), highlight=False, soft_wrap=True)
+    err.print(report.summary(), soft_wrap=True)
     if report.rejected:
         raise typer.Exit(1)
 
@@ -147,7 +147,7 @@ def search_command(
         print_json([hit.model_dump(mode="json") for hit, _ in rows])
         return
     for rank, (hit, text) in enumerate(rows, start=1):
-        out.print(f"{rank:>3}. {hit.id}  {text}", highlight=False, soft_wrap=True)
+        out.print(f"{rank:>3}. {hit.id}  {text}", soft_wrap=True)
 
 
 def price(product: object) -> str:

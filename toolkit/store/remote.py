@@ -19,6 +19,10 @@ def unreachable(err: BaseException | None) -> bool:
     return False
 
 
+def unavailable(url: str, err: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"cannot reach the Chroma server at {url}: {err}")
+
+
 class Guarded:
     """A Chroma client or collection whose calls raise StoreUnavailable when the server
     cannot be reached; collections it returns are guarded alike."""
@@ -37,9 +41,7 @@ class Guarded:
                 result = attr(*args, **kwargs)
             except Exception as err:
                 if unreachable(err):
-                    raise StoreUnavailable(
-                        f"cannot reach the Chroma server at {self._url}: {err}"
-                    ) from err
+                    raise unavailable(self._url, err) from err
                 raise
             if hasattr(result, "upsert") and hasattr(result, "query"):  # a collection
                 return Guarded(result, self._url)

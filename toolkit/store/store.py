@@ -14,11 +14,10 @@ from pitchcraft.store.collection import (
     IndexedCollection,
     SearchMode,
     StoreError,
-    StoreUnavailable,
     UpsertCounts,
 )
 from pitchcraft.store.embedders import CachedEmbedder, make_embedder
-from pitchcraft.store.remote import Guarded
+from pitchcraft.store.remote import Guarded, unavailable
 from pitchcraft.store.schema import (
     KnowledgeChunk,
     KnowledgeHit,
@@ -59,9 +58,7 @@ def chroma_client(settings: Settings) -> Any:
         )
         client.heartbeat()
     except Exception as err:
-        raise StoreUnavailable(
-            f"cannot reach the Chroma server at {settings.chroma_url}: {err}"
-        ) from None
+        raise unavailable(settings.chroma_url, err) from None
     return Guarded(client, settings.chroma_url)
 
 
