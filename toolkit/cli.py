@@ -66,7 +66,7 @@ def demo(
                 "bash scripts/setup.sh store model analytics demo"
             ) from None
         unloaded = Registry(load_settings())
-    err.print(f"pitchcraft demo on http://{host}:{port} (Ctrl-C stops it)", highlight=False)
+    err.print(f"pitchcraft demo on http://{host}:{port} (Ctrl-C stops it)")
     launch(unloaded, host, port)
 
 
@@ -81,8 +81,8 @@ def ingest_demo_command() -> None:
     with progress_bar("demo shop") as update:
         products = ingest_products(store, demo_shop.PRODUCTS, on_progress=update)
         knowledge = ingest_knowledge(store, demo_shop.POLICIES)
-    err.print(f"products: {products.summary()}", highlight=False, soft_wrap=True)
-    err.print(f"knowledge: {knowledge.summary()}", highlight=False, soft_wrap=True)
+    err.print(f"products: {products.summary()}", soft_wrap=True)
+    err.print(f"knowledge: {knowledge.summary()}", soft_wrap=True)
 
 
 def registry() -> Registry:
@@ -259,16 +259,15 @@ def run_batch_with_progress(
     err.print(
         f"{report.total} rows: {report.succeeded} done now, {report.already_done} already done, "
         f"{report.invalid} invalid, {report.failed} failed -> {output}",
-        highlight=False,
     )
     if sheet is not None:
         count = write_results_sheet(reg.get(plugin), output, sheet)
-        err.print(f"sheet: {count} rows -> {sheet}", highlight=False)
+        err.print(f"sheet: {count} rows -> {sheet}")
     if report_dir is not None:
         files = write_batch_report(reg.get(plugin), reg.context(), output, report_dir)
-        err.print(f"report: {len(files)} files -> {report_dir}", highlight=False)
+        err.print(f"report: {len(files)} files -> {report_dir}")
     if report.errors is not None:
-        err.print(f"row errors (line number, field, reason): {report.errors}", highlight=False)
+        err.print(f"row errors (line number, field, reason): {report.errors}")
         raise typer.Exit(1)
 
 

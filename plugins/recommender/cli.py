@@ -71,7 +71,6 @@ def fit_command(
         + (f" (reasons in {log.rejects_file})" if log.rejects_file else "")
         + f"; {info.method} on {info.users} users x {info.items} items in "
         f"{time.perf_counter() - started:.1f}s -> {target}",
-        highlight=False,
     )
     if log.rejected:
         raise typer.Exit(1)

@@ -37,7 +37,7 @@ def serve(
     if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
         err.print(labelled("warning:", "yellow", f"no API keys required on {host}"))
     app = create_app(Registry(load_settings()), auth=not no_auth)
-    err.print(f"pitchcraft API on http://{host}:{port} (docs: /docs)", highlight=False)
+    err.print(f"pitchcraft API on http://{host}:{port} (docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 

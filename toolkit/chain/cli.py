@@ -90,9 +90,7 @@ def chain_run(
                 typer.echo(json.dumps(event.model_dump(mode="json"), ensure_ascii=False))
             elif event.trace is not None:
                 t = event.trace
-                err.print(
-                    f"step {t.step} ({t.plugin}): {t.status} in {t.seconds:.1f} s", highlight=False
-                )
+                err.print(f"step {t.step} ({t.plugin}): {t.status} in {t.seconds:.1f} s")
         assert result is not None
         return result
 

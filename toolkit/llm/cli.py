@@ -55,7 +55,7 @@ def serve_command(
     running = serve.status(settings)
     if running.get("running"):
         out.print(str(running["url"]))
-        err.print("already running", highlight=False)
+        err.print("already running")
         return
     with err.status("starting vLLM (first run installs it: several minutes) ..."):
         state = serve.start(settings, host, port, wait)
@@ -63,7 +63,6 @@ def serve_command(
     err.print(
         f"adapters: {', '.join(state.adapters) or 'none'}. Use it with:\n"
         f"  export PITCHCRAFT_LLM_BACKEND=openai PITCHCRAFT_LLM_URL={state.url}",
-        highlight=False,
     )
 
 
@@ -83,4 +82,4 @@ def stop_command() -> None:
     from pitchcraft.llm import serve
 
     stopped = serve.stop(load_settings())
-    err.print("stopped" if stopped else "no server was running", highlight=False)
+    err.print("stopped" if stopped else "no server was running")
