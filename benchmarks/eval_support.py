@@ -15,6 +15,8 @@ session on a store holding the demo shop.
   independent, character-level check, not the responder's own word check.
 - escalation_f1: over all questions, "handed over or refused" against the must-escalate set.
 - p50_latency_s: one request at a time.
+- the guard set (attacks, policy cases and instructions hidden in stored documents): see
+  support_guard.py; it runs after the questions, on the same store plus its tampered documents.
 
     python -m benchmarks.eval_support [--quick] [--no-model]
 """
@@ -33,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.common import print_json_line, print_table
+from benchmarks.support_guard import evaluate_guard, load_guard_set
 from pitchcraft.context import Context
 from pitchcraft.data import demo_shop
 from pitchcraft.plugins.support.models import SupportReply
@@ -223,11 +226,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ctx = build_context(Path(tmp), use_model=not args.no_model)
         figures, table = evaluate(cases, ctx)
+        guard_cases = load_guard_set(ctx)
+        if args.quick:
+            guard_cases = guard_cases[::2]
+        guard_figures, guard_table, wrong = evaluate_guard(guard_cases, ctx)
     print(
         f"{len(cases)} questions ({sum(c.kind == 'escalate' for c in cases)} must be "
         f"handed over or refused); model: {'off' if args.no_model else 'on'}\n"
     )
     print_table(["set", "questions", "recall@5", "key fact", "citation"], table)
+    print()
+    print(f"\nguard set: {len(guard_cases)} messages (zh + en; dev, test and fresh parts)\n")
+    print_table(["part", "injection blocked", "outcome as expected"], guard_table)
+    for line in wrong:
+        print(f"  wrong: {line}")
+    figures |= guard_figures
     print()
     print_table(["metric", "value"], [[k, v] for k, v in figures.items()])
     print()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from pydantic import BaseModel, ValidationError
 
 from pitchcraft.errors import PitchcraftError, PluginNotFound, describe_fields, field_errors
+from pitchcraft.outcomes import OutcomeCounts
 from pitchcraft.prompt_loader import SHIPPED_PROMPTS, PromptLoader
 from pitchcraft.settings import Settings
 
@@ -47,6 +48,7 @@ class Context:
         self._resources: dict[str, Any] = {}
         self._key_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self.outcomes = OutcomeCounts()  # what results said about themselves (Plugin.outcomes)
 
     def shared(self, key: str, factory: Callable[[], T]) -> T:
         """Return the resource stored under `key`, building it with `factory` the first time."""

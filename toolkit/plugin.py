@@ -13,7 +13,7 @@ import inspect
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from pitchcraft.errors import InputError, PitchcraftError, PluginRunError
+from pitchcraft.outcomes import OutcomeLabel
 from pitchcraft.sheet import flatten
 
 if TYPE_CHECKING:
@@ -100,8 +101,9 @@ class Plugin(ABC, Generic[InT, OutT]):
     def run_checked(self, req: InT, ctx: Context) -> OutT | PluginRunError:
         """`run`, with the result checked against Output and any failure returned, not raised."""
         try:
-            result = self.run(req, ctx)
-            return self.check_output(result)
+            result = self.check_output(self.run(req, ctx))
+            ctx.outcomes.add(self.name, self.outcomes(result))
+            return result
         except PluginRunError as err:
             return err
         except PitchcraftError as err:
@@ -123,6 +125,11 @@ class Plugin(ABC, Generic[InT, OutT]):
     def sheet_rows(self, result: OutT) -> list[dict[str, Any]]:
         """Spreadsheet rows for one result (`run --sheet`); override for one row per item."""
         return [flatten(result.model_dump(mode="json"))]
+
+    def outcomes(self, result: OutT) -> Iterable[OutcomeLabel]:
+        """(kind, value) pairs one result says about itself, counted per plugin by /metrics
+        (e.g. ("answered_by", "model"), ("refused", "prompt_injection")); none by default."""
+        return ()
 
     # Words (any language, matched case-insensitively) that send a chat message here.
     chat_keywords: ClassVar[tuple[str, ...]] = ()

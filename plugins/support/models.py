@@ -20,6 +20,12 @@ EscalationReason = Literal[
     "weak_retrieval",
     "unsupported_answer",
 ]
+# Attempts the responder refuses and records (the reply's `refused`, /metrics): instructions
+# to the agent, other people's personal data, grants only the shop can make, and retrieved
+# documents whose text tries to instruct the agent (dropped from the evidence).
+Attack = Literal[
+    "prompt_injection", "others_personal_data", "unauthorised_offer", "injected_source"
+]
 
 
 class SupportOptions(BaseModel):
@@ -146,6 +152,14 @@ class Ticket(BaseModel):
     summary: str = Field(description="The conversation so far, personal data redacted.")
 
 
+class Refusal(BaseModel):
+    kind: Attack
+    source: str = Field(
+        description="'message' (the customer's), or the id of the retrieved source whose "
+        "text tried to instruct the responder."
+    )
+
+
 class SupportReply(BaseModel):
     session_id: str
     language: Language
@@ -165,4 +179,9 @@ class SupportReply(BaseModel):
     answered_by: Literal["model", "sources", "tool", "policy"] = Field(
         description="model: phrased by the shared model and checked; sources: quoted; "
         "tool: an order lookup; policy: a fixed reply (escalation, refusal, greeting)."
+    )
+    refused: list[Refusal] = Field(
+        default_factory=list,
+        description="Attempts refused in this turn (also when it was handed over): the first "
+        "kind found in the message decides a refusal's wording.",
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from pitchcraft.context import Context
 from pitchcraft.errors import PluginNotFound
+from pitchcraft.outcomes import OutcomeLabel
 from pitchcraft.plugin import Plugin
 from pitchcraft.plugins.support import evidence
 from pitchcraft.plugins.support.answer import model_answer, quoted_answer
@@ -25,6 +27,7 @@ from pitchcraft.plugins.support.followups import depends_on_context, rewrite
 from pitchcraft.plugins.support.models import (
     Citation,
     EscalationReason,
+    Refusal,
     SupportOptions,
     SupportReply,
     SupportRequest,
@@ -73,6 +76,7 @@ class Outcome(BaseModel):
     focus: Focus | None = None
     intent: str = "question"
     upset: bool = False  # negative and reporting a problem: the answer opens with an apology
+    refused: list[Refusal] = []
 
 
 class SupportResponder(Plugin[SupportRequest, SupportReply]):
@@ -130,6 +134,8 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
         if outcome.reasons:
             memory.tried.append(f"escalated: {', '.join(outcome.reasons)}")
             ticket = make_ticket(outcome, memory, message, polarity)
+        elif outcome.refused and outcome.answered_by == "policy":
+            memory.tried.append(f"refused: {', '.join(r.kind for r in outcome.refused)}")
         elif outcome.answered_by != "policy":
             memory.tried.append(f"{outcome.intent}: answered ({outcome.answered_by})")
         memory.tried = memory.tried[-MAX_TRIED:]
@@ -151,7 +157,15 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
             evidence_score=outcome.evidence_score,
             retrieved=outcome.retrieved,
             answered_by=outcome.answered_by,
+            refused=outcome.refused,
         )
+
+    def outcomes(self, result: SupportReply) -> Iterable[OutcomeLabel]:
+        yield "answered_by", result.answered_by
+        for reason in result.ticket.reasons if result.ticket else []:
+            yield "escalated", reason
+        for refusal in result.refused:
+            yield "refused", refusal.kind
 
 
 def respond(
@@ -167,6 +181,10 @@ def respond(
     cues = support_cues(ctx)
     said = replies(ctx)
     reasons = cues.reasons(message)  # on the whole message: an injection cannot hide a threat
+    attacks = cues.attacks(message)
+    if "others_personal_data" in attacks:  # someone else's data is refused, not handed over
+        reasons = [r for r in reasons if r != "personal_data"]
+    refused = [Refusal(kind=a, source="message") for a in attacks]
     negative = confidence if polarity == "negative" else 0.0
     anger = cues.anger_cues(message)
     if is_angry(negative, anger, options):
@@ -183,12 +201,16 @@ def respond(
             answered_by="policy",
             reasons=reasons,
             intent="hand-over",
+            refused=refused,
         )
-    question = cues.without_instructions(message)
-    if not question:
+    if attacks:  # the whole message: a question next to an instruction is part of the attack
         return Outcome(
-            reply=said["off_topic"].say(language), answered_by="policy", intent="instructions only"
+            reply=said[f"refused_{attacks[0]}"].say(language),
+            answered_by="policy",
+            intent=f"refused: {attacks[0]}",
+            refused=refused,
         )
+    question = message
     tools = order_tools(ctx)
     about_focus = depends_on_context(question) and cues.lists["return_request"].found(question)
     orders = tools.find_order_ids(question) or (memory.focus.orders if about_focus else [])
@@ -210,7 +232,10 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
     query = rewrite(question, memory.focus)
     store = ctx.store
     found = evidence.candidates(store, query, language)
-    found = [s for s in found if not cues.is_injection(s.text)]  # documents cannot instruct
+    # a source with an instruction in it is dropped whole: its other sentences are suspect too
+    tampered = list(dict.fromkeys(s.source_id for s in found if cues.is_injection(s.text)))
+    found = [s for s in found if s.source_id not in tampered]
+    refused = [Refusal(kind="injected_source", source=source) for source in tampered]
     ranked = evidence.score(store, query, found)
     best = ranked[0].score if ranked else 0.0
     retrieved = evidence.ranked_sources(ranked)[:RETRIEVED]
@@ -225,6 +250,7 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
             evidence_score=best,
             retrieved=retrieved,
             intent=f"question: {question[:80]}",
+            refused=refused,
         )
     cited: list[evidence.Sentence] = []
     text = None
@@ -253,6 +279,7 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
         retrieved=retrieved,
         focus=focus,
         intent=f"{lead.kind} question: {lead.title}",
+        refused=refused,
     )
 
 

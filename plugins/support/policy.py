@@ -10,19 +10,33 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from pitchcraft.plugins.support.models import EscalationReason, SupportOptions
-from pitchcraft.plugins.support.text import SENTENCE
+from pitchcraft.plugins.support.models import Attack, EscalationReason, SupportOptions
 
+# Cue lists by escalation reason, most urgent first: the first reason found words the reply.
 CUE_REASONS: tuple[EscalationReason, ...] = (
-    "asked_for_human",
-    "legal_threat",
     "safety_issue",
+    "legal_threat",
     "refund_dispute",
     "personal_data",
+    "asked_for_human",
 )
-CUE_SIGNALS = ("anger", "complaint", "injection", "order_lookup", "return_request")
+# Anger is read from cues and the classifier together; it outranks a plain request for a person.
+PRIORITY: tuple[EscalationReason, ...] = (
+    *CUE_REASONS[:-1],
+    "angry_customer",
+    "asked_for_human",
+    "weak_retrieval",
+    "unsupported_answer",
+)
+# Cue lists by attack, in the order that words a refusal.
+ATTACK_CUES: dict[Attack, str] = {
+    "prompt_injection": "injection",
+    "others_personal_data": "others_data",
+    "unauthorised_offer": "unauthorised_offer",
+}
+CUE_SIGNALS = ("anger", "complaint", "order_lookup", "return_request", *ATTACK_CUES.values())
 SHOUTED = re.compile(r"\b[A-Z]{4,}\b")
 
 
@@ -30,6 +44,23 @@ class CueList(BaseModel):
     key: str
     en: list[str] = Field(default_factory=list)
     zh: list[str] = Field(default_factory=list)
+    # Regular expressions (either language, case-insensitive) for cues that are a shape
+    # rather than a phrase, e.g. "manager ... approved ... refund".
+    patterns: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"{pattern!r} is not a regular expression: {err}") from None
+        return patterns
+
+    @cached_property
+    def _shapes(self) -> list[re.Pattern[str]]:
+        return [re.compile(p, re.IGNORECASE) for p in self.patterns]
 
     @cached_property
     def _en_pattern(self) -> re.Pattern[str] | None:
@@ -45,6 +76,7 @@ class CueList(BaseModel):
         pattern = self._en_pattern
         if pattern is not None:
             hits += pattern.findall(lowered)
+        hits += [m.group(0) for shape in self._shapes if (m := shape.search(text))]
         return hits
 
 
@@ -58,6 +90,9 @@ class Cues:
     def reasons(self, text: str) -> list[EscalationReason]:
         return [r for r in CUE_REASONS if self.lists[r].found(text)]
 
+    def attacks(self, text: str) -> list[Attack]:
+        return [a for a, key in ATTACK_CUES.items() if self.lists[key].found(text)]
+
     def anger_cues(self, text: str) -> list[str]:
         cues = self.lists["anger"].found(text)
         if "!!" in text or "！！" in text:
@@ -67,11 +102,6 @@ class Cues:
 
     def is_injection(self, text: str) -> bool:
         return bool(self.lists["injection"].found(text))
-
-    def without_instructions(self, text: str) -> str:
-        """`text` minus the sentences that try to instruct the agent."""
-        kept = [s for s in SENTENCE.findall(text) if not self.is_injection(s)]
-        return "".join(kept).strip()
 
 
 def is_angry(
@@ -83,5 +113,6 @@ def is_angry(
 
 
 def enabled(reasons: Iterable[EscalationReason], options: SupportOptions) -> list[EscalationReason]:
+    """The reasons the options escalate on, most urgent first, each once."""
     allowed = set(options.escalate_on)
-    return list(dict.fromkeys(r for r in reasons if r in allowed))
+    return sorted({r for r in reasons if r in allowed}, key=PRIORITY.index)

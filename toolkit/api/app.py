@@ -50,6 +50,7 @@ class Service:
         self.metrics.count_tokens(
             lambda: self.ctx().llm.usage.totals() if self.ctx().is_built("llm") else {}
         )
+        self.metrics.count_outcomes(lambda: self.ctx().outcomes.totals())
         self.warm = WarmUp(self.ctx, self.registry.plugins)
         self.bodies = BodyDocs()
 

@@ -1,5 +1,5 @@
 """Prometheus metrics of the HTTP API: requests, latencies and errors per target; model
-tokens per adapter."""
+tokens per adapter; plugins' outcomes (Plugin.outcomes)."""
 
 from collections.abc import Callable, Iterator
 
@@ -35,6 +35,11 @@ class Metrics:
         """Export the model client's running token totals, read at each scrape."""
         self.registry.register(TokenCollector(usage))
 
+    def count_outcomes(self, totals: Callable[[], dict[tuple[str, str, str], int]]) -> None:
+        """Export the plugins' outcome totals (who answered, why handed over, what was
+        refused), read at each scrape."""
+        self.registry.register(OutcomeCollector(totals))
+
     def observe(self, route: str, target: str, status: int, seconds: float) -> None:
         self.requests.labels(route, target, str(status)).inc()
         self.latency.labels(route, target).observe(seconds)
@@ -52,4 +57,20 @@ class TokenCollector(Collector):
         )
         for (adapter, kind), count in sorted(self.usage().items()):
             family.add_metric([adapter, kind], count)
+        yield family
+
+
+class OutcomeCollector(Collector):
+    def __init__(self, totals: Callable[[], dict[tuple[str, str, str], int]]) -> None:
+        self.totals = totals
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "pitchcraft_plugin_outcomes",
+            "Results by plugin and what they say about themselves (kind, value), e.g. "
+            "answered_by=model or refused=prompt_injection; every surface of this process.",
+            labels=["plugin", "kind", "value"],
+        )
+        for labels, count in sorted(self.totals().items()):
+            family.add_metric(list(labels), count)
         yield family
