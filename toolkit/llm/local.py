@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pitchcraft.errors import PitchcraftError
+from pitchcraft.heap import trim_heap
 from pitchcraft.llm.base_model import compute_dtype_name
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ class LocalEngine:
                     for req in group:
                         if not req.future.done():
                             req.future.set_exception(wrapped)
+            trim_heap()
 
     def _load_adapters(self, names: set[str]) -> None:
         from peft import PeftModel
