@@ -108,3 +108,29 @@ def test_context_builds_a_shared_resource_once_across_threads() -> None:
         t.join()
     assert len(builds) == 1
     assert all(r is results[0] for r in results)
+
+
+class CountedEcho(Echo):
+    def outcomes(self, result: EchoOut) -> list[tuple[str, str]]:
+        return [("length", "long" if len(result.echoed) > 5 else "short")]
+
+
+def test_outcomes_of_each_result_are_counted_and_exported() -> None:
+    from prometheus_client import generate_latest
+
+    from pitchcraft.api.metrics import Metrics
+
+    ctx = Context(Settings())
+    plugin = CountedEcho()
+    for text in ("hi", "hello there", "yo"):
+        plugin.invoke({"text": text}, ctx)
+    with pytest.raises(PluginRunError):  # a failure says nothing about itself
+        plugin.invoke({"text": "x", "fail": True}, ctx)
+    assert ctx.outcomes.totals() == {
+        ("echo", "length", "short"): 2,
+        ("echo", "length", "long"): 1,
+    }
+    metrics = Metrics()
+    metrics.count_outcomes(ctx.outcomes.totals)
+    text = generate_latest(metrics.registry).decode()
+    assert 'pitchcraft_plugin_outcomes_total{kind="length",plugin="echo",value="short"} 2.0' in text

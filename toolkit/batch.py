@@ -10,6 +10,7 @@ they never stop the batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hashlib
 import io
@@ -27,7 +28,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel
 
 from pitchcraft.context import Context
-from pitchcraft.errors import InputError, PitchcraftError, PluginRunError
+from pitchcraft.errors import DependencyUnavailable, InputError, PitchcraftError, PluginRunError
 from pitchcraft.plugin import Plugin
 
 UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
@@ -263,17 +264,33 @@ def load_done(output: Path, fingerprints: dict[int, str]) -> tuple[set[int], lis
     return done, stale
 
 
+class BatchStopped(PitchcraftError):
+    """The batch cannot go on (a dependency is down, the output cannot be written); rows
+    finished so far are kept, and the same command resumes."""
+
+
 class _JsonlWriter:
     def __init__(self, path: Path, mode: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = path.open(mode, encoding="utf-8")
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open(mode, encoding="utf-8")
+        except OSError as err:
+            raise self._stopped(err) from None
 
     def write(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._fh.flush()
+        except OSError as err:
+            raise self._stopped(err) from None
 
     def close(self) -> None:
-        self._fh.close()
+        with contextlib.suppress(OSError):  # the write that failed has already said why
+            self._fh.close()
+
+    def _stopped(self, err: OSError) -> BatchStopped:
+        return BatchStopped(f"cannot write {self.path}: {err.strerror or err}")
 
 
 def run_batch(
@@ -314,7 +331,11 @@ def run_batch(
     try:
         for start in range(0, len(pending), ctx.settings.batch_size):
             chunk = pending[start : start + ctx.settings.batch_size]
+            down: DependencyUnavailable | None = None
             for line, record in _run_chunk(plugin, ctx, chunk):
+                if "unavailable" in record:  # not the row's fault: it is left for the rerun
+                    down = down or record["unavailable"]
+                    continue
                 if "output" in record:
                     report.succeeded += 1
                     results.write({"line": line, "input_sha": fingerprints[line], **record})
@@ -325,6 +346,12 @@ def run_batch(
                 settled += 1
                 if on_progress:
                     on_progress(settled, report.total)
+            if down is not None:  # every row after this one would fail the same way
+                raise BatchStopped(
+                    f"{down}; stopped after {settled} of {report.total} rows "
+                    f"({report.succeeded} done now, kept in {output}): rerun the same "
+                    "command once it is back"
+                ) from None
     finally:
         results.close()
         errors.close()
@@ -357,6 +384,9 @@ def _run_chunk(
     for (line, _), outcome in zip(valid, outcomes, strict=True):
         try:
             if isinstance(outcome, PluginRunError):
+                if isinstance(outcome.cause, DependencyUnavailable):
+                    yield line, {"unavailable": outcome.cause}
+                    continue
                 raise outcome
             yield line, {"output": plugin.check_output(outcome).model_dump(mode="json")}
         except PluginRunError as err:

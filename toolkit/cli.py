@@ -11,11 +11,13 @@ from typing import Annotated, Any
 import typer
 
 from pitchcraft.api.cli import api_key, serve
-from pitchcraft.batch import run_batch, write_batch_report, write_results_sheet
+from pitchcraft.batch import BatchStopped, run_batch, write_batch_report, write_results_sheet
 from pitchcraft.chain.cli import chain_app
 from pitchcraft.cli_common import (
+    EXIT_UNAVAILABLE,
     err,
     friendly_errors,
+    labelled,
     load_settings,
     parse_json_object,
     print_json,
@@ -254,6 +256,9 @@ def run_batch_with_progress(
     except KeyboardInterrupt:
         err.print(f"interrupted: finished rows are in {output}; rerun the same command to resume")
         raise typer.Exit(130) from None
+    except BatchStopped as stopped:
+        err.print(labelled("error:", "red", str(stopped)), soft_wrap=True)
+        raise typer.Exit(EXIT_UNAVAILABLE) from None
     if report.stale:
         err.print(f"recomputed {len(report.stale)} rows that changed since the last run")
     err.print(

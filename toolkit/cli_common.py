@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
-from pitchcraft.errors import PitchcraftError, field_errors
+from pitchcraft.errors import DependencyUnavailable, PitchcraftError, field_errors
 from pitchcraft.progress import stderr
 from pitchcraft.settings import Settings
 
@@ -33,8 +33,12 @@ def labelled(label: str, style: str, text: str) -> Text:
     return Text.assemble((label, style), " ", text)
 
 
+EXIT_UNAVAILABLE = 3  # a dependency or the disk failed; the same command may work later
+
+
 def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Print pitchcraft errors as one clear line (exit 2) instead of a stack trace."""
+    """Print pitchcraft errors as one clear line instead of a stack trace: exit 3 when a
+    dependency (model, store, data) is unavailable, so a retry may work; 2 otherwise."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -42,7 +46,8 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except PitchcraftError as exc:
             err.print(labelled("error:", "red", str(exc)), soft_wrap=True)
-            raise typer.Exit(2) from None
+            code = EXIT_UNAVAILABLE if isinstance(exc, DependencyUnavailable) else 2
+            raise typer.Exit(code) from None
 
     return wrapper
 

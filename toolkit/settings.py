@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     api_timeout_s: float = Field(
         default=300, gt=0, description="Time limit of one request (504 after)."
     )
+    api_drain_s: float = Field(
+        default=60,
+        ge=0,
+        description="On SIGTERM, how long running requests may take to finish (new ones get "
+        "503) before the server stops anyway.",
+    )
     api_cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS (comma-separated); none."
     )

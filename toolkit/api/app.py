@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import pitchcraft
 from pitchcraft.api.bodies import BodyDocs
+from pitchcraft.api.drain import Drain, DrainGuard
 from pitchcraft.api.errors import ApiError, install_error_handlers
 from pitchcraft.api.guard import KeyCheck, RateLimiter, RequestGuard, load_keys
 from pitchcraft.api.metrics import Metrics
@@ -53,6 +54,7 @@ class Service:
         self.metrics.count_outcomes(lambda: self.ctx().outcomes.totals())
         self.warm = WarmUp(self.ctx, self.registry.plugins)
         self.bodies = BodyDocs()
+        self.drain = Drain()
 
     def ctx(self) -> Context:
         return self.registry.context()
@@ -90,6 +92,7 @@ def create_app(registry: Registry | None = None, auth: bool = True) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
         )
+    app.add_middleware(DrainGuard, drain=service.drain)  # inside the guard: ids and access log
     app.add_middleware(RequestGuard, max_body_bytes=settings.api_max_body_bytes)
     install_error_handlers(app, service.metrics)
 

@@ -24,6 +24,7 @@ def serve(
     import uvicorn
 
     from pitchcraft.api.app import create_app
+    from pitchcraft.api.drain import draining_server
     from pitchcraft.api.guard import JsonLogFormatter
     from pitchcraft.registry import Registry
 
@@ -36,9 +37,11 @@ def serve(
         logger.propagate = False
     if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
         err.print(labelled("warning:", "yellow", f"no API keys required on {host}"))
-    app = create_app(Registry(load_settings()), auth=not no_auth)
+    settings = load_settings()
+    app = create_app(Registry(settings), auth=not no_auth)
     err.print(f"pitchcraft API on http://{host}:{port} (docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    draining_server(config, app.state.service.drain, settings.api_drain_s).run()
 
 
 def api_key(
