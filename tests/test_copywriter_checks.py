@@ -360,3 +360,53 @@ def test_nested_repetition_collapses() -> None:
     }
     fixed = Repairer(cc).repair(parts, run_checks(parts, cc))
     assert length_findings(fixed, cc) == []
+
+
+ANGLES = (
+    "Lead with the main benefit to the customer.",
+    "Lead with a concrete moment of everyday use.",
+    "以一个具体的日常使用场景开头。",
+    "Speak directly to the audience's need.",
+)
+BOTTLE = Product(
+    id="p-bottle",
+    title="Best in the world water bottle 500ml",
+    description="Stainless steel, keeps drinks cold for 24 hours.",
+    category="Kitchen",
+    price=19.0,
+)
+
+
+def test_instruction_text_in_copy_is_caught_and_cut() -> None:
+    """A probe's e-mail subject read 'great in the world water bottle 500ml - Lead with the
+    main' and passed: the angle's instruction and the title's superlative both got through."""
+    cc = context("email", BOTTLE)
+    cc.instructions = ANGLES
+    parts: Parts = {
+        "subject": "Best in the world water bottle 500ml - Lead with the main",
+        "body": "Cold drinks for 24 hours in a stainless steel bottle. Order today.",
+    }
+    found = run_checks(parts, cc)
+    assert "Lead with the main" in spans(found)
+    assert {"Best", "in the world"} <= set(spans(found))
+    repaired = Repairer(cc).repair(parts, found)
+    assert run_checks(repaired, cc) == []
+    subject = str(repaired["subject"]).lower()
+    assert "lead with" not in subject and "in the world" not in subject and "best" not in subject
+    assert "water bottle" in subject
+
+
+@pytest.mark.parametrize(
+    ("text", "echoed"),
+    [
+        ("Bright cold water. 以一个具体的日常使用场景开头", ["以一个具体的日常使用场景开头"]),
+        ("Lead with the main benefit: cold water all day", ["Lead with the main benefit"]),
+        ("The main benefit to you: cold water all day", []),  # ordinary copy
+        ("适合多种日常使用场景", []),
+        ("Speak directly to the audience's need, daily", ["Speak directly to the audience's need"]),
+    ],
+)
+def test_echoed_instructions(text: str, echoed: list[str]) -> None:
+    from pitchcraft.plugins.copywriter.checks import echoed_instructions
+
+    assert echoed_instructions(text, ANGLES) == echoed

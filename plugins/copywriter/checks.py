@@ -20,6 +20,10 @@ CHECKS: tuple[CheckName, ...] = ("length", "compliance", "grounding", "keywords"
 Parts = dict[str, str | list[str]]
 # A line that repeats the prompt's own labels back ("Angle: ...").
 PROMPT_ECHO = re.compile(r"^\s*(?:Angle|Fields|Product facts|角度|字段|商品信息)\s*[:：].*$", re.M)
+# Echoed instruction text: the start of an instruction (this many words or characters), or
+# a longer run from anywhere in it; shorter runs are ordinary phrases of copy.
+ECHO_START = {"words": 3, "chars": 4}
+ECHO_ANYWHERE = {"words": 6, "chars": 8}
 # The same phrase three times in a row: a degenerate generation, not copy.
 REPEAT = re.compile(r"(\S.{1,80}?)(?:[\s,，、;；.。]*\1){2,}")
 
@@ -43,6 +47,7 @@ class CheckContext:
     rulebook: RuleBook  # with the brand's forbidden words
     lexicon: Lexicon
     keywords: list[str]
+    instructions: tuple[str, ...] = ()  # prompt wording that must never appear in copy
 
     def limit(self, field: str) -> int:
         return self.channel.fields[field].limit(self.language)
@@ -50,6 +55,32 @@ class CheckContext:
     @property
     def must_include(self) -> str:
         return self.channel.must_include.get(self.language, "")
+
+
+def instruction_fragments(instruction: str) -> list[str]:
+    """Regular expressions of the fragments of `instruction` copy must not repeat, longest
+    first: Latin words joined by any non-word run, Chinese characters as they are."""
+    words = re.findall(r"[a-z0-9']+", instruction.lower())
+    hans = re.sub(r"[^\u4e00-\u9fff]", "", instruction)
+    out: list[str] = []
+    for units, joiner, kind in ((words, r"\W+", "words"), (list(hans), "", "chars")):
+        for n in range(len(units), ECHO_START[kind] - 1, -1):
+            starts = range(len(units) - n + 1) if n >= ECHO_ANYWHERE[kind] else range(1)
+            out += [joiner.join(map(re.escape, units[i : i + n])) for i in starts]
+    return out
+
+
+def echoed_instructions(text: str, instructions: tuple[str, ...]) -> list[str]:
+    """Fragments of `instructions` that `text` repeats (the longest first, no overlaps)."""
+    lowered = text.lower()
+    found: list[str] = []
+    for instruction in instructions:
+        for gram in instruction_fragments(instruction):
+            for match in re.finditer(rf"(?<![a-z0-9]){gram}(?![a-z0-9])", lowered):
+                span = text[match.start() : match.end()]
+                if not any(span in f for f in found):
+                    found.append(span)
+    return found
 
 
 def strings(parts: Parts) -> list[tuple[str, int | None, str]]:
@@ -117,6 +148,8 @@ def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
             flag(f"{where} is empty")
         if echo := PROMPT_ECHO.search(text):
             flag(f"{where} repeats the instructions: {echo.group().strip()!r}", echo.group())
+        for span in echoed_instructions(text, cc.instructions):
+            flag(f"{where} repeats the instructions: {span!r}", span, fixable=True)
         if repeat := REPEAT.search(text):
             flag(f"{where} repeats {repeat.group(1).strip()!r} over and over", repeat.group())
         if bad := sorted({c for c in text if c in cc.channel.forbidden_chars}):

@@ -187,6 +187,7 @@ def check_context(
         ),
         lexicon=ctx.shared("copywriter.lexicon", lambda: load_lexicon(ctx.settings)),
         keywords=keywords,
+        instructions=tuple(localized(w, language) for w in angle_table(ctx).values()),
     )
 
 

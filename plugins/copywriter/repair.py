@@ -18,6 +18,7 @@ from pitchcraft.plugins.copywriter.checks import (
     CheckContext,
     Finding,
     Parts,
+    echoed_instructions,
     keyword_findings,
     place,
     strings,
@@ -149,6 +150,8 @@ class Repairer:
         """Forbidden characters removed and runaway repetitions collapsed to one."""
         bad = self.cc.channel.forbidden_chars
         text = PROMPT_ECHO.sub("", text)
+        for span in echoed_instructions(text, self.cc.instructions):
+            text = text.replace(span, " ")
         for _ in range(5):  # one collapse can reveal a longer repeated unit
             if not REPEAT.search(text):
                 break
