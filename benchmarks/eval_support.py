@@ -15,6 +15,10 @@ session on a store holding the demo shop.
   independent, character-level check, not the responder's own word check.
 - escalation_f1: over all questions, "handed over or refused" against the must-escalate set.
 - p50_latency_s: one request at a time.
+- model_answer_share: answers sent in the model's own phrasing (answered_by model, claims
+  checked), not counting answers whose every sentence is a cited source sentence copied
+  word for word (spaces and punctuation ignored): that is quoting, not phrasing.
+- model_draft_share: of those, the share sent from a later (sampled) draft (--drafts).
 - the guard set (attacks, policy cases and instructions hidden in stored documents): see
   support_guard.py; it runs after the questions, on the same store plus its tampered documents.
 
@@ -142,18 +146,31 @@ def unsupported(claim: str, cited: str) -> bool:
     return not nums <= have or covered < 0.5
 
 
+def verbatim(reply: SupportReply) -> bool:
+    """Every sentence of the reply is one of its cited sentences, word for word."""
+    quotes = squash(" ".join(c.quote for c in reply.citations))
+    sentences = [squash(re.sub(r"[^\w]", "", x)) for x in SPLIT.split(reply.reply) if x.strip()]
+    plain = re.sub(r"[^\w]", "", quotes)
+    return all(s in plain for s in sentences if s)
+
+
 def evaluate(cases: list[Case], ctx: Context) -> tuple[dict[str, float], list[list[object]]]:
     plugin = SupportResponder()
     said = replies(ctx)
     rows: dict[str, list[float]] = {}
-    latencies, answered_by = [], []
+    latencies, answered_by, drafts = [], [], []
     tp = fp = fn = 0
     claim_total = claim_bad = 0
     for n, case in enumerate(cases):
         start = time.perf_counter()
         reply = plugin.invoke({"message": case.question, "session_id": f"eval-{n}"}, ctx)
         latencies.append(time.perf_counter() - start)
-        answered_by.append(reply.answered_by)
+        answered_by.append(
+            "quoted-by-model"
+            if reply.answered_by == "model" and verbatim(reply)
+            else reply.answered_by
+        )
+        drafts.append(reply.draft)
         handed = reply.escalated or reply.answered_by == "policy"
         must = case.kind == "escalate"
         tp += handed and must
@@ -188,6 +205,8 @@ def evaluate(cases: list[Case], ctx: Context) -> tuple[dict[str, float], list[li
         "escalation_f1": 2 * precision * recall / (precision + recall) if tp else 0.0,
         "p50_latency_s": statistics.median(latencies),
         "model_answer_share": answered_by.count("model") / len(answered_by),
+        "model_draft_share": sum(1 for d in drafts if d and d > 1)
+        / max(1, answered_by.count("model")),
     }
     table = [
         [
@@ -202,8 +221,9 @@ def evaluate(cases: list[Case], ctx: Context) -> tuple[dict[str, float], list[li
     return figures, table
 
 
-def build_context(tmp: Path, use_model: bool) -> Context:
+def build_context(tmp: Path, use_model: bool, drafts: int = 1) -> Context:
     options = {
+        "drafts": drafts,
         "sessions_path": str(tmp / "sessions.sqlite"),
         "orders_path": str(tmp / "orders.sqlite"),
         "use_model": use_model,
@@ -219,12 +239,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a fifth of the questions")
     parser.add_argument("--no-model", action="store_true", help="quote sources, no model")
+    parser.add_argument("--drafts", type=int, default=1, help="model drafts per answer")
     args = parser.parse_args()
     cases = policy_cases() + product_cases(20) + escalation_cases()
     if args.quick:
         cases = cases[::5]
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = build_context(Path(tmp), use_model=not args.no_model)
+        ctx = build_context(Path(tmp), use_model=not args.no_model, drafts=args.drafts)
         figures, table = evaluate(cases, ctx)
         guard_cases = load_guard_set(ctx)
         if args.quick:

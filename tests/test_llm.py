@@ -142,6 +142,35 @@ def test_memory_freed_by_a_batch_goes_back_to_the_system(local_llm: ModelClient)
     assert resident_bytes() - before < 300 * 2**20
 
 
+def test_several_drafts_are_one_batch_with_the_greedy_draft_first(
+    local_llm: ModelClient,
+) -> None:
+    from pitchcraft.llm.verified import first_passing
+
+    class Tagline(BaseModel):
+        tagline: str = Field(max_length=80)
+
+    prompt = "Write a short tagline for a steel water bottle."
+    greedy = local_llm.structured(Tagline, max_tokens=40).invoke(prompt)
+    engine = local_llm.engine()
+    before = engine.batches
+    found = first_passing(
+        local_llm,
+        Tagline,
+        prompt,
+        lambda t: ["the greedy one"] if t == greedy else [],
+        adapter=None,
+        max_tokens=40,
+        drafts=3,
+        temperature=1.0,
+    )
+    assert engine.batches - before == 1  # three rows of one generate call
+    assert found.candidates[0] == greedy  # the greedy row stayed greedy among sampled ones
+    assert found.refusals[0] == ["the greedy one"]
+    if found.value is not None:  # a sampled draft that differs from the greedy one
+        assert found.draft in (2, 3) and found.value != greedy
+
+
 def test_adapter_by_name_changes_the_output(llm: ModelClient) -> None:
     prompt = "Describe a desk lamp in one sentence."
     base = llm.chat(max_tokens=24).invoke(prompt)

@@ -137,6 +137,27 @@ class Check(BaseModel):
     problems: list[str] = Field(default_factory=list)
 
 
+WrittenBy = Literal["model", "rewritten", "repaired", "template"]
+
+
+class CopywriterOptions(BaseModel):
+    """`[plugin_options.copywriter]` in settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drafts: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="First drafts per variant, asked for together: the greedy one, then "
+        "sampled ones; the first that passes every check is kept, else the greedy one goes "
+        "on to rewrites and repair.",
+    )
+    draft_temperature: float = Field(
+        default=0.7, gt=0, le=2, description="Sampling temperature of drafts after the first."
+    )
+
+
 class CopyVariant(BaseModel):
     angle: str
     parts: dict[str, str | list[str]] = Field(description="The channel's fields, filled.")
@@ -148,6 +169,15 @@ class CopyVariant(BaseModel):
     )
     rewrites: int = Field(description="Times the model was asked to fix its draft.")
     repairs: list[str] = Field(description="Automatic fixes applied after the rewrites.")
+    written_by: WrittenBy = Field(
+        default="model",
+        description="model: the model's draft as it was; rewritten: the model fixed it when "
+        "told what failed; repaired: automatic fixes were applied; template: the model's "
+        "reply was unusable and the copy was built from the product facts.",
+    )
+    draft: int | None = Field(
+        default=None, description="Which first draft was used (1: the greedy one; see drafts)."
+    )
 
 
 class CopyResult(BaseModel):

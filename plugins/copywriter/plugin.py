@@ -10,14 +10,18 @@ returned flagged, never silently passed. Near-duplicate variants are dropped.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel
 
 from pitchcraft.context import Context
 from pitchcraft.errors import InputError
 from pitchcraft.llm.structured import StructuredOutputError
+from pitchcraft.llm.verified import first_passing
+from pitchcraft.outcomes import OutcomeLabel
 from pitchcraft.plugin import Plugin
 from pitchcraft.plugins.copywriter.channels import DATA, Channel, load_channels, localized
 from pitchcraft.plugins.copywriter.checks import (
@@ -28,7 +32,14 @@ from pitchcraft.plugins.copywriter.checks import (
     render,
     run_checks,
 )
-from pitchcraft.plugins.copywriter.models import Check, CopyRequest, CopyResult, CopyVariant
+from pitchcraft.plugins.copywriter.models import (
+    Check,
+    CopyRequest,
+    CopyResult,
+    CopyVariant,
+    CopywriterOptions,
+    WrittenBy,
+)
 from pitchcraft.plugins.copywriter.repair import Repairer
 from pitchcraft.plugins.copywriter.rules import load_rulebook
 from pitchcraft.store.schema import Product, detect_language
@@ -71,8 +82,14 @@ class Copywriter(Plugin[CopyRequest, CopyResult]):
             return None
         return {"product_id": hits[0].product.id, "language": detect_language(message)}
 
+    def outcomes(self, result: CopyResult) -> Iterable[OutcomeLabel]:
+        for variant in result.variants:
+            yield "written_by", variant.written_by
+            if variant.draft is not None and variant.draft > 1:
+                yield "later_draft", "used"
+
     def chat_reply(self, result: CopyResult) -> str:
-        blocks = [f"**{v.angle}**\n\n{v.text}" for v in result.variants]
+        blocks = [f"**{v.angle}** · _{v.written_by}_\n\n{v.text}" for v in result.variants]
         return f"{result.channel} · {result.product_id}\n\n" + "\n\n---\n\n".join(blocks)
 
     writes_sheet = True
@@ -226,7 +243,7 @@ class VariantWriter:
         angle_text = localized(wording, lang)
         prompt = self.ctx.prompts.render(NAME, "write", lang, **self.task, angle=angle_text)
         messages: list[BaseMessage] = [SystemMessage(self.system), HumanMessage(prompt)]
-        parts = self._ask(messages)
+        parts, draft = self._first_draft(messages)
         findings = run_checks(parts, self.cc) if parts is not None else []
         draft = {c: parts is not None and not any(f.check == c for f in findings) for c in CHECKS}
         rewrites = 0
@@ -243,12 +260,14 @@ class VariantWriter:
             parts = self._ask(messages) or parts
             findings = run_checks(parts, self.cc)
         repairer = Repairer(self.cc)
+        written_by: WrittenBy = "rewritten" if rewrites else "model"
         if parts is None:
-            parts, findings = {}, []
+            parts, findings, written_by = {}, [], "template"
             repairer.notes.append("the model's reply was unusable; built from product facts")
         if findings or not parts:
             parts = repairer.repair(parts, findings)
             findings = run_checks(parts, self.cc)
+            written_by = "template" if written_by == "template" else "repaired"
         return CopyVariant(
             angle=key,
             parts=parts,
@@ -258,18 +277,45 @@ class VariantWriter:
             draft_passed=draft,
             rewrites=rewrites,
             repairs=repairer.notes,
+            written_by=written_by,
+            draft=draft,
         )
+
+    def _first_draft(self, messages: list[BaseMessage]) -> tuple[Parts | None, int | None]:
+        """The first draft that passes every check among `drafts` asked for together, else
+        the greedy one (which rewrites and repair then work on); and its number."""
+        options = self.ctx.options(NAME, CopywriterOptions)
+        if options.drafts <= 1:
+            parts = self._ask(messages)
+            return parts, None if parts is None else 1
+        found = first_passing(
+            self.ctx.llm,
+            self.cc.channel.reply_model(),
+            messages,
+            lambda reply: [f.message for f in run_checks(as_parts(reply), self.cc)],
+            adapter="copy",
+            max_tokens=self.cc.channel.max_tokens,
+            drafts=options.drafts,
+            temperature=options.draft_temperature,
+        )
+        if found.value is not None:
+            return as_parts(found.value), found.draft
+        greedy = found.candidates[0]
+        return (None, None) if greedy is None else (as_parts(greedy), 1)
 
     def _ask(self, messages: list[BaseMessage]) -> Parts | None:
         try:
-            reply = self.model.invoke(messages)
+            return as_parts(self.model.invoke(messages))
         except StructuredOutputError:
             return None
-        return {
-            k: [s.strip() for s in v] if isinstance(v, list) else str(v).strip()
-            for k, v in reply.model_dump().items()
-            if v is not None
-        }
+
+
+def as_parts(reply: BaseModel) -> Parts:
+    return {
+        k: [s.strip() for s in v] if isinstance(v, list) else str(v).strip()
+        for k, v in reply.model_dump().items()
+        if v is not None
+    }
 
 
 def facts_text(product: Product) -> str:

@@ -35,6 +35,16 @@ class RecommenderOptions(BaseModel):
     )
     pool: int = Field(default=50, ge=1, description="Best-scored candidates MMR chooses among.")
     reason_retries: int = Field(default=1, ge=0, le=3)
+    reason_drafts: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Drafts per round of a reason, asked for together: the greedy one, then "
+        "sampled ones; the first that passes the check is shown.",
+    )
+    draft_temperature: float = Field(
+        default=0.7, gt=0, le=2, description="Sampling temperature of drafts after the first."
+    )
     use_model: bool = Field(default=True, description="False: template reasons only.")
 
 
@@ -102,6 +112,9 @@ class Recommendation(BaseModel):
     )
     reason: str = ""
     reason_by: Literal["model", "template", "none"] = "none"
+    reason_draft: int | None = Field(
+        default=None, description="With reason_by model: which draft was shown (1: the first)."
+    )
     reason_problems: list[str] = Field(
         default_factory=list, description="Why model drafts were refused, if any were."
     )

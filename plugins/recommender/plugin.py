@@ -10,7 +10,7 @@ best -> reasons by the shared model, checked, else a template (reasons.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from pitchcraft.charts import Chart
 from pitchcraft.context import Context
 from pitchcraft.errors import PitchcraftError
 from pitchcraft.finetune.sets import TrainingSet
+from pitchcraft.outcomes import OutcomeLabel
 from pitchcraft.plugin import Plugin
 from pitchcraft.plugins.recommender.model import FittedModel
 from pitchcraft.plugins.recommender.models import (
@@ -124,11 +125,18 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
 
         return (GROUNDED_REASONS,)
 
+    def outcomes(self, result: RecommendResult) -> Iterable[OutcomeLabel]:
+        for item in result.items:
+            yield "reason_by", item.reason_by
+            if item.reason_draft is not None and item.reason_draft > 1:
+                yield "later_draft", "used"
+
     def chat_reply(self, result: RecommendResult) -> str:
         lines = []
         for rank, item in enumerate(result.items, 1):
             price = f" · {item.price:g} {item.currency}".rstrip() if item.price is not None else ""
             reason = f" — {item.reason}" if item.reason else ""
+            reason += " _(template)_" if item.reason_by == "template" else ""
             lines.append(f"{rank}. **{item.title}**{price}{reason}")
         return "\n".join(lines + [f"_{note}_" for note in result.notes]) or "No products match."
 
@@ -351,7 +359,15 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             def reason(pick: Pick) -> ReasonOutcome:
                 facts = ReasonFacts(pick.product, pick.because_of, req.need.strip())
                 return write_reason(
-                    facts, language, ctx, lexicon, brands, opts.reason_retries, opts.use_model
+                    facts,
+                    language,
+                    ctx,
+                    lexicon,
+                    brands,
+                    opts.reason_retries,
+                    opts.use_model,
+                    drafts=opts.reason_drafts,
+                    temperature=opts.draft_temperature,
                 )
 
             outcomes = ctx.parallel(reason, picks)
@@ -367,6 +383,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
                 because_of=[h.id for h in p.because_of],
                 reason=o.text if o else "",
                 reason_by=o.by if o else "none",
+                reason_draft=o.draft if o else None,
                 reason_problems=o.problems if o else [],
             )
             for p, o in zip(picks, outcomes, strict=True)

@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 
 from pitchcraft.context import Context
 from pitchcraft.errors import ModelUnavailable
-from pitchcraft.llm.structured import StructuredOutputError, ascii_quotes, json_safe_quotes
+from pitchcraft.llm.structured import ascii_quotes, json_safe_quotes
+from pitchcraft.llm.verified import first_passing
 from pitchcraft.store.schema import Language, Product, detect_language
 from pitchcraft.text.grounding import Facts, fact_attributes, grounding_problems
 from pitchcraft.text.terms import Lexicon
@@ -175,6 +176,7 @@ class ReasonOutcome(BaseModel):
     text: str
     by: Literal["model", "template"]
     problems: list[str] = []  # why model drafts were refused
+    draft: int | None = None  # with by=model: which draft, counted over the rounds (1: first)
 
 
 def reason_prompt(facts: ReasonFacts, language: Language, ctx: Context) -> str:
@@ -201,27 +203,38 @@ def write_reason(
     catalogue_brands: Sequence[str],
     retries: int,
     use_model: bool = True,
+    drafts: int = 1,
+    temperature: float = 0.7,
 ) -> ReasonOutcome:
-    """The model's reason if a draft passes the check (after up to `retries` redrafts
-    told what was wrong), else the template."""
+    """The model's reason if a draft passes the check, else the template. Each round asks
+    for `drafts` drafts at once (the greedy one, then sampled ones); up to `retries` more
+    rounds are told what was wrong."""
     if not use_model:
         return ReasonOutcome(text=template_reason(facts, language), by="template")
     refused: list[str] = []
     base_prompt = reason_prompt(facts, language, ctx)
-    for _ in range(retries + 1):
+    for round_ in range(retries + 1):
         prompt = base_prompt
         if refused:
             prompt += "\n\nYour previous reason was refused: " + "; ".join(refused[-3:])
         try:
-            draft = ctx.llm.structured(DraftReason, ADAPTER, MAX_TOKENS).invoke(prompt)
-        except (StructuredOutputError, ModelUnavailable) as err:
+            found = first_passing(
+                ctx.llm,
+                DraftReason,
+                prompt,
+                lambda d: reason_problems(d.reason, facts, language, lexicon, catalogue_brands),
+                adapter=ADAPTER,
+                max_tokens=MAX_TOKENS,
+                drafts=drafts,
+                temperature=temperature,
+            )
+        except ModelUnavailable as err:
             log.warning("recommender: no model reason: %s", err)
             refused.append(str(err))
-            if isinstance(err, ModelUnavailable):
-                break
-            continue
-        problems = reason_problems(draft.reason, facts, language, lexicon, catalogue_brands)
-        if not problems:
-            return ReasonOutcome(text=draft.reason.strip(), by="model", problems=refused)
-        refused += problems
+            break
+        if found.value is not None and found.draft is not None:
+            number = round_ * drafts + found.draft
+            text = found.value.reason.strip()
+            return ReasonOutcome(text=text, by="model", problems=refused, draft=number)
+        refused += [problem for problems in found.refusals for problem in problems]
     return ReasonOutcome(text=template_reason(facts, language), by="template", problems=refused)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from pitchcraft.context import Context
 from pitchcraft.errors import ModelUnavailable
-from pitchcraft.llm.structured import StructuredOutputError
+from pitchcraft.llm.verified import first_passing
 from pitchcraft.plugins.support.evidence import Sentence
 from pitchcraft.plugins.support.text import content_words, join_sentences, split_sentences
 from pitchcraft.store.schema import Language, detect_language
@@ -71,15 +71,39 @@ def quoted_answer(best: Sequence[Sentence], language: Language) -> str:
     return f"{text}\n{SOURCE_LABEL[language]}: {best[0].title}"
 
 
+def answer_problems(
+    draft: DraftAnswer, sources: Sequence[Sentence], language: Language
+) -> list[str]:
+    """Why the model's answer cannot be sent: wrong language, no valid citation, no claim at
+    all, or unsupported claims; empty when it can."""
+    text = draft.answer.strip()
+    cited = cited_sources(draft, sources)
+    if not cited:
+        return ["cites no valid source"]
+    if detect_language(text) != language:
+        return [f"not in {language}"]
+    titles = content_words(" ".join(sources[i].title for i in cited))
+    if all(content_words(c) <= titles for c in claims(text)):
+        return ["states nothing beyond a heading"]
+    cited_text = [sources[i].text + " " + sources[i].title for i in cited]
+    return [f"unsupported: {claim!r}" for claim in unsupported_claims(text, cited_text)]
+
+
+def cited_sources(draft: DraftAnswer, sources: Sequence[Sentence]) -> list[int]:
+    return [n - 1 for n in dict.fromkeys(draft.sources) if 1 <= n <= len(sources)]
+
+
 def model_answer(
     question: str,
     summary: str,
     sources: Sequence[Sentence],
     language: Language,
     ctx: Context,
-) -> tuple[str, list[int]] | None:
-    """(answer, indices of the cited sources) from the shared model, or None when its answer
-    is unusable: wrong language, no valid citation, no claim at all, or any unsupported one."""
+    drafts: int = 1,
+    temperature: float = 0.7,
+) -> tuple[str, list[int], int] | None:
+    """(answer, indices of the cited sources, the draft that passed) from the shared model:
+    up to `drafts` drafts, the first whose every claim checks out; None when none does."""
     prompt = ctx.prompts.render(
         NAME,
         "answer",
@@ -89,25 +113,21 @@ def model_answer(
         sources=[(n, s.title, s.text) for n, s in enumerate(sources, 1)],
     )
     try:
-        draft = ctx.llm.structured(DraftAnswer, NAME, MAX_TOKENS).invoke(prompt)
-    except StructuredOutputError as err:
-        log.warning("support: the model's answer was unusable: %s", err)
-        return None
+        found = first_passing(
+            ctx.llm,
+            DraftAnswer,
+            prompt,
+            lambda d: answer_problems(d, sources, language),
+            adapter=NAME,
+            max_tokens=MAX_TOKENS,
+            drafts=drafts,
+            temperature=temperature,
+        )
     except ModelUnavailable as err:  # the customer still gets the quoted sources
         log.warning("support: no model, quoting sources: %s", err)
         return None
-    text = draft.answer.strip()
-    cited = [n - 1 for n in dict.fromkeys(draft.sources) if 1 <= n <= len(sources)]
-    if not cited or detect_language(text) != language:
-        log.info("support: model answer refused (no valid source or wrong language)")
+    for n, problems in enumerate(found.refusals, 1):
+        log.info("support: draft %d refused: %s", n, "; ".join(problems))
+    if found.value is None or found.draft is None:
         return None
-    cited_text = [sources[i].text + " " + sources[i].title for i in cited]
-    titles = content_words(" ".join(sources[i].title for i in cited))
-    if all(content_words(c) <= titles for c in claims(text)):  # nothing, or only a heading
-        log.info("support: model answer refused, it states nothing: %r", text)
-        return None
-    bad = unsupported_claims(text, cited_text)
-    if bad:
-        log.info("support: model answer refused, unsupported: %s", bad)
-        return None
-    return text, cited
+    return found.value.answer.strip(), cited_sources(found.value, sources), found.draft

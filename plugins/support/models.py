@@ -80,6 +80,16 @@ class SupportOptions(BaseModel):
         description="Your own order system as 'module:factory'; the factory gets the Settings "
         "and returns an OrderTools. Unset: the SQLite demo orders.",
     )
+    drafts: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Drafts the model writes per answer (asked for together): the greedy one, "
+        "then sampled ones; the first whose every claim checks out is sent.",
+    )
+    draft_temperature: float = Field(
+        default=0.7, gt=0, le=2, description="Sampling temperature of drafts after the first."
+    )
     use_model: bool = Field(
         default=True,
         description="Let the shared model phrase answers (checked against the sources); "
@@ -179,6 +189,11 @@ class SupportReply(BaseModel):
     answered_by: Literal["model", "sources", "tool", "policy"] = Field(
         description="model: phrased by the shared model and checked; sources: quoted; "
         "tool: an order lookup; policy: a fixed reply (escalation, refusal, greeting)."
+    )
+    draft: int | None = Field(
+        default=None,
+        description="With answered_by model: which of the model's drafts was sent (1: the "
+        "greedy one, later ones sampled; see the drafts option).",
     )
     refused: list[Refusal] = Field(
         default_factory=list,

@@ -77,6 +77,7 @@ class Outcome(BaseModel):
     intent: str = "question"
     upset: bool = False  # negative and reporting a problem: the answer opens with an apology
     refused: list[Refusal] = []
+    draft: int | None = None  # which of the model's drafts was sent (1: the greedy one)
 
 
 class SupportResponder(Plugin[SupportRequest, SupportReply]):
@@ -114,6 +115,8 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
     def chat_reply(self, result: SupportReply) -> str:
         lines = [result.reply]
         lines += [f"> [{c.source_id}] {c.quote}" for c in result.citations]
+        if result.answered_by == "model":
+            lines.append("_written by the model, checked against the sources_")
         if result.ticket is not None:
             lines.append(f"_handed over to a person: {', '.join(result.ticket.reasons)}_")
         return "\n\n".join(lines)
@@ -157,11 +160,14 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
             evidence_score=outcome.evidence_score,
             retrieved=outcome.retrieved,
             answered_by=outcome.answered_by,
+            draft=outcome.draft,
             refused=outcome.refused,
         )
 
     def outcomes(self, result: SupportReply) -> Iterable[OutcomeLabel]:
         yield "answered_by", result.answered_by
+        if result.draft is not None:
+            yield "model_draft", str(result.draft)
         for reason in result.ticket.reasons if result.ticket else []:
             yield "escalated", reason
         for refusal in result.refused:
@@ -253,12 +259,20 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
             refused=refused,
         )
     cited: list[evidence.Sentence] = []
-    text = None
+    text, draft = None, None
     if options.use_model:
         sources = ranked[:MODEL_SOURCES]
-        drafted = model_answer(query, memory.summary(), sources, language, ctx)
+        drafted = model_answer(
+            query,
+            memory.summary(),
+            sources,
+            language,
+            ctx,
+            drafts=options.drafts,
+            temperature=options.draft_temperature,
+        )
         if drafted is not None:
-            text, picks = drafted
+            text, picks, draft = drafted
             cited = [sources[i] for i in picks]
     answered_by: Literal["model", "sources"] = "model" if text else "sources"
     if text is None:
@@ -280,6 +294,7 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
         focus=focus,
         intent=f"{lead.kind} question: {lead.title}",
         refused=refused,
+        draft=draft,
     )
 
 

@@ -84,10 +84,14 @@ class ModelClient:
         )
 
     def structured(
-        self, schema: type[T], adapter: str | None = None, max_tokens: int | None = None
+        self,
+        schema: type[T],
+        adapter: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
     ) -> Structured[T]:
         """`.invoke(prompt)` returns a validated `schema` instance."""
-        model: Any = self.chat(adapter, max_tokens)
+        model: Any = self.chat(adapter, max_tokens, temperature)
         json_schema = schema.model_json_schema()
         if self._remote is not None:  # vLLM constrains decoding to the schema (xgrammar)
             model = model.bind(extra_body={"structured_outputs": {"json": json_schema}})

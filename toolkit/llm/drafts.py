@@ -13,10 +13,12 @@ import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from langchain_core.utils.json import parse_partial_json
 
+P = ParamSpec("P")
+R = TypeVar("R")
 Listener = Callable[[int, str], None]  # (generation number, its text so far)
 _listener: ContextVar[Listener | None] = ContextVar("pitchcraft_draft_listener", default=None)
 _numbers = itertools.count()
@@ -29,6 +31,19 @@ def listening(listener: Listener) -> Iterator[None]:
         yield
     finally:
         _listener.reset(token)
+
+
+def quiet(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn`, run with nobody listening: its generations are not streamed."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _listener.set(None)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _listener.reset(token)
+
+    return run
 
 
 def new_draft() -> Callable[[str], None] | None:

@@ -47,9 +47,10 @@ class _Request:
     future: Future[Generation] = field(default_factory=Future)
 
     @property
-    def group(self) -> tuple[float, bool]:
-        """Requests that can share one generate call: same sampling, constrained or not."""
-        return (round(self.temperature, 4), self.json_schema is not None)
+    def group(self) -> bool:
+        """Requests that can share one generate call: constrained or not (each row keeps its
+        own temperature)."""
+        return self.json_schema is not None
 
 
 def find_adapters(folder: Path) -> dict[str, Path]:
@@ -104,6 +105,27 @@ class RowStreamer:
 
     def end(self) -> None:
         pass
+
+
+class RowTemperature:
+    """Logits processor giving each row of a batch its own temperature; a row at 0 keeps only
+    its most likely token, so it is decoded greedily while the others are sampled."""
+
+    def __init__(self, temperatures: list[float]) -> None:
+        self.temperatures = temperatures
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        for row, temperature in enumerate(self.temperatures):
+            if temperature > 0:
+                scores[row] = scores[row] / temperature
+            else:
+                best = int(torch.argmax(scores[row]))
+                kept = scores[row, best].clone()
+                scores[row] = float("-inf")
+                scores[row, best] = kept
+        return scores
 
 
 class LocalEngine:
@@ -181,7 +203,7 @@ class LocalEngine:
                     batch.append(self._queue.get(timeout=remaining))
                 except queue.Empty:
                     break
-            groups: dict[tuple[float, bool], list[_Request]] = {}
+            groups: dict[bool, list[_Request]] = {}
             for req in batch:
                 groups.setdefault(req.group, []).append(req)
             for group in groups.values():
@@ -223,12 +245,13 @@ class LocalEngine:
             self._load_adapters(wanted)
         if self._loaded:  # a peft model: name each row's adapter, base rows included
             extra["adapter_names"] = [r.adapter or BASE for r in group]
-        temperature = group[0].temperature
-        sampling = (
-            {"do_sample": True, "temperature": temperature, "top_p": 0.95}
-            if temperature > 0
-            else {"do_sample": False}
-        )
+        temperatures = [r.temperature for r in group]
+        sampling: dict[str, Any] = {"do_sample": False}
+        if any(t > 0 for t in temperatures):  # greedy rows stay greedy in a sampled batch
+            from transformers import LogitsProcessorList
+
+            processors = LogitsProcessorList([RowTemperature(temperatures)])
+            sampling = {"do_sample": True, "top_p": 0.95, "logits_processor": processors}
         schemas = [r.json_schema for r in group if r.json_schema is not None]
         if schemas:
             from pitchcraft.llm.constrained import allowed_tokens_fn, tokenizer_data

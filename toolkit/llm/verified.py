@@ -1,0 +1,85 @@
+"""Verified multi-draft generation: several drafts of one structured reply, each checked with
+the caller's own checker; the first that passes is used.
+
+Draft 1 is the greedy reply (exactly what a single call gives); drafts 2..K are sampled at
+`temperature`. They are asked for together, so the local engine batches them and a vLLM
+server computes the shared prompt once (prefix caching). Only draft 1 is streamed to a
+draft listener: the others would interleave with it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from pitchcraft.llm.drafts import quiet
+from pitchcraft.llm.structured import Prompt, StructuredOutputError
+
+if TYPE_CHECKING:
+    from pitchcraft.llm.client import ModelClient
+
+T = TypeVar("T", bound=BaseModel)
+Check = Callable[[T], Sequence[str]]  # the problems of a draft; empty when it passes
+
+
+@dataclass
+class Drafted(Generic[T]):
+    value: T | None  # the first draft that passed; None when none did
+    draft: int | None  # its number: 1 is the greedy draft
+    refusals: list[list[str]] = field(default_factory=list)  # each refused draft's problems
+    # every draft asked for, in order (None: its reply did not fit the schema), for callers
+    # that repair a refused draft rather than drop it
+    candidates: list[T | None] = field(default_factory=list)
+
+    @property
+    def tried(self) -> int:
+        return len(self.refusals) + (self.value is not None)
+
+
+def first_passing(
+    client: ModelClient,
+    schema: type[T],
+    prompt: Prompt,
+    check: Check[T],
+    *,
+    adapter: str | None,
+    max_tokens: int,
+    drafts: int = 1,
+    temperature: float = 0.7,
+) -> Drafted[T]:
+    """Up to `drafts` drafts of `schema` for `prompt`, checked in order. ModelUnavailable
+    propagates; a reply that does not fit the schema is a refused draft."""
+    greedy = client.structured(schema, adapter, max_tokens)
+    sampled = client.structured(schema, adapter, max_tokens, temperature=temperature)
+
+    def ask(n: int) -> T | str:
+        model = greedy if n == 0 else sampled
+        try:
+            return model.invoke(prompt)
+        except StructuredOutputError as err:
+            return f"unusable reply: {err.problem}"
+
+    if drafts <= 1:
+        outcomes = [ask(0)]
+    else:
+        contexts = [contextvars.copy_context() for _ in range(drafts)]
+        with ThreadPoolExecutor(max_workers=drafts) as pool:
+            futures = [
+                pool.submit(contexts[n].run, ask if n == 0 else quiet(ask), n)
+                for n in range(drafts)
+            ]
+            outcomes = [f.result() for f in futures]
+    result: Drafted[T] = Drafted(None, None)
+    result.candidates = [None if isinstance(o, str) else o for o in outcomes]
+    for n, outcome in enumerate(outcomes, 1):
+        problems = [outcome] if isinstance(outcome, str) else list(check(outcome))
+        if not problems:
+            result.value, result.draft = outcome, n  # type: ignore[assignment]
+            return result
+        result.refusals.append(problems)
+    return result
