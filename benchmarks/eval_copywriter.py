@@ -5,7 +5,9 @@ Products: every Chinese product and English ones (electronics, clothing) up to
 title, Xiaohongshu note, WeChat Moments; en: Amazon listing, Google Ads RSA,
 email), --variants variants each, with the product's brand as the keyword.
 Rates are over every returned variant; "draft" rates are the model's first
-drafts before rewrites and repair, to show what the checks do.
+drafts before rewrites and repair (with --drafts K, the first of K that passed every
+check, else the greedy one), to show what the checks do. model_written_share: variants
+sent as the model wrote them or rewrote them itself (`written_by` model or rewritten).
 
     python -m benchmarks.eval_copywriter [--quick] [--products 100] [--variants 2]
 
@@ -78,10 +80,15 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--save", type=Path, help="write every result to this JSONL file")
+    parser.add_argument("--drafts", type=int, default=1, help="first drafts per variant (K)")
     args = parser.parse_args()
     n_products = 6 if args.quick else args.products
 
-    settings = Settings(store_path=Path(mkdtemp()) / "chroma", concurrency=args.concurrency)
+    settings = Settings(
+        store_path=Path(mkdtemp()) / "chroma",
+        concurrency=args.concurrency,
+        plugin_options={"copywriter": {"drafts": args.drafts}},
+    )
     registry = Registry(settings).load()
     plugin, ctx = registry.get("copywriter"), registry.context()
     products = pick_products(n_products)
@@ -120,6 +127,7 @@ def main() -> None:
                 s["draft_length"].append(v.draft_passed["length"])
                 s["draft_violation"].append(not v.draft_passed["compliance"])
                 s["draft_grounded"].append(v.draft_passed["grounding"])
+                s["model_written"].append(v.written_by in ("model", "rewritten"))
             if len(out.variants) > 1:
                 s["distinct_2"].append(distinct_2([v.text for v in out.variants], out.language))
 
@@ -160,6 +168,8 @@ def main() -> None:
             "draft_length_compliance": round(mean("all", "draft_length"), 4),
             "draft_violation_rate": round(mean("all", "draft_violation"), 4),
             "draft_grounded_rate": round(mean("all", "draft_grounded"), 4),
+            "model_written_share": round(mean("all", "model_written"), 4),
+            "drafts": args.drafts,
             "failed_requests": failures,
             "products": len(products),
             "requests": len(requests),
