@@ -7,6 +7,8 @@ import itertools
 import json
 import logging
 import re
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -116,30 +118,44 @@ def test_concurrent_requests_share_generate_calls(local_llm: ModelClient) -> Non
     assert engine.batches - before < len(prompts)  # batched, not one by one
 
 
-def resident_bytes() -> int:
+MEMORY_PROBE = """
+import sys
+from pathlib import Path
+from pitchcraft.llm.local import LocalEngine
+
+def resident():
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
+
+engine = LocalEngine(Path(sys.argv[1]), {})
+engine.generate([{"role": "user", "content": "Hi"}], max_new_tokens=2)
+before = resident()
+sentence = "steel bottle keeps drinks cold for a day and hot for twelve hours "
+futures = [
+    engine.submit(
+        [{"role": "user", "content": "Summarise: " + sentence * (16 + 4 * i)}], max_new_tokens=4
+    )
+    for i in range(12)
+]
+assert all(f.result().text for f in futures)
+print(resident() - before)
+"""
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
-def test_memory_freed_by_a_batch_goes_back_to_the_system(local_llm: ModelClient) -> None:
+def test_memory_freed_by_a_batch_goes_back_to_the_system() -> None:
     """A batch of long prompts needs hundreds of MB of transient tensors; once it is done the
-    process is back near where it started (glibc kept them: +0.9 GiB per new batch shape)."""
-    engine = local_llm.engine()
-    engine.generate([{"role": "user", "content": "Hi"}], max_new_tokens=2)
-    before = resident_bytes()
-    sentence = "steel bottle keeps drinks cold for a day and hot for twelve hours "
-    futures = [
-        engine.submit(
-            [{"role": "user", "content": "Summarise: " + sentence * (16 + 4 * i)}],
-            max_new_tokens=4,
-        )
-        for i in range(12)
-    ]
-    assert all(f.result().text for f in futures)
-    assert resident_bytes() - before < 300 * 2**20
+    process is back near where it started (glibc kept them: +0.8 GB per new batch shape).
+    In a process of its own: the test session's other work moves its memory too."""
+    from pitchcraft.llm.base_model import base_model_dir
+
+    model = base_model_dir(MODEL_CACHE)
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(model)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip().splitlines()[-1]) < 300 * 2**20
 
 
 def test_several_drafts_are_one_batch_with_the_greedy_draft_first(
