@@ -93,6 +93,46 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
 
 
+def interrupt_and_rerun(
+    result: FaultResult,
+    command: list[str],
+    env: dict[str, str],
+    output: Path,
+    total: int,
+    *,
+    after_rows: int,
+    fault: Callable[[], None],
+    recover: Callable[[], dict[str, str]],
+    expected: str,
+) -> None:
+    """Run the batch `command`; once `after_rows` rows are written cause `fault`, then
+    `recover` (it returns settings that changed, e.g. a new URL) and run the same command
+    again. Fills in `result`: survived means exit 3 with `expected` in one clean message, and
+    a rerun that completes exactly the missing rows."""
+    run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: len(output_lines(output)) >= after_rows, 600, "the first rows")
+    fault()
+    _, stderr = run.communicate(timeout=300)
+    result.exit_code, result.message = run.returncode, error_line(stderr)
+    before = len(output_lines(output))
+    result.notes.append(f"{before} of {total} rows written before the stop")
+    started = time.monotonic()
+    env.update(recover())
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    result.recover_s = time.monotonic() - started
+    settle_rows(result, output_lines(output), total)
+    result.survived = (
+        result.exit_code == 3
+        and expected in result.message
+        and clean(stderr)
+        and again.returncode == 0
+        and clean(again.stderr)
+        and f"{total - before} done now" in again.stderr
+        and result.rows_lost == 0
+        and result.rows_duplicated == 0
+    )
+
+
 @contextmanager
 def chroma(folder: Path) -> Iterator[dict[str, object]]:
     """A Chroma server; the dict holds the running process and url (`restart` replaces
@@ -228,28 +268,21 @@ def store_killed_during_support_batch(work: Path, count: int = 400) -> FaultResu
         )
         subprocess.run([PITCHCRAFT, "ingest", "demo"], env=env, check=True, capture_output=True)
         command = [PITCHCRAFT, "run", "support", "--input", str(source), "--output", str(output)]
-        run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: len(output_lines(output)) >= 16, 300, "the first answers")
-        kill(server)
-        _, stderr = run.communicate(timeout=300)
-        result.exit_code = run.returncode
-        result.message = error_line(stderr)
-        before = len(output_lines(output))
-        result.notes.append(f"{before} of {total} answers written before the stop")
-        restarted = time.monotonic()
-        server["restart"]()  # type: ignore[operator]
-        env["PITCHCRAFT_CHROMA_URL"] = str(server["url"])
-        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-        result.recover_s = time.monotonic() - restarted
-        settle_rows(result, output_lines(output), total)
-        result.survived = (
-            result.exit_code == 3
-            and "Chroma server" in result.message
-            and clean(stderr)
-            and again.returncode == 0
-            and f"{total - before} done now" in again.stderr
-            and result.rows_lost == 0
-            and result.rows_duplicated == 0
+
+        def back() -> dict[str, str]:
+            server["restart"]()  # type: ignore[operator]
+            return {"PITCHCRAFT_CHROMA_URL": str(server["url"])}
+
+        interrupt_and_rerun(
+            result,
+            command,
+            env,
+            output,
+            total,
+            after_rows=16,
+            fault=lambda: kill(server),
+            recover=back,
+            expected="Chroma server",
         )
     return result
 
@@ -293,24 +326,16 @@ def output_disk_full_mid_batch(work: Path, count: int = 200) -> FaultResult:
         env = cli_env(work, extra_plugins=SLOW_PLUGIN, batch_size=4)
         env["SLOW_SECONDS"] = "0.05"
         command = [PITCHCRAFT, "run", "slow", "--input", str(source), "--output", str(output)]
-        run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: len(output_lines(output)) >= 20, 120, "the first rows")
-        fill(disk / "filler")
-        _, stderr = run.communicate(timeout=120)
-        result.exit_code = run.returncode
-        result.message = error_line(stderr)
-        (disk / "filler").unlink()
-        freed = time.monotonic()
-        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-        result.recover_s = time.monotonic() - freed
-        settle_rows(result, output_lines(output), count)
-        result.survived = (
-            result.exit_code == 3
-            and "cannot write" in result.message
-            and clean(stderr)
-            and again.returncode == 0
-            and result.rows_lost == 0
-            and result.rows_duplicated == 0
+        interrupt_and_rerun(
+            result,
+            command,
+            env,
+            output,
+            count,
+            after_rows=20,
+            fault=lambda: fill(disk / "filler"),
+            recover=lambda: (disk / "filler").unlink() or {},
+            expected="cannot write",
         )
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
@@ -413,28 +438,23 @@ def model_server_killed_during_copy_batch(work: Path, count: int = 12) -> FaultR
         env = cli_env(work, llm_backend="openai", llm_url=state.url, batch_size=2)
         command = [PITCHCRAFT, "run", "copywriter", "--input", str(source), "--output", str(output)]
         command += ["--sheet", str(work / "copy.csv")]
-        run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: len(output_lines(output)) >= 2, 600, "the first copy")
-        os.killpg(state.pid, signal.SIGKILL)
-        _, stderr = run.communicate(timeout=300)
-        result.exit_code = run.returncode
-        result.message = error_line(stderr)
-        before = len(output_lines(output))
-        result.notes.append(f"{before} of {total} rows written before the stop")
-        restarted = time.monotonic()
-        state = serve.start(settings, "127.0.0.1", free_port(), wait_s=900, run_dir=work)
-        result.notes.append(f"vLLM restarted in {time.monotonic() - restarted:.0f} s")
-        env["PITCHCRAFT_LLM_URL"] = state.url
-        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        result.recover_s = time.monotonic() - restarted
-        settle_rows(result, output_lines(output), total)
-        result.survived = (
-            result.exit_code == 3
-            and "model" in result.message
-            and clean(stderr)
-            and again.returncode == 0
-            and result.rows_lost == 0
-            and result.rows_duplicated == 0
+
+        def back() -> dict[str, str]:
+            started = time.monotonic()
+            state = serve.start(settings, "127.0.0.1", free_port(), wait_s=900, run_dir=work)
+            result.notes.append(f"vLLM restarted in {time.monotonic() - started:.0f} s")
+            return {"PITCHCRAFT_LLM_URL": state.url}
+
+        interrupt_and_rerun(
+            result,
+            command,
+            env,
+            output,
+            total,
+            after_rows=2,
+            fault=lambda: os.killpg(state.pid, signal.SIGKILL),
+            recover=back,
+            expected="model server",
         )
     finally:
         serve.stop(settings, run_dir=work)
