@@ -266,9 +266,7 @@ def reasons_report(n: int, drafts: int = 1) -> dict[str, float]:
     plugin = Recommender()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        options = {
-            "recommender": {"model_path": str(Path(tmp) / "none.npz"), "reason_drafts": drafts}
-        }
+        options = {"recommender": {"model_path": str(Path(tmp) / "none.npz"), "drafts": drafts}}
         ctx = Context(Settings(store_path=Path(tmp) / "store", plugin_options=options))
         ctx.store.upsert_products(held_out_products())
         requests = reason_requests(n)

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from pitchcraft.llm.verified import DraftOptions
 from pitchcraft.store.schema import Product
 
 REQUEST_FIELDS = {
@@ -140,22 +141,12 @@ class Check(BaseModel):
 WrittenBy = Literal["model", "rewritten", "repaired", "template"]
 
 
-class CopywriterOptions(BaseModel):
-    """`[plugin_options.copywriter]` in settings."""
+class CopywriterOptions(DraftOptions):
+    """`[plugin_options.copywriter]` in settings. With several first drafts per variant, the
+    first that passes every check is kept, else the greedy one goes on to rewrites and
+    repair."""
 
     model_config = ConfigDict(extra="forbid")
-
-    drafts: int = Field(
-        default=1,
-        ge=1,
-        le=8,
-        description="First drafts per variant, asked for together: the greedy one, then "
-        "sampled ones; the first that passes every check is kept, else the greedy one goes "
-        "on to rewrites and repair.",
-    )
-    draft_temperature: float = Field(
-        default=0.7, gt=0, le=2, description="Sampling temperature of drafts after the first."
-    )
 
 
 class CopyVariant(BaseModel):

@@ -243,9 +243,11 @@ class VariantWriter:
         angle_text = localized(wording, lang)
         prompt = self.ctx.prompts.render(NAME, "write", lang, **self.task, angle=angle_text)
         messages: list[BaseMessage] = [SystemMessage(self.system), HumanMessage(prompt)]
-        parts, draft = self._first_draft(messages)
+        parts, draft_number = self._first_draft(messages)
         findings = run_checks(parts, self.cc) if parts is not None else []
-        draft = {c: parts is not None and not any(f.check == c for f in findings) for c in CHECKS}
+        draft_checks = {
+            c: parts is not None and not any(f.check == c for f in findings) for c in CHECKS
+        }
         rewrites = 0
         # Cuts and rewordings the repair does well; the model rewrites only what it cannot.
         while (
@@ -274,11 +276,11 @@ class VariantWriter:
             text=render(parts, self.cc.channel),
             passed=not findings,
             checks=summarise(findings),
-            draft_passed=draft,
+            draft_passed=draft_checks,
             rewrites=rewrites,
             repairs=repairer.notes,
             written_by=written_by,
-            draft=draft,
+            draft=draft_number,
         )
 
     def _first_draft(self, messages: list[BaseMessage]) -> tuple[Parts | None, int | None]:

@@ -7,12 +7,13 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from pitchcraft.llm.verified import DraftOptions
 from pitchcraft.store.schema import Language, ProductFilter
 
 Signal = Literal["cf", "content", "need", "popularity"]
 
 
-class RecommenderOptions(BaseModel):
+class RecommenderOptions(DraftOptions):
     """`[plugin_options.recommender]` in settings."""
 
     model_path: Path = Field(
@@ -35,16 +36,6 @@ class RecommenderOptions(BaseModel):
     )
     pool: int = Field(default=50, ge=1, description="Best-scored candidates MMR chooses among.")
     reason_retries: int = Field(default=1, ge=0, le=3)
-    reason_drafts: int = Field(
-        default=1,
-        ge=1,
-        le=8,
-        description="Drafts per round of a reason, asked for together: the greedy one, then "
-        "sampled ones; the first that passes the check is shown.",
-    )
-    draft_temperature: float = Field(
-        default=0.7, gt=0, le=2, description="Sampling temperature of drafts after the first."
-    )
     use_model: bool = Field(default=True, description="False: template reasons only.")
 
 

@@ -366,7 +366,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
                     brands,
                     opts.reason_retries,
                     opts.use_model,
-                    drafts=opts.reason_drafts,
+                    drafts=opts.drafts,
                     temperature=opts.draft_temperature,
                 )
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from pitchcraft.llm.verified import DraftOptions
+
 Language = Literal["zh", "en"]
 MAX_MESSAGE_CHARS = 4000
 
@@ -28,7 +30,7 @@ Attack = Literal[
 ]
 
 
-class SupportOptions(BaseModel):
+class SupportOptions(DraftOptions):
     """`[plugin_options.support]` in settings: the escalation policy's thresholds and the
     responder's limits."""
 
@@ -79,16 +81,6 @@ class SupportOptions(BaseModel):
         default=None,
         description="Your own order system as 'module:factory'; the factory gets the Settings "
         "and returns an OrderTools. Unset: the SQLite demo orders.",
-    )
-    drafts: int = Field(
-        default=1,
-        ge=1,
-        le=8,
-        description="Drafts the model writes per answer (asked for together): the greedy one, "
-        "then sampled ones; the first whose every claim checks out is sent.",
-    )
-    draft_temperature: float = Field(
-        default=0.7, gt=0, le=2, description="Sampling temperature of drafts after the first."
     )
     use_model: bool = Field(
         default=True,

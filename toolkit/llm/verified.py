@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pitchcraft.llm.drafts import quiet
 from pitchcraft.llm.structured import Prompt, StructuredOutputError
@@ -25,6 +25,21 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound=BaseModel)
 Check = Callable[[T], Sequence[str]]  # the problems of a draft; empty when it passes
+
+
+class DraftOptions(BaseModel):
+    """Plugin options of a plugin that asks for several drafts (inherit them)."""
+
+    drafts: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Drafts asked for together: the greedy one, then sampled ones; the first "
+        "that passes the plugin's checks is used.",
+    )
+    draft_temperature: float = Field(
+        default=0.7, gt=0, le=2, description="Sampling temperature of drafts after the first."
+    )
 
 
 @dataclass
