@@ -216,20 +216,19 @@ def respond(
             intent=f"refused: {attacks[0]}",
             refused=refused,
         )
-    question = message
     tools = order_tools(ctx)
-    about_focus = depends_on_context(question) and cues.lists["return_request"].found(question)
-    orders = tools.find_order_ids(question) or (memory.focus.orders if about_focus else [])
+    about_focus = depends_on_context(message) and cues.lists["return_request"].found(message)
+    orders = tools.find_order_ids(message) or (memory.focus.orders if about_focus else [])
     if orders:
-        found = order_reply(orders[0], question, language, req.customer_id, tools, memory, ctx)
+        found = order_reply(orders[0], message, language, req.customer_id, tools, memory, ctx)
         return found.model_copy(update={"upset": upset})
-    if cues.lists["order_lookup"].found(question):
+    if cues.lists["order_lookup"].found(message):
         return Outcome(
             reply=said["ask_order_number"].say(language),
             answered_by="policy",
             intent="order lookup",
         )
-    return sourced_reply(question, language, memory, ctx).model_copy(update={"upset": upset})
+    return sourced_reply(message, language, memory, ctx).model_copy(update={"upset": upset})
 
 
 def sourced_reply(question: str, language: Language, memory: Memory, ctx: Context) -> Outcome:
