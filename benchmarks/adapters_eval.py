@@ -7,10 +7,20 @@ answers) and once with the adapters folder. Main metric per task, higher is bett
   on the training split only);
 - reasons: share of first drafts that pass the recommender's grounding check, for demo-shop
   products of the held-out half (plugins/recommender/training.py) with a bought item of the
-  same half or a need worded unlike the training needs.
+  same half or a need worded unlike the training needs;
+- copy: share of the copywriter's chosen drafts (before rewrites and repair) that pass every
+  check, for products of the half held out from training (plugins/copywriter/training.py),
+  three channels of the product's language, one variant each, the brand as keyword;
+- support: model_answer_share of benchmarks/eval_support.py (answers sent in the model's own
+  phrasing, not quoting) on its policy questions (written for the evaluation, unlike the
+  training questions) and questions about products of the half held out from training
+  (plugins/support/training.py); key-fact accuracy and unsupported claims alongside.
 
-    python -m benchmarks.adapters_eval [--quick] [--reviews N] [--reasons N] [--adapters DIR]
-        [--tasks reviews,reasons]
+A third column asks the adapter for --drafts drafts at once (the first that passes is used),
+where the task's plugin drafts (reasons, support, copy).
+
+    python -m benchmarks.adapters_eval [--quick] [--reviews N] [--reasons N] [--support N]
+        [--copy N] [--drafts K] [--adapters DIR] [--tasks reviews,reasons,support,copy]
 
 Either backend: the base half sets llm_adapters off. With PITCHCRAFT_LLM_BACKEND=openai the
 server must serve the same adapters (`pitchcraft model serve` serves adapters_dir).
@@ -32,7 +42,7 @@ from pitchcraft.settings import Settings
 EVAL_NEEDS = {"en": "{noun} recommendations, please", "zh": "有没有好的{noun}"}
 
 
-def reviews_task(ctx: Context, per_language: int) -> dict[str, float]:
+def reviews_task(ctx: Context, per_language: int, drafts: int) -> dict[str, float]:
     figures = model_tier(ctx, test_sets(per_language), concurrency=16)
     figures["main"] = (figures["accuracy_zh"] + figures["accuracy_en"]) / 2
     return figures
@@ -66,7 +76,7 @@ def reason_cases(count: int, seed: int = 11) -> list[tuple[object, str]]:
     return cases
 
 
-def reasons_task(ctx: Context, count: int) -> dict[str, float]:
+def reasons_task(ctx: Context, count: int, drafts: int) -> dict[str, float]:
     from concurrent.futures import ThreadPoolExecutor
 
     from pitchcraft.data import demo_shop
@@ -79,7 +89,7 @@ def reasons_task(ctx: Context, count: int) -> dict[str, float]:
 
     def first_draft(case: tuple[object, str]) -> tuple[bool, list[str]]:
         facts, language = case
-        outcome = write_reason(facts, language, ctx, lexicon, brands, retries=0)  # type: ignore[arg-type]
+        outcome = write_reason(facts, language, ctx, lexicon, brands, retries=0, drafts=drafts)  # type: ignore[arg-type]
         return outcome.by == "model", outcome.problems
 
     with ThreadPoolExecutor(16) as pool:
@@ -93,17 +103,69 @@ def reasons_task(ctx: Context, count: int) -> dict[str, float]:
     return figures
 
 
-TASKS: dict[str, tuple[str, Callable[[Context, int], dict[str, float]]]] = {
-    "reviews": ("polarity accuracy (mean zh, en)", reviews_task),
-    "reasons": ("first drafts grounded", reasons_task),
+def support_task(ctx: Context, count: int, drafts: int) -> dict[str, float]:
+    import tempfile
+
+    from benchmarks.eval_support import build_context, evaluate, policy_cases, product_cases
+
+    cases = policy_cases() + product_cases(20)
+    cases = cases[:: max(1, len(cases) // count)][:count]
+    with tempfile.TemporaryDirectory() as tmp:
+        support_ctx = build_context(Path(tmp), use_model=True, drafts=drafts, base=ctx.settings)
+        figures, _ = evaluate(cases, support_ctx)
+    figures["main"] = figures["model_answer_share"]
+    keep = ("key_fact_accuracy", "unsupported_claim_rate", "citation_correctness", "main")
+    return {k: v for k, v in figures.items() if k in keep}
+
+
+def copy_task(ctx: Context, count: int, drafts: int) -> dict[str, float]:
+    import asyncio
+
+    from benchmarks.eval_copywriter import CHANNELS, keyword, pick_products
+    from pitchcraft.plugins.copywriter.models import CopyRequest, CopyResult
+    from pitchcraft.registry import Registry
+
+    options = ctx.settings.plugin_options | {"copywriter": {"drafts": drafts}}
+    registry = Registry(ctx.settings.model_copy(update={"plugin_options": options})).load()
+    products = pick_products(max(1, count // 3))
+    requests = [
+        CopyRequest(product=p, channel=c, keywords=[keyword(p)], variants=1)
+        for p in products
+        for c in CHANNELS[p.language or "en"]
+    ]
+    outcomes = asyncio.run(registry.get("copywriter").run_many(requests, registry.context()))
+    drafted = [v for o in outcomes if isinstance(o, CopyResult) for v in o.variants]
+    share = lambda test: sum(map(test, drafted)) / max(1, len(drafted))  # noqa: E731
+    return {
+        "main": share(lambda v: all(v.draft_passed.values())),
+        "draft_length_compliance": share(lambda v: v.draft_passed["length"]),
+        "draft_violation_rate": share(lambda v: not v.draft_passed["compliance"]),
+        "draft_grounded_rate": share(lambda v: v.draft_passed["grounding"]),
+        "variants": len(drafted),
+    }
+
+
+Task = Callable[[Context, int, int], dict[str, float]]  # (ctx, size, drafts) -> figures
+TASKS: dict[str, tuple[str, Task, bool]] = {  # metric, runner, whether it drafts
+    "reviews": ("polarity accuracy (mean zh, en)", reviews_task, False),
+    "reasons": ("first drafts grounded", reasons_task, True),
+    "support": ("answers in the model's phrasing", support_task, True),
+    "copy": ("drafts passing every check", copy_task, True),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10 reviews a language, 8 reasons")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="10 reviews a language, 8 reasons, 12 questions, 6 copy variants",
+    )
     parser.add_argument("--reviews", type=int, default=None, help="test reviews a language (100)")
     parser.add_argument("--reasons", type=int, default=None, help="reasons (60)")
+    parser.add_argument("--support", type=int, default=None, help="support questions (120)")
+    parser.add_argument("--copy", type=int, default=None, help="copy variants, about (60)")
+    parser.add_argument("--drafts", type=int, default=3, help="drafts of the third column")
     parser.add_argument("--adapters", type=Path, default=None, help="default: adapters_dir")
     parser.add_argument(
         "--tasks", default=",".join(TASKS), help=f"comma-separated, of {', '.join(TASKS)}"
@@ -115,6 +177,8 @@ def main() -> None:
     sizes = {
         "reviews": args.reviews or (10 if args.quick else 100),
         "reasons": args.reasons or (8 if args.quick else 60),
+        "support": args.support or (12 if args.quick else 120),
+        "copy": args.copy or (6 if args.quick else 60),
     }
     settings = Settings()
     adapters = args.adapters or settings.adapters_dir
@@ -126,26 +190,36 @@ def main() -> None:
         "adapter": Context(tuned_settings),
     }
     for task in chosen:
-        metric, run = TASKS[task]
+        metric, run, drafts = TASKS[task]
         if not (adapters / task).is_dir():
             print(f"{task}: no adapter in {adapters}, skipped")
             continue
+        runs = [("base", contexts["base"], 1), ("adapter", contexts["adapter"], 1)]
+        if drafts and args.drafts > 1:
+            runs.append((f"adapter_k{args.drafts}", contexts["adapter"], args.drafts))
         measured = {}
-        for label, ctx in contexts.items():
+        for label, ctx, k in runs:
             started = time.perf_counter()
-            measured[label] = run(ctx, sizes[task])
+            measured[label] = run(ctx, sizes[task], k)
             measured[label]["seconds"] = time.perf_counter() - started
         base, tuned = measured["base"]["main"], measured["adapter"]["main"]
         improved += tuned > base
-        rows.append([task, metric, sizes[task], base, tuned, tuned - base])
+        several = measured.get(f"adapter_k{args.drafts}", {}).get("main")
+        shown = "-" if several is None else several
+        rows.append([task, metric, sizes[task], base, tuned, shown, tuned - base])
         figures[f"{task}_base"] = round(base, 4)
         figures[f"{task}_adapter"] = round(tuned, 4)
         for label, values in measured.items():
             figures |= {
                 f"{task}_{label}_{k}": round(v, 4) for k, v in values.items() if k != "main"
             }
+            if label.startswith("adapter_k"):
+                figures[f"{task}_{label}"] = round(values["main"], 4)
     print("held-out data; the same requests for the base model and the adapter\n")
-    print_table(["task", "metric", "n", "base", "adapter", "change"], rows)
+    print_table(
+        ["task", "metric", "n", "base", "adapter", f"adapter, {args.drafts} drafts", "change"],
+        rows,
+    )
     figures["tasks_improved"] = improved
     print()
     print_json_line(figures)

@@ -1,6 +1,7 @@
 """Copywriter quality on real products from the demo shop (catalog data from packages).
 
-Products: every Chinese product and English ones (electronics, clothing) up to
+Products: of the half held out from the copy adapter's training (plugins/copywriter/
+training.py), every Chinese product and English ones (electronics, clothing) up to
 --products; each gets copy for three channels of its language (zh: Taobao
 title, Xiaohongshu note, WeChat Moments; en: Amazon listing, Google Ads RSA,
 email), --variants variants each, with the product's brand as the keyword.
@@ -30,6 +31,7 @@ from pitchcraft import Settings
 from pitchcraft.data.demo_shop import load_products
 from pitchcraft.errors import PluginRunError
 from pitchcraft.plugins.copywriter.models import CopyRequest, CopyResult
+from pitchcraft.plugins.copywriter.training import in_training_half
 from pitchcraft.registry import Registry
 from pitchcraft.store.schema import Product
 
@@ -41,8 +43,9 @@ EN_WORD = re.compile(r"[a-z0-9]+")
 
 
 def pick_products(total: int) -> list[Product]:
-    """All zh products first (up to half), then en electronics and clothing alternately."""
-    products = load_products()
+    """Of the half held out from the copy adapter's training: zh products first (up to
+    half), then en electronics and clothing alternately."""
+    products = [p for p in load_products() if not in_training_half(p)]
     zh = [p for p in products if p.language == "zh"][: total // 2]
     elec = [p for p in products if p.id.startswith("elec-") and p.description]
     cloth = [p for p in products if p.id.startswith("cloth-")]

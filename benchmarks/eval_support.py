@@ -15,9 +15,10 @@ session on a store holding the demo shop.
   independent, character-level check, not the responder's own word check.
 - escalation_f1: over all questions, "handed over or refused" against the must-escalate set.
 - p50_latency_s: one request at a time.
-- model_answer_share: answers sent in the model's own phrasing (answered_by model, claims
-  checked), not counting answers whose every sentence is a cited source sentence copied
-  word for word (spaces and punctuation ignored): that is quoting, not phrasing.
+- model_answer_share: of the questions answered (not handed over or refused), the share
+  answered in the model's own phrasing (answered_by model, claims checked), not counting
+  answers whose every sentence is a cited source sentence copied word for word (spaces and
+  punctuation ignored): that is quoting, not phrasing.
 - model_draft_share: of those, the share sent from a later (sampled) draft (--drafts).
 - the guard set (attacks, policy cases and instructions hidden in stored documents): see
   support_guard.py; it runs after the questions, on the same store plus its tampered documents.
@@ -44,6 +45,7 @@ from pitchcraft.context import Context
 from pitchcraft.data import demo_shop
 from pitchcraft.plugins.support.models import SupportReply
 from pitchcraft.plugins.support.plugin import SupportResponder, replies
+from pitchcraft.plugins.support.training import in_training_half
 from pitchcraft.registry import Registry
 from pitchcraft.settings import Settings
 from pitchcraft.store import Product
@@ -92,10 +94,13 @@ def short_title(p: Product, words: int) -> str:
 
 
 def product_cases(per_language: int, seed: int = 3) -> list[Case]:
-    """Questions about real products, each naming a product unambiguously by a shortened
-    title (English) or the listing's Chinese title."""
+    """Questions about real products of the half held out from the support adapter's
+    training, each naming a product unambiguously by a shortened title (English) or the
+    listing's Chinese title."""
     rng = random.Random(seed)
-    products = [p for p in demo_shop.load_products() if p.price is not None]
+    products = [
+        p for p in demo_shop.load_products() if p.price is not None and not in_training_half(p)
+    ]
     english = [p for p in products if p.language == "en" and p.id.startswith("elec-")]
     titles = [short_title(p, 6) for p in english]
     unique = [p for p, t in zip(english, titles, strict=True) if titles.count(t) == 1]
@@ -193,6 +198,7 @@ def evaluate(cases: list[Case], ctx: Context) -> tuple[dict[str, float], list[li
             rows.setdefault(f"{tag}:{key}", []).append(value)
             rows.setdefault(f"all:{key}", []).append(value)
     mean = {k: statistics.mean(v) for k, v in rows.items()}
+    answered = [by for by in answered_by if by != "policy"]
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     figures = {
@@ -204,7 +210,7 @@ def evaluate(cases: list[Case], ctx: Context) -> tuple[dict[str, float], list[li
         "escalation_recall": recall,
         "escalation_f1": 2 * precision * recall / (precision + recall) if tp else 0.0,
         "p50_latency_s": statistics.median(latencies),
-        "model_answer_share": answered_by.count("model") / len(answered_by),
+        "model_answer_share": answered_by.count("model") / max(1, len(answered)),
         "model_draft_share": sum(1 for d in drafts if d and d > 1)
         / max(1, answered_by.count("model")),
     }
@@ -221,14 +227,19 @@ def evaluate(cases: list[Case], ctx: Context) -> tuple[dict[str, float], list[li
     return figures, table
 
 
-def build_context(tmp: Path, use_model: bool, drafts: int = 1) -> Context:
+def build_context(
+    tmp: Path, use_model: bool, drafts: int = 1, base: Settings | None = None
+) -> Context:
+    """A store in `tmp` holding the demo shop; `base` settings otherwise (default: defaults)."""
     options = {
         "drafts": drafts,
         "sessions_path": str(tmp / "sessions.sqlite"),
         "orders_path": str(tmp / "orders.sqlite"),
         "use_model": use_model,
     }
-    settings = Settings(store_path=tmp / "store", plugin_options={"support": options})
+    settings = (base or Settings()).model_copy(
+        update={"store_path": tmp / "store", "plugin_options": {"support": options}}
+    )
     ctx = Registry(settings).context()
     ingest_products(ctx.store, demo_shop.PRODUCTS)
     ingest_knowledge(ctx.store, demo_shop.POLICIES)

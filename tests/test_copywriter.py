@@ -12,7 +12,8 @@ from pitchcraft import Context, Registry, Settings
 from pitchcraft.data.demo_shop import load_products
 from pitchcraft.plugins.copywriter.checks import run_checks
 from pitchcraft.plugins.copywriter.models import CopyResult
-from pitchcraft.plugins.copywriter.plugin import Copywriter, channel_table, check_context
+from pitchcraft.plugins.copywriter.plugin import Copywriter
+from pitchcraft.plugins.copywriter.writer import channel_table, check_context
 from pitchcraft.store.schema import HAN, Product
 from pitchcraft.text.grounding import Facts
 from tests.llm_fixtures import MODEL_CACHE

@@ -96,3 +96,57 @@ def test_prepare_writes_the_data_and_its_origin_and_names_an_unknown_task(tmp_pa
     assert unknown.exit_code != 0
     assert "no plugin prepares 'slogans'" in unknown.output and "reviews" in unknown.output
     assert "Traceback" not in unknown.output
+
+
+def test_support_inputs_ask_about_the_training_half_with_the_responders_prompt(
+    demo_store: Path,
+) -> None:
+    from pitchcraft.data import demo_shop
+    from pitchcraft.llm.structured import json_safe_quotes
+    from pitchcraft.plugins.support.answer import DraftAnswer
+    from pitchcraft.plugins.support.training import PHRASED_ANSWERS, in_training_half
+
+    ctx = Context(Settings(store_path=demo_store, cache_dir=MODEL_CACHE))
+    assert PHRASED_ANSWERS.inputs is not None and PHRASED_ANSWERS.build is None
+    held_out = [p for p in demo_shop.load_products() if not in_training_half(p)]
+    assert len(held_out) > 100
+    inputs = list(PHRASED_ANSWERS.inputs(ctx, 40, 2))
+    assert len(inputs) >= 30  # a few questions find no source strong enough
+    asked = [re.findall(r'"""(.+?)"""', str(i.prompt), re.S)[-1] for i in inputs]
+    assert len(set(asked)) == len(asked)
+    named_held_out = [
+        q for q in asked for p in held_out if json_safe_quotes(p.title) in q and len(p.title) > 20
+    ]
+    assert named_held_out == []  # held-out products are never asked about
+    assert any("配送" in q or "保修" in q or "退" in q for q in asked)  # policy questions, zh
+    first = inputs[0]
+    sources = re.findall(r"^\[(\d)\]", str(first.prompt), re.M)
+    assert sources[0] == "1" and first.schema is DraftAnswer
+    # the check refuses a draft that cites nothing, accepts none blindly
+    assert first.check(DraftAnswer(answer="Yes.", sources=[])) == ["cites no valid source"]
+
+
+def test_prepare_from_model_keeps_only_drafts_the_check_accepts(
+    demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded model drafts; every kept target passes the training check."""
+    from pitchcraft.plugins.support.answer import DraftAnswer
+
+    monkeypatch.setenv("PITCHCRAFT_STORE_PATH", str(demo_store))
+    monkeypatch.setenv("PITCHCRAFT_CACHE_DIR", str(MODEL_CACHE))
+    out = tmp_path / "support.jsonl"
+    args = ["finetune", "prepare", "support", "--from-model", "--examples", "4", "--drafts", "3"]
+    done = CliRunner().invoke(app, [*args, "--seed", "5", "--output", str(out)])
+    meta = json.loads(out.with_suffix(".json").read_text()) if out.exists() else {}
+    if done.exit_code != 0:  # no draft of four inputs passed: said, not a stack trace
+        assert "no draft of" in done.output and "Traceback" not in done.output
+        return
+    sampled = meta["sampled"]
+    assert sampled["model"] == "base" and sampled["drafts"] == sampled["inputs"] * 3
+    assert sampled["drafts_accepted"] >= meta["examples"] >= sampled["inputs_accepted"] >= 1
+    assert "Targets: drafts by the model (base" in meta["origin"]
+    for line in out.read_text().splitlines():
+        answer = DraftAnswer.model_validate_json(
+            Example.model_validate_json(line).messages[-1].content
+        )
+        assert answer.sources and answer.answer.strip()[-1] in '.!?。！？)）”"」'

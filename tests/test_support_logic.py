@@ -12,7 +12,13 @@ import pytest
 from pitchcraft import Settings
 from pitchcraft.context import Context
 from pitchcraft.errors import PitchcraftError
-from pitchcraft.plugins.support.answer import unsupported_claims
+from pitchcraft.plugins.support.answer import (
+    DraftAnswer,
+    answer_problems,
+    phrasing_problems,
+    unsupported_claims,
+)
+from pitchcraft.plugins.support.evidence import Sentence
 from pitchcraft.plugins.support.followups import depends_on_context, rewrite
 from pitchcraft.plugins.support.models import SupportOptions, SupportRequest, Turn
 from pitchcraft.plugins.support.orders import (
@@ -255,6 +261,58 @@ def test_chinese_claims() -> None:
     source = ["标准配送：3–5 个工作日，运费 5.99 美元。订单满 49 美元免运费。"]
     assert unsupported_claims("标准配送需要 3–5 个工作日，运费 5.99 美元。", source) == []
     assert unsupported_claims("标准配送需要 10 个工作日。", source)
+
+
+SHIPPING = [
+    Sentence(
+        source_id="shipping.en.md#1",
+        kind="knowledge",
+        title="shipping.en.md › Delivery options and costs",
+        text="Standard delivery: 3–5 business days, $5.99.",
+    ),
+    Sentence(
+        source_id="shipping.en.md#2",
+        kind="knowledge",
+        title="shipping.en.md › Delivery options and costs",
+        text="Express delivery: 1–2 business days, $12.99.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ("Standard delivery takes 3–5 business days and costs $5.99.", None),
+        ("How long does standard delivery take, 3–5 business days?", "asks instead"),
+        ("Standard delivery takes 3–5 business days and costs", "unfinished"),  # cut at a quote
+        ("delivery takes 3–5 business days and costs $5.99.", "starts mid-sentence"),
+        ("Standard delivery (shipping.en.md › Delivery) takes 3–5 business days.", "label"),
+    ],
+)
+def test_an_answer_must_be_a_finished_statement(answer: str, problem: str | None) -> None:
+    found = answer_problems(DraftAnswer(answer=answer, sources=[1]), SHIPPING, "en")
+    assert found == [] if problem is None else problem in found[0]
+
+
+def test_training_answers_must_phrase_not_copy_and_cite_the_best_source() -> None:
+    question = "How long does standard delivery take?"
+
+    def problems(answer: str, cited: list[int]) -> list[str]:
+        return phrasing_problems(
+            DraftAnswer(answer=answer, sources=cited), SHIPPING, "en", question
+        )
+
+    assert problems("Standard delivery takes 3–5 business days and costs $5.99.", [1]) == []
+    assert problems("Standard delivery: 3–5 business days, $5.99.", [1]) == [
+        "copies its sources word for word"
+    ]
+    assert problems("Express delivery takes 1–2 business days and costs $12.99.", [2]) == [
+        "does not cite the best source first"
+    ]
+    invented = problems(
+        "Standard delivery takes 3–5 business days, costs $5.99, arrives boxed.", [1]
+    )
+    assert invented and invented[0].startswith("words not in its sources")
 
 
 # -- orders --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 from pitchcraft.context import Context
 from pitchcraft.finetune.data import Example
-from pitchcraft.finetune.sets import TrainingSet, structured_example
+from pitchcraft.finetune.sets import TrainingSet, in_training_split, structured_example
 from pitchcraft.llm.structured import json_safe_quotes
 from pitchcraft.plugins.recommender.reasons import (
     MAX_CHARS,
@@ -31,7 +31,7 @@ from pitchcraft.plugins.recommender.reasons import (
     reason_problems,
     reason_prompt,
 )
-from pitchcraft.store.schema import Product, sha
+from pitchcraft.store.schema import Product
 from pitchcraft.text.terms import load_lexicon
 
 ORIGIN = (__doc__ or "").split("\n", 2)[2].strip()
@@ -111,7 +111,7 @@ CROSS_LANGUAGE = {"zh": 0.5, "en": 0.1}  # shoppers are often shown a listing in
 
 def in_training_half(product: Product) -> bool:
     """Products whose reasons may be trained on; the others stay held out."""
-    return int(sha("reasons:" + product.id)[:8], 16) % 2 == 0
+    return in_training_split(product.id, "reasons")
 
 
 def first_clause(product: Product) -> str:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from pitchcraft.context import Context
 from pitchcraft.errors import ModelUnavailable
+from pitchcraft.llm.structured import Prompt, json_safe_quotes
 from pitchcraft.llm.verified import first_passing
 from pitchcraft.plugins.support.evidence import Sentence
 from pitchcraft.plugins.support.text import content_words, join_sentences, split_sentences
@@ -26,9 +27,16 @@ log = logging.getLogger(__name__)
 NAME = "support"
 MAX_ANSWER_CHARS = 400
 MAX_TOKENS = 200
+MODEL_SOURCES = 5  # best sentences shown to the model
 MIN_CLAIM_WORDS = 3
 MIN_COVERAGE = 0.6
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+QUESTION = re.compile(r"[?？]\s*$")
+END_MARKS = (".", "!", "?", "。", "！", "？", ")", "）", "”", '"', "」")
+MAX_NEW_WORDS = 1  # in a training answer (phrasing_problems)
+KANA = re.compile(r"[\u3040-\u30ff]")
+LATIN = re.compile(r"[A-Za-z]{2,}")
+SOURCE_LABEL_MARKS = re.compile(r"›|\s>\s|\.md\b|^(description|title|source)\s*:", re.I)
 APOLOGY = {"en": "Sorry for the trouble. ", "zh": "很抱歉给您带来不便。"}
 SOURCE_LABEL = {"en": "Source", "zh": "来源"}
 
@@ -82,6 +90,8 @@ def answer_problems(
         return ["cites no valid source"]
     if detect_language(text) != language:
         return [f"not in {language}"]
+    if form := form_problem(text):
+        return [form]
     titles = content_words(" ".join(sources[i].title for i in cited))
     if all(content_words(c) <= titles for c in claims(text)):
         return ["states nothing beyond a heading"]
@@ -89,8 +99,76 @@ def answer_problems(
     return [f"unsupported: {claim!r}" for claim in unsupported_claims(text, cited_text)]
 
 
+def form_problem(text: str) -> str | None:
+    """What makes a text no answer at all: a question back, a sentence cut off at either end
+    (a small model ends its JSON string at a quote mark), a source's label copied in."""
+    if any(QUESTION.search(s) for s in split_sentences(text)):
+        return "asks instead of answering"
+    if not text.endswith(END_MARKS):
+        return "unfinished sentence"
+    if text[0].islower():
+        return "starts mid-sentence"
+    if SOURCE_LABEL_MARKS.search(text):
+        return "shows a source's label"
+    return None
+
+
 def cited_sources(draft: DraftAnswer, sources: Sequence[Sentence]) -> list[int]:
     return [n - 1 for n in dict.fromkeys(draft.sources) if 1 <= n <= len(sources)]
+
+
+def copies_sources(answer: str, sources: Sequence[Sentence]) -> bool:
+    """Every sentence of the answer is a source sentence word for word (case, spaces and
+    punctuation ignored): that is quoting, not phrasing."""
+    quoted = letters("".join(s.text for s in sources))
+    parts = [letters(s) for s in split_sentences(answer)]
+    return all(part in quoted for part in parts if part)
+
+
+def letters(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def phrasing_problems(
+    draft: DraftAnswer, sources: Sequence[Sentence], language: Language, question: str
+) -> list[str]:
+    """What a model answer must pass to teach the model to phrase answers (the support
+    adapter's training data): answer_problems, and stricter than what may be sent: it cites
+    the best source, adds at most MAX_NEW_WORDS content words to its sources and the
+    question, has no words of another script, and does not copy the sources word for word."""
+    problems = answer_problems(draft, sources, language)
+    if problems:
+        return problems
+    text = draft.answer.strip()
+    cited = [sources[i] for i in cited_sources(draft, sources)]
+    if cited[0] is not sources[0]:
+        return ["does not cite the best source first"]
+    given = " ".join([question, *(f"{s.title} {s.text}" for s in cited)])
+    new = content_words(text) - content_words(given)
+    if len(new) > MAX_NEW_WORDS:
+        return [f"words not in its sources: {', '.join(sorted(new))}"]
+    foreign = set(LATIN.findall(text)) - set(LATIN.findall(given)) if language == "zh" else ()
+    if KANA.search(text) or foreign:
+        return ["words of another script"]
+    if copies_sources(text, sources):
+        return ["copies its sources word for word"]
+    return []
+
+
+def answer_prompt(
+    question: str, summary: str, sources: Sequence[Sentence], language: Language, ctx: Context
+) -> Prompt:
+    return ctx.prompts.render(
+        NAME,
+        "answer",
+        language,
+        question=json_safe_quotes(question),
+        summary=summary,
+        sources=[
+            (n, json_safe_quotes(s.title), json_safe_quotes(s.text))
+            for n, s in enumerate(sources, 1)
+        ],
+    )
 
 
 def model_answer(
@@ -104,14 +182,7 @@ def model_answer(
 ) -> tuple[str, list[int], int] | None:
     """(answer, indices of the cited sources, the draft that passed) from the shared model:
     up to `drafts` drafts, the first whose every claim checks out; None when none does."""
-    prompt = ctx.prompts.render(
-        NAME,
-        "answer",
-        language,
-        question=question,
-        summary=summary,
-        sources=[(n, s.title, s.text) for n, s in enumerate(sources, 1)],
-    )
+    prompt = answer_prompt(question, summary, sources, language, ctx)
     try:
         found = first_passing(
             ctx.llm,

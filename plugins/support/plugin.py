@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -22,7 +22,7 @@ from pitchcraft.errors import PluginNotFound
 from pitchcraft.outcomes import OutcomeLabel
 from pitchcraft.plugin import Plugin
 from pitchcraft.plugins.support import evidence
-from pitchcraft.plugins.support.answer import model_answer, quoted_answer
+from pitchcraft.plugins.support.answer import MODEL_SOURCES, model_answer, quoted_answer
 from pitchcraft.plugins.support.followups import depends_on_context, rewrite
 from pitchcraft.plugins.support.models import (
     Citation,
@@ -43,11 +43,13 @@ from pitchcraft.plugins.support.text import join_sentences
 from pitchcraft.store.schema import Language, detect_language
 from pitchcraft.tables import load_entries
 
+if TYPE_CHECKING:
+    from pitchcraft.finetune.sets import TrainingSet
+
 log = logging.getLogger(__name__)
 
 NAME = "support"
 DATA = Path(__file__).resolve().parent / "data"
-MODEL_SOURCES = 5  # best sentences shown to the model
 RETRIEVED = 5  # source ids reported with a reply
 MAX_TRIED = 10  # steps kept for the hand-over ticket
 Polarity = Literal["positive", "neutral", "negative"]
@@ -163,6 +165,11 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
             draft=outcome.draft,
             refused=outcome.refused,
         )
+
+    def training_sets(self) -> Sequence[TrainingSet]:
+        from pitchcraft.plugins.support.training import PHRASED_ANSWERS
+
+        return (PHRASED_ANSWERS,)
 
     def outcomes(self, result: SupportReply) -> Iterable[OutcomeLabel]:
         yield "answered_by", result.answered_by

@@ -22,8 +22,12 @@ def write_card(adapter_dir: Path, report: TrainReport, data: Path) -> Path:
         meta = json.loads(origin_file.read_text(encoding="utf-8"))
         origin = meta.get("origin", origin)
         prepared = (
-            f"`pitchcraft finetune prepare {report.task} --examples {meta.get('examples')}"
-            f" --seed {meta.get('seed')}`"
+            f"`{meta['command']}`"
+            if meta.get("command")
+            else (
+                f"`pitchcraft finetune prepare {report.task} --examples {meta.get('examples')}"
+                f" --seed {meta.get('seed')}`"
+            )
         )
     s = report.settings
     lines = [
@@ -36,7 +40,13 @@ def write_card(adapter_dir: Path, report: TrainReport, data: Path) -> Path:
         "",
         f"{report.examples_train} training and {report.examples_validation} validation examples"
         f" (held out by content hash; fingerprint `{report.data_fingerprint}`)"
-        + (f", built with {prepared}." if prepared else "."),
+        + (f", built with {prepared}." if prepared else ".")
+        + (
+            f" {report.examples_too_long} more were longer than {report.settings.max_length}"
+            " tokens and left out."
+            if report.examples_too_long
+            else ""
+        ),
         "",
         origin,
         "",

@@ -83,8 +83,9 @@ class Encoded:
     labels: list[int]
 
 
-def encode(tokenizer: Any, example: Example, max_length: int) -> Encoded:
-    """Token ids of the chat, and labels that keep only the assistant turns' tokens."""
+def encode(tokenizer: Any, example: Example, max_length: int) -> Encoded | None:
+    """Token ids of the chat, and labels that keep only the assistant turns' tokens; None
+    when it is longer than `max_length` (a chat cut short would teach a cut answer)."""
     ids: list[int] = []
     labels: list[int] = []
     messages: list[dict[str, str]] = []
@@ -95,7 +96,7 @@ def encode(tokenizer: Any, example: Example, max_length: int) -> Encoded:
         ids = tokenizer(whole, add_special_tokens=False)["input_ids"]
         new = ids[before:]
         labels += new if message.role == "assistant" else [IGNORE] * len(new)
-    return Encoded(ids[:max_length], labels[:max_length])
+    return Encoded(ids, labels) if len(ids) <= max_length else None
 
 
 def batches(

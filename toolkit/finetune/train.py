@@ -15,7 +15,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from pitchcraft.finetune.data import (
     IGNORE,
+    DataError,
     Encoded,
     Example,
     answer_span,
@@ -59,6 +60,7 @@ class TrainReport(BaseModel):
     adapter: str
     examples_train: int
     examples_validation: int
+    examples_too_long: int = 0  # left out: longer than max_length
     steps: int
     resumed_from_step: int
     stopped_early: bool
@@ -71,6 +73,10 @@ class TrainReport(BaseModel):
     device: str
     settings: TrainSettings
     data_fingerprint: str
+
+
+def fitting(encoded: Iterable[Encoded | None]) -> list[Encoded]:
+    return [e for e in encoded if e is not None]
 
 
 def finetune(
@@ -90,8 +96,11 @@ def finetune(
     data = fingerprint(examples)
     stamp = _stamp(task, data, settings)
     model, tokenizer, device = _load(model_dir, settings)
-    train = [encode(tokenizer, e, settings.max_length) for e in train_set]
-    valid = [encode(tokenizer, e, settings.max_length) for e in held_out]
+    train = fitting(encode(tokenizer, e, settings.max_length) for e in train_set)
+    valid = fitting(encode(tokenizer, e, settings.max_length) for e in held_out)
+    too_long = len(train_set) + len(held_out) - len(train) - len(valid)
+    if not train or not valid:
+        raise DataError(f"every example of a split is over {settings.max_length} tokens")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
@@ -147,6 +156,7 @@ def finetune(
         adapter=str(adapter_dir),
         examples_train=len(train),
         examples_validation=len(valid),
+        examples_too_long=too_long,
         steps=int(state["step"]),
         resumed_from_step=resumed_from,
         stopped_early=stopped_early,

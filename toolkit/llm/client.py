@@ -99,6 +99,16 @@ class ModelClient:
             model = model.bind(json_schema=json_schema)
         return Structured(model, schema, self.settings.structured_retries)
 
+    def serves(self, adapter: str) -> bool:
+        """Whether requests for `adapter` get it (else they fall back to the base model)."""
+        if not self.settings.llm_adapters:
+            return False
+        if self._remote is not None:
+            return adapter in {m["id"] for m in self._remote.served()}
+        from pitchcraft.llm.local import find_adapters
+
+        return adapter in find_adapters(self.settings.adapters_dir)
+
     def ping(self) -> str:
         """Raises when the model cannot serve; returns what answers."""
         if self._remote is not None:

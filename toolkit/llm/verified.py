@@ -56,7 +56,7 @@ class Drafted(Generic[T]):
         return len(self.refusals) + (self.value is not None)
 
 
-def first_passing(
+def checked_drafts(
     client: ModelClient,
     schema: type[T],
     prompt: Prompt,
@@ -66,14 +66,16 @@ def first_passing(
     max_tokens: int,
     drafts: int = 1,
     temperature: float = 0.7,
-) -> Drafted[T]:
-    """Up to `drafts` drafts of `schema` for `prompt`, checked in order. ModelUnavailable
-    propagates; a reply that does not fit the schema is a refused draft."""
+    greedy_first: bool = True,
+) -> list[tuple[T | None, list[str]]]:
+    """Every draft asked for, in order, with its problems (empty: it passes; a reply that
+    does not fit the schema is None with its problem). Draft 1 is greedy when
+    `greedy_first`, the others sampled. ModelUnavailable propagates."""
     greedy = client.structured(schema, adapter, max_tokens)
     sampled = client.structured(schema, adapter, max_tokens, temperature=temperature)
 
     def ask(n: int) -> T | str:
-        model = greedy if n == 0 else sampled
+        model = greedy if n == 0 and greedy_first else sampled
         try:
             return model.invoke(prompt)
         except StructuredOutputError as err:
@@ -89,12 +91,40 @@ def first_passing(
                 for n in range(drafts)
             ]
             outcomes = [f.result() for f in futures]
+    return [
+        (None, [o]) if isinstance(o, str) else (o, list(check(o)))  # type: ignore[misc]
+        for o in outcomes
+    ]
+
+
+def first_passing(
+    client: ModelClient,
+    schema: type[T],
+    prompt: Prompt,
+    check: Check[T],
+    *,
+    adapter: str | None,
+    max_tokens: int,
+    drafts: int = 1,
+    temperature: float = 0.7,
+) -> Drafted[T]:
+    """Up to `drafts` drafts of `schema` for `prompt`, checked in order. ModelUnavailable
+    propagates; a reply that does not fit the schema is a refused draft."""
+    checked = checked_drafts(
+        client,
+        schema,
+        prompt,
+        check,
+        adapter=adapter,
+        max_tokens=max_tokens,
+        drafts=drafts,
+        temperature=temperature,
+    )
     result: Drafted[T] = Drafted(None, None)
-    result.candidates = [None if isinstance(o, str) else o for o in outcomes]
-    for n, outcome in enumerate(outcomes, 1):
-        problems = [outcome] if isinstance(outcome, str) else list(check(outcome))
+    result.candidates = [value for value, _ in checked]
+    for n, (value, problems) in enumerate(checked, 1):
         if not problems:
-            result.value, result.draft = outcome, n  # type: ignore[assignment]
+            result.value, result.draft = value, n
             return result
         result.refusals.append(problems)
     return result

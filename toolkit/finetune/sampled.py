@@ -1,0 +1,87 @@
+"""Rejection-sampling fine-tuning data: the model drafts replies to training-split inputs,
+the plugin's own check accepts or refuses each, and the accepted ones become the targets
+(`pitchcraft finetune prepare TASK --from-model`).
+
+Each input gets `drafts` drafts (the greedy one, then sampled ones); a refused draft that the
+plugin's small repair makes acceptable counts as accepted (its repaired form is the target);
+at most `keep` distinct accepted drafts of one input are kept, so inputs the model finds easy
+do not crowd out the others. Drafting with the task's adapter (a later round) needs that
+adapter served.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from pitchcraft.context import Context
+from pitchcraft.finetune.data import Example
+from pitchcraft.finetune.sets import DraftInput, SampledFigures, structured_example
+from pitchcraft.llm.verified import checked_drafts
+
+CHUNK = 8  # inputs per progress step; each is `drafts` requests in flight
+
+
+def refusal_kind(problem: str) -> str:
+    """'unsupported: "It costs $5"' -> 'unsupported' (the part before a quote or colon)."""
+    return problem.split(":", 1)[0].split("'", 1)[0].split('"', 1)[0].strip()[:60]
+
+
+def sample_examples(
+    ctx: Context,
+    inputs: Sequence[DraftInput],
+    *,
+    adapter: str | None,
+    drafts: int,
+    temperature: float,
+    keep: int = 2,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Example], SampledFigures]:
+    """The accepted drafts as training examples, and how the drafts fared."""
+
+    def draft(item: DraftInput) -> list[tuple[object, list[str]]]:
+        return checked_drafts(  # type: ignore[return-value]
+            ctx.llm,
+            item.schema,
+            item.prompt,
+            item.check,
+            adapter=adapter,
+            max_tokens=item.max_tokens,
+            drafts=drafts,
+            temperature=temperature,
+        )
+
+    examples: list[Example] = []
+    refusals: Counter[str] = Counter()
+    accepted_inputs = accepted_drafts = repaired = 0
+    for start in range(0, len(inputs), CHUNK):
+        chunk = inputs[start : start + CHUNK]
+        for item, checked in zip(chunk, ctx.parallel(draft, chunk, CHUNK), strict=True):
+            kept: dict[str, Example] = {}
+            for value, problems in checked:
+                if problems:
+                    refusals.update({refusal_kind(p) for p in problems})
+                    value = item.fix(value) if item.fix and value is not None else None
+                    if value is None:
+                        continue
+                    repaired += 1
+                accepted_drafts += 1
+                key = value.model_dump_json()  # type: ignore[attr-defined]
+                if key not in kept and len(kept) < keep:
+                    kept[key] = structured_example(item.schema, item.prompt, value)  # type: ignore[arg-type]
+            accepted_inputs += bool(kept)
+            examples += kept.values()
+        if on_progress:
+            on_progress(min(start + CHUNK, len(inputs)), len(inputs))
+    figures = SampledFigures(
+        model=adapter or "base",
+        drafts_per_input=drafts,
+        temperature=temperature,
+        inputs=len(inputs),
+        inputs_accepted=accepted_inputs,
+        drafts=len(inputs) * drafts,
+        drafts_accepted=accepted_drafts,
+        drafts_repaired=repaired,
+        refusals=dict(refusals.most_common(8)),
+    )
+    return examples, figures
