@@ -13,6 +13,7 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a demo
@@ -167,16 +168,15 @@ class DemoApp:
         """Stream the router's events into the last chat bubble: route, steps, answer."""
         session_id = session_id or uuid.uuid4().hex[:16]
         history = [*(history or []), {"role": "user", "content": message}]
-        progress: list[str] = []
-        answer = "_thinking …_"
+        bubble = Bubble()
 
-        def bubble() -> list[dict[str, Any]]:
-            return [*history, {"role": "assistant", "content": "\n\n".join([*progress, answer])}]
+        def shown() -> list[dict[str, Any]]:
+            return [*history, {"role": "assistant", "content": bubble.text()}]
 
-        yield "", bubble(), session_id
+        yield "", shown(), session_id
         async for event in self.router.astream(message, session_id):
-            progress, answer = chat_progress(event, progress, answer)
-            yield "", bubble(), session_id
+            bubble.hear(event)
+            yield "", shown(), session_id
 
     # -- plugin and chain tabs ---------------------------------------------------------------
 
@@ -291,21 +291,37 @@ def step_plugin(chain: Chain, step: str | None) -> str:
     return next((s.plugin for s in chain.spec.steps if s.id == step), "")
 
 
-def chat_progress(event: ChatEvent, progress: list[str], answer: str) -> tuple[list[str], str]:
-    """The chat bubble's progress lines and answer after one router event."""
-    if event.event == "route" and event.route is not None:
-        route = event.route
-        return [*progress, f"_→ {route.kind} **{route.name}** (chosen by {route.by})_"], answer
-    if event.event == "step_start":
-        return [*progress, f"_… step {event.step}_"], answer
-    if event.event == "step_end":
-        return [*progress[:-1], f"_✓ step {event.step}: {event.status}_"], answer
-    if event.event == "draft":  # replaced by the reply, which may correct it
-        quoted = "\n".join(f"> {line}" for line in (event.text or "").splitlines())
-        return progress, f"_writing …_\n\n{quoted}"
-    if event.event == "error":
-        return progress, f"**Error:** {event.text}"
-    return progress, event.text or ""
+@dataclass
+class Bubble:
+    """The chat bubble while an answer comes in: route and steps, then results known before
+    the model writes (a preview), the model's draft under them, and at last the reply."""
+
+    progress: list[str] = field(default_factory=list)
+    preview: str = ""
+    answer: str = "_thinking …_"
+
+    def text(self) -> str:
+        return "\n\n".join([*self.progress, self.answer])
+
+    def hear(self, event: ChatEvent) -> None:
+        if event.event == "route" and event.route is not None:
+            route = event.route
+            self.progress.append(f"_→ {route.kind} **{route.name}** (chosen by {route.by})_")
+        elif event.event == "step_start":
+            self.progress.append(f"_… step {event.step}_")
+        elif event.event == "step_end":
+            self.progress[-1:] = [f"_✓ step {event.step}: {event.status}_"]
+        elif event.event == "preview":  # replaced by the reply
+            self.preview = event.text or ""
+            self.answer = f"{self.preview}\n\n_writing …_"
+        elif event.event == "draft":  # replaced by the reply, which may correct it
+            quoted = "\n".join(f"> {line}" for line in (event.text or "").splitlines())
+            lead = f"{self.preview}\n\n" if self.preview else ""
+            self.answer = f"{lead}_writing …_\n\n{quoted}"
+        elif event.event == "error":
+            self.answer = f"**Error:** {event.text}"
+        else:
+            self.answer = event.text or ""
 
 
 def error_text(err: PitchcraftError) -> str:

@@ -44,6 +44,7 @@ def demo_url(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env = shop_env(demo_store, work)
     options = json.loads(env["PITCHCRAFT_PLUGIN_OPTIONS"])
     options["support"]["use_model"] = True
+    options["recommender"]["use_model"] = True
     env["PITCHCRAFT_PLUGIN_OPTIONS"] = json.dumps(options)
     port = free_port()
     log = work / "demo.log"
@@ -129,6 +130,37 @@ def test_chat_message_reaches_a_plugin_and_the_answer_streams_in(page: Any) -> N
     assert "→ plugin support" in final and "30" in final
     assert "returns" in final  # the cited policy
     shot(page, "02-chat")
+
+
+def test_recommended_products_appear_before_the_model_writes_their_reasons(page: Any) -> None:
+    """Time to first result: the products are listed (with their prices) once ranked; the
+    model's reasons follow."""
+    page.get_by_role("tab", name="Chat").click()
+    need = "推荐一款运动相机，500美元以内"
+    page.fill("#chat-input textarea", need)
+    started = time.monotonic()
+    page.keyboard.press("Enter")
+    first = complete = None
+    states: list[str] = []
+    deadline = started + MODEL_WAIT_MS / 1000
+    while time.monotonic() < deadline and complete is None:
+        text = page.locator("#chatbot").inner_text().split(need)[-1]  # this answer only
+        if not states or states[-1] != text:
+            states.append(text)
+        if first is None and "USD" in text:  # a product and its price
+            first = time.monotonic() - started
+        if first is not None and "writing" not in text and "thinking" not in text:
+            complete = time.monotonic() - started
+        time.sleep(0.05)
+    assert first is not None and complete is not None, states
+    (ARTIFACTS / "time-to-first-result.txt").write_text(
+        f"recommendation: first result {first:.2f} s, complete answer {complete:.2f} s\n"
+    )
+    listed = next(s for s in states if "USD" in s)
+    assert "writing …" in listed  # the list came while the reasons were being written
+    assert first < 5.0 and first < complete / 2, (first, complete)
+    assert "—" in states[-1]  # each product now has its reason
+    shot(page, "02b-recommendation")
 
 
 def test_plugin_tab_runs_its_form_and_draws_charts(page: Any) -> None:

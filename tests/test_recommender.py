@@ -74,6 +74,23 @@ def test_chinese_need_finds_relevant_products(shop: Path) -> None:
     assert all("运动相机" in item.reason for item in result.items)
 
 
+def test_the_products_are_shown_before_their_reasons(shop: Path) -> None:
+    from pitchcraft import early
+
+    shown: list[str] = []
+    with early.listening(shown.append):
+        result = PLUGIN.invoke({"need": "运动相机", "k": 3}, context(shop))
+    assert len(shown) == 1  # once, as soon as the ranking is known
+    for rank, item in enumerate(result.items, 1):
+        assert f"{rank}. **{item.title}**" in shown[0]
+        assert item.reason and item.reason not in shown[0]
+    quiet = PLUGIN.invoke({"need": "运动相机", "k": 3, "reasons": False}, context(shop))
+    assert quiet.items  # without reasons there is nothing to wait for: no preview
+    with early.listening(shown.append):
+        PLUGIN.invoke({"need": "运动相机", "k": 3, "reasons": False}, context(shop))
+    assert len(shown) == 1
+
+
 def test_price_in_the_need_becomes_a_filter(shop: Path) -> None:
     ctx = context(shop)
     result = PLUGIN.invoke({"need": "wireless headphones under $100", "k": 4}, ctx)

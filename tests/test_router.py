@@ -188,3 +188,27 @@ def test_generations_written_at_once_share_the_draft() -> None:
     events = collect(with_drafts(writer(pieces, pause_s=0.05, copies=2), "s"))
     last = [e.text for e in events if e.event == "draft"][-1]
     assert sorted(last.split("\n\n")) == ["0xy", "1xy"]
+
+
+def test_results_shown_early_arrive_as_previews_before_the_reply() -> None:
+    from pitchcraft import early
+
+    rendered: list[str] = []
+
+    def render() -> str:
+        rendered.append("x")
+        return "1. **Camera**"
+
+    early.show(render)  # nobody listens: nothing is rendered
+    assert rendered == []
+
+    async def events() -> Any:
+        await asyncio.to_thread(early.show, render)
+        await asyncio.to_thread(early.show, lambda: 1 / 0)  # a failing preview is not fatal
+        yield ChatEvent(event="reply", session_id="s", text="1. **Camera** — a reason")
+
+    seen = collect(with_drafts(events(), "s"))
+    assert [(e.event, e.text) for e in seen] == [
+        ("preview", "1. **Camera**"),
+        ("reply", "1. **Camera** — a reason"),
+    ]

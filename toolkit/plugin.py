@@ -142,6 +142,13 @@ class Plugin(ABC, Generic[InT, OutT]):
         """The result as a short chat answer (Markdown)."""
         return "```json\n" + result.model_dump_json(indent=2) + "\n```"
 
+    def show_early(self, partial: OutT) -> None:
+        """Show a chat what is known before the model writes its part (products before their
+        reasons, say): `partial` as chat_reply renders it, only when a chat listens."""
+        from pitchcraft import early
+
+        early.show(lambda: self.chat_reply(partial))
+
     def charts(self, results: Sequence[OutT], ctx: Context) -> list[Chart]:
         """Charts of one or several results, for surfaces that draw (the demo); none by
         default."""

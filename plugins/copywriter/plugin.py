@@ -103,7 +103,15 @@ class Copywriter(Plugin[CopyRequest, CopyResult]):
             brand.dont_words if brand else [],
         )
         angles = list(angle_table(ctx).items())
-        writer = VariantWriter(req, cc, ctx)
+
+        def show_done(done: list[CopyVariant]) -> None:  # each variant as soon as it is written
+            self.show_early(
+                CopyResult(
+                    product_id=product.id, channel=channel.key, language=language, variants=done
+                )
+            )
+
+        writer = VariantWriter(req, cc, ctx, on_done=show_done)
         variants = writer.write_many(angles[: req.variants])
         kept, removed = drop_near_duplicates(variants, ctx)
         spare = angles[req.variants :]

@@ -4,6 +4,8 @@ judge, the model rewrites what only it can fix, the deterministic repair does th
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
@@ -74,8 +76,18 @@ def check_context(
 class VariantWriter:
     """Drafts, checks, rewrites and repairs the variants of one request."""
 
-    def __init__(self, req: CopyRequest, cc: CheckContext, ctx: Context) -> None:
+    def __init__(
+        self,
+        req: CopyRequest,
+        cc: CheckContext,
+        ctx: Context,
+        on_done: Callable[[list[CopyVariant]], None] | None = None,
+    ) -> None:
+        """`on_done` hears the variants finished so far, each time one is."""
         self.req, self.cc, self.ctx = req, cc, ctx
+        self.on_done = on_done
+        self._done: list[CopyVariant] = []
+        self._lock = threading.Lock()
         channel, lang = cc.channel, cc.language
         self.model = ctx.llm.structured(channel.reply_model(), "copy", channel.max_tokens)
         brand = req.brand_profile
@@ -98,7 +110,16 @@ class VariantWriter:
     def write_many(self, angles: list[tuple[str, dict[str, str]]]) -> list[CopyVariant]:
         if not angles:
             return []
-        return self.ctx.parallel(self.write, angles, workers=len(angles))
+        return self.ctx.parallel(self._write_and_tell, angles, workers=len(angles))
+
+    def _write_and_tell(self, angle: tuple[str, dict[str, str]]) -> CopyVariant:
+        variant = self.write(angle)
+        with self._lock:
+            self._done.append(variant)
+            done = list(self._done)
+        if self.on_done is not None:
+            self.on_done(done)
+        return variant
 
     def messages(self, wording: dict[str, str]) -> list[BaseMessage]:
         """The chat asking for one variant from an angle (its wording per language)."""

@@ -191,9 +191,8 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         )
         if not cands.ids:
             notes.append("no product passes the filters")
-        items = self.explain(picks, req, history, language, opts, ctx)
-        return RecommendResult(
-            items=items,
+        result = RecommendResult(
+            items=[listed(p) for p in picks],
             language=language,
             known_user=known_user,
             history_used=[p.id for p in history],
@@ -201,6 +200,10 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             fitted_model=describe(model),
             notes=notes,
         )
+        if req.reasons and picks:
+            self.show_early(result)  # the products now, their reasons as they are written
+            result.items = self.explain(picks, result.items, req, history, language, opts, ctx)
+        return result
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -345,49 +348,60 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
     def explain(
         self,
         picks: list[Pick],
+        items: list[Recommendation],
         req: RecommendRequest,
         history: list[Product],
         language: Language,
         opts: RecommenderOptions,
         ctx: Context,
     ) -> list[Recommendation]:
-        outcomes: list[ReasonOutcome | None] = [None] * len(picks)
-        if req.reasons and picks:
-            lexicon = ctx.shared("copywriter.lexicon", lambda: load_lexicon(ctx.settings))
-            brands = sorted({p.product.brand for p in picks if p.product.brand})
+        """`items` with their reasons."""
+        lexicon = ctx.shared("copywriter.lexicon", lambda: load_lexicon(ctx.settings))
+        brands = sorted({p.product.brand for p in picks if p.product.brand})
 
-            def reason(pick: Pick) -> ReasonOutcome:
-                facts = ReasonFacts(pick.product, pick.because_of, req.need.strip())
-                return write_reason(
-                    facts,
-                    language,
-                    ctx,
-                    lexicon,
-                    brands,
-                    opts.reason_retries,
-                    opts.use_model,
-                    drafts=opts.drafts,
-                    temperature=opts.draft_temperature,
-                )
-
-            outcomes = ctx.parallel(reason, picks)
-        return [
-            Recommendation(
-                product_id=p.product.id,
-                title=p.product.title,
-                category=p.product.category,
-                price=p.product.price,
-                currency=p.product.currency,
-                score=p.score,
-                signals=p.signals,
-                because_of=[h.id for h in p.because_of],
-                reason=o.text if o else "",
-                reason_by=o.by if o else "none",
-                reason_draft=o.draft if o else None,
-                reason_problems=o.problems if o else [],
+        def reason(pick: Pick) -> ReasonOutcome:
+            facts = ReasonFacts(pick.product, pick.because_of, req.need.strip())
+            return write_reason(
+                facts,
+                language,
+                ctx,
+                lexicon,
+                brands,
+                opts.reason_retries,
+                opts.use_model,
+                drafts=opts.drafts,
+                temperature=opts.draft_temperature,
             )
-            for p, o in zip(picks, outcomes, strict=True)
+
+        outcomes = ctx.parallel(reason, picks)
+        return [
+            item.model_copy(
+                update={
+                    "reason": o.text,
+                    "reason_by": o.by,
+                    "reason_draft": o.draft,
+                    "reason_problems": o.problems,
+                }
+            )
+            for item, o in zip(items, outcomes, strict=True)
         ]
+
+
+def listed(pick: Pick) -> Recommendation:
+    """A pick as a recommendation, before any reason is written."""
+    p = pick.product
+    return Recommendation(
+        product_id=p.id,
+        title=p.title,
+        category=p.category,
+        price=p.price,
+        currency=p.currency,
+        score=pick.score,
+        signals=pick.signals,
+        because_of=[h.id for h in pick.because_of],
+        reason="",
+        reason_by="none",
+    )
 
 
 def root(product: Product) -> str:

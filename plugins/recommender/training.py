@@ -21,17 +21,23 @@ from collections.abc import Iterator
 
 from pitchcraft.context import Context
 from pitchcraft.finetune.data import Example
-from pitchcraft.finetune.sets import TrainingSet, in_training_split, structured_example
+from pitchcraft.finetune.sets import (
+    DraftInput,
+    TrainingSet,
+    in_training_split,
+    structured_example,
+)
 from pitchcraft.llm.structured import json_safe_quotes
 from pitchcraft.plugins.recommender.reasons import (
     MAX_CHARS,
+    MAX_TOKENS,
     DraftReason,
     ReasonFacts,
     price_text,
     reason_problems,
     reason_prompt,
 )
-from pitchcraft.store.schema import Product
+from pitchcraft.store.schema import Language, Product
 from pitchcraft.text.terms import load_lexicon
 
 ORIGIN = (__doc__ or "").split("\n", 2)[2].strip()
@@ -138,31 +144,43 @@ def compose(facts: ReasonFacts, language: str, rng: random.Random) -> str:
     return json_safe_quotes(text)  # copied from the prompt, which shows quotes so
 
 
-def reason_examples(ctx: Context, count: int, seed: int) -> Iterator[Example]:
+def training_products() -> list[Product]:
     from pitchcraft.data import demo_shop
 
-    rng = random.Random(seed)
-    lexicon = load_lexicon(ctx.settings)
-    products = [p for p in demo_shop.load_products() if in_training_half(p) and p.category in NOUNS]
-    brands = sorted({p.brand for p in products if p.brand})
+    return [p for p in demo_shop.load_products() if in_training_half(p) and p.category in NOUNS]
+
+
+def reason_cases(
+    rng: random.Random, products: list[Product]
+) -> Iterator[tuple[ReasonFacts, Language]]:
+    """Endless (facts, reason language) of the training half, as the plugin meets them."""
     by_language = {
         lang: [p for p in products if p.language == lang and first_clause(p)]
         for lang in ("zh", "en")
     }
-    seen: set[str] = set()
-    made, tries = 0, 0
-    while made < count and tries < count * 20:
-        tries += 1
-        language = "zh" if rng.random() < ZH_SHARE else "en"
+    while True:
+        language: Language = "zh" if rng.random() < ZH_SHARE else "en"
         other = "en" if language == "zh" else "zh"
         listing = other if rng.random() < CROSS_LANGUAGE[language] else language
         product = rng.choice(by_language[listing])
         same_shelf = [p for p in products if p.category == product.category and p != product]
         if same_shelf and rng.random() < 0.5:
-            facts = ReasonFacts(product, history=[rng.choice(same_shelf)])
+            yield ReasonFacts(product, history=[rng.choice(same_shelf)]), language
         else:
             noun = NOUNS[product.category][language == "zh"]
-            facts = ReasonFacts(product, need=rng.choice(NEEDS[language]).format(noun=noun))
+            yield ReasonFacts(product, need=rng.choice(NEEDS[language]).format(noun=noun)), language
+
+
+def reason_examples(ctx: Context, count: int, seed: int) -> Iterator[Example]:
+    rng = random.Random(seed)  # one generator for the cases and the wordings
+    lexicon = load_lexicon(ctx.settings)
+    products = training_products()
+    brands = sorted({p.brand for p in products if p.brand})
+    seen: set[str] = set()
+    made = 0
+    for tries, (facts, language) in enumerate(reason_cases(rng, products)):
+        if made >= count or tries >= count * 20:
+            return
         text = compose(facts, language, rng)
         if len(text) > MAX_CHARS or text in seen:
             continue
@@ -174,4 +192,33 @@ def reason_examples(ctx: Context, count: int, seed: int) -> Iterator[Example]:
         yield structured_example(DraftReason, prompt, DraftReason(reason=text))
 
 
-GROUNDED_REASONS = TrainingSet(task="reasons", origin=ORIGIN, build=reason_examples)
+def reason_inputs(ctx: Context, count: int, seed: int) -> Iterator[DraftInput]:
+    """The same prompts, for the model to draft reasons to (`prepare --from-model`)."""
+    lexicon = load_lexicon(ctx.settings)
+    products = training_products()
+    brands = sorted({p.brand for p in products if p.brand})
+    seen: set[str] = set()
+    for tries, (facts, language) in enumerate(reason_cases(random.Random(seed), products)):
+        if len(seen) >= count or tries >= count * 20:
+            return
+        prompt = reason_prompt(facts, language, ctx)
+        if prompt in seen:
+            continue
+        seen.add(prompt)
+        yield DraftInput(
+            schema=DraftReason,
+            prompt=prompt,
+            check=lambda d, f=facts, lang=language: reason_problems(
+                d.reason, f, lang, lexicon, brands
+            ),
+            max_tokens=MAX_TOKENS,
+        )
+
+
+GROUNDED_REASONS = TrainingSet(
+    task="reasons",
+    origin=ORIGIN,
+    build=reason_examples,
+    inputs=reason_inputs,
+    accepts="pass the recommender's grounding check and length limit",
+)

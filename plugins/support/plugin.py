@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from pitchcraft import early
 from pitchcraft.context import Context
 from pitchcraft.errors import PluginNotFound
 from pitchcraft.outcomes import OutcomeLabel
@@ -116,7 +117,7 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
 
     def chat_reply(self, result: SupportReply) -> str:
         lines = [result.reply]
-        lines += [f"> [{c.source_id}] {c.quote}" for c in result.citations]
+        lines += quoted_lines((c.source_id, c.quote) for c in result.citations)
         if result.answered_by == "model":
             lines.append("_written by the model, checked against the sources_")
         if result.ticket is not None:
@@ -268,6 +269,8 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
     text, draft = None, None
     if options.use_model:
         sources = ranked[:MODEL_SOURCES]
+        best = evidence.answer_sentences(ranked)  # shown now; the model's words replace them
+        early.show(lambda: "\n\n".join(quoted_lines((s.source_id, s.text) for s in best)))
         drafted = model_answer(
             query,
             memory.summary(),
@@ -302,6 +305,11 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
         refused=refused,
         draft=draft,
     )
+
+
+def quoted_lines(quotes: Iterable[tuple[str, str]]) -> list[str]:
+    """(source id, sentence) pairs as chat quotes."""
+    return [f"> [{source}] {quote}" for source, quote in quotes]
 
 
 def citations(sentences: list[evidence.Sentence]) -> list[Citation]:

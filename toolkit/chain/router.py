@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
+from pitchcraft import early
 from pitchcraft.chain.runner import ChainLibrary
 from pitchcraft.errors import PitchcraftError
 from pitchcraft.llm.drafts import listening, readable
@@ -47,15 +48,17 @@ class Route(BaseModel):
 
 
 class ChatEvent(BaseModel):
-    event: Literal["route", "step_start", "step_end", "draft", "reply", "error"]
+    event: Literal["route", "step_start", "step_end", "preview", "draft", "reply", "error"]
     session_id: str
     route: Route | None = None
     step: str | None = None
     status: str | None = None
     text: str | None = Field(
         default=None,
-        description="reply: the answer (Markdown); error: what went wrong; draft: the model's "
-        "text so far, unchecked (the plugin may still correct or refuse it).",
+        description="reply: the answer (Markdown); error: what went wrong; preview: the result "
+        "as far as it is known before the model writes (products before their reasons, "
+        "sources before the answer), replaced by the reply; draft: the model's text so far, "
+        "unchecked (the plugin may still correct or refuse it).",
     )
     result: dict[str, Any] | None = None
 
@@ -293,9 +296,9 @@ class ChatRouter:
 
 
 async def with_drafts(events: AsyncIterator[ChatEvent], session: str) -> AsyncIterator[ChatEvent]:
-    """`events`, with `draft` events merged in while the model writes: the text so far of its
-    latest MAX_DRAFTS generations (only the newest draft, when several arrive between two
-    reads)."""
+    """`events`, with `preview` events merged in as a plugin shows results early, and `draft`
+    events while the model writes: the text so far of its latest MAX_DRAFTS generations (only
+    the newest draft, when several arrive between two reads; every preview)."""
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[object] = asyncio.Queue()
 
@@ -313,9 +316,13 @@ async def with_drafts(events: AsyncIterator[ChatEvent], session: str) -> AsyncIt
         draft = ChatEvent(event="draft", session_id=session, text=text)
         loop.call_soon_threadsafe(inbox.put_nowait, draft)
 
+    def shown_early(markdown: str) -> None:  # on a plugin thread
+        preview = ChatEvent(event="preview", session_id=session, text=markdown)
+        loop.call_soon_threadsafe(inbox.put_nowait, preview)
+
     async def pump() -> None:
         try:
-            with listening(heard):
+            with listening(heard), early.listening(shown_early):
                 async for event in events:
                     inbox.put_nowait(event)
         except Exception as err:  # raised again by the reader
