@@ -50,6 +50,15 @@ def test_grounding_names_each_unsupported_claim() -> None:
     assert [why for _, why in yuan] == ["price '129.95元': the product is priced in USD, not CNY"]
 
 
+def test_links_must_come_from_the_facts() -> None:
+    invented = grounding_problems(
+        "Shop now at https://www.example.com/your-ad", Facts(SPEAKER), LEXICON
+    )
+    assert [span for span, _ in invented] == ["https://www.example.com/your-ad"]
+    shop = SPEAKER.model_copy(update={"description": "Order at jbl.com."})
+    assert grounding_problems("Order at jbl.com.", Facts(shop), LEXICON) == []
+
+
 def test_users_extend_the_spec_terms(tmp_path: Path) -> None:
     (tmp_path / "text").mkdir()
     (tmp_path / "text" / "spec_terms.yaml").write_text("glow: [glow-in-the-dark, 夜光]\n")

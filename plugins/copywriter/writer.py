@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import BaseModel
 
 from pitchcraft.context import Context
-from pitchcraft.llm.structured import StructuredOutputError
+from pitchcraft.llm.structured import StructuredOutputError, json_safe_quotes
 from pitchcraft.llm.verified import first_passing
 from pitchcraft.plugins.copywriter.channels import DATA, Channel, load_channels, localized
 from pitchcraft.plugins.copywriter.checks import (
@@ -220,7 +220,7 @@ def facts_text(product: Product) -> str:
     if product.description:
         lines.append(f"description: {product.description[:1500]}")
     lines += [f"{k}: {v}" for k, v in fact_attributes(product).items()]
-    return "\n".join(lines)
+    return json_safe_quotes("\n".join(lines))  # 55" copied unescaped would end the string
 
 
 def dump(parts: Parts) -> str:

@@ -269,8 +269,8 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
     text, draft = None, None
     if options.use_model:
         sources = ranked[:MODEL_SOURCES]
-        best = evidence.answer_sentences(ranked)  # shown now; the model's words replace them
-        early.show(lambda: "\n\n".join(quoted_lines((s.source_id, s.text) for s in best)))
+        found_first = evidence.answer_sentences(ranked)  # shown now; the model's words follow
+        early.show(lambda: "\n\n".join(quoted_lines((s.source_id, s.text) for s in found_first)))
         drafted = model_answer(
             query,
             memory.summary(),

@@ -53,6 +53,9 @@ PRODUCT_QUESTIONS: dict[Language, list[str]] = {
         "{name}是哪个牌子的？",
         "介绍一下{name}。",
         "{name}怎么样？",
+        "{name}卖多少钱？",
+        "{name}还有库存吗？",
+        "请问{name}是什么品牌？",
     ],
 }
 POLICY_QUESTIONS: dict[Language, list[str]] = {
@@ -61,14 +64,21 @@ POLICY_QUESTIONS: dict[Language, list[str]] = {
         "Can you explain {heading}?",
         "I have a question about {heading}.",
         "Tell me about {heading}.",
+        "How does {heading} work at your shop?",
+        "What should I know about {heading}?",
     ],
     "zh": [
         "关于{heading}有什么规定？",
         "请介绍一下{heading}。",
         "想问一下{heading}的情况。",
+        "{heading}是怎样的？",
+        "能说说{heading}吗？",
+        "{heading}方面有什么要注意的？",
     ],
 }
 NAME_WORDS = 6  # an English product is named by the start of its title
+ZH_SHARE = 0.5
+PRODUCT_SHARE = {"en": 0.6, "zh": 0.3}  # the shop lists few Chinese products
 
 
 def in_training_half(product: Product) -> bool:
@@ -96,20 +106,25 @@ def policy_headings() -> list[tuple[str, Language]]:
 
 
 def questions(count: int, seed: int) -> Iterator[tuple[str, Language]]:
-    """Half product questions, half policy questions, no question twice."""
+    """Half Chinese, half English (the shop lists few Chinese products, so most Chinese
+    questions are about its policies); half product questions where the language has
+    products; no question twice."""
     from pitchcraft.data import demo_shop
 
     rng = random.Random(seed)
-    products = [p for p in demo_shop.load_products() if in_training_half(p)]
+    trained = [p for p in demo_shop.load_products() if in_training_half(p)]
+    products = {lang: [p for p in trained if p.language == lang] for lang in ("zh", "en")}
     headings = policy_headings()
     seen: set[str] = set()
     tries = 0
     while len(seen) < count and tries < count * 20:
         tries += 1
-        if rng.random() < 0.5:
-            question, language = product_question(rng.choice(products), rng)
+        language: Language = "zh" if rng.random() < ZH_SHARE else "en"
+        share = PRODUCT_SHARE[language]
+        if rng.random() < share:
+            question, _ = product_question(rng.choice(products[language]), rng)
         else:
-            heading, language = rng.choice(headings)
+            heading = rng.choice([h for h, lang in headings if lang == language])
             question = rng.choice(POLICY_QUESTIONS[language]).format(heading=heading)
         if question not in seen:
             seen.add(question)

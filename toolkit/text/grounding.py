@@ -148,6 +148,9 @@ class Facts:
         return None
 
 
+LINK = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|cn|io)\b\S*", re.I)
+
+
 def grounding_problems(text: str, facts: Facts, lexicon: Lexicon) -> list[tuple[str, str]]:
     """(offending span, why) for each unsupported number, price or specification."""
     problems: list[tuple[str, str]] = []
@@ -166,6 +169,9 @@ def grounding_problems(text: str, facts: Facts, lexicon: Lexicon) -> list[tuple[
             )
         elif not n.chinese and not in_money and not facts.supports_number(n.token, n.values):
             problems.append((n.token, f"number {n.token!r} is not in the product facts"))
+    for link in LINK.findall(text):  # a small model fills in placeholder addresses
+        if link.lower().rstrip(".,;:!?)") not in facts.lower:
+            problems.append((link, f"link {link!r} is not in the product facts"))
     fact_specs = facts.spec_groups(lexicon)
     for group, word in lexicon.mentioned(text).items():
         if group not in fact_specs:
