@@ -44,16 +44,21 @@ def assert_honest(result: CopyResult, product: Product, ctx: Context) -> None:
 
 
 def test_chinese_taobao_titles_for_a_demo_product(ctx: Context) -> None:
+    from pitchcraft import early
+
     product = PRODUCTS[ZH_BATTERY]
-    result = Copywriter().invoke(
-        {
-            "product": product.model_dump(),
-            "channel": "taobao_title",
-            "variants": 2,
-            "keywords": ["金霸王"],
-        },
-        ctx,
-    )
+    shown: list[str] = []
+    with early.listening(shown.append):  # a chat sees each variant as soon as it is done
+        result = Copywriter().invoke(
+            {
+                "product": product.model_dump(),
+                "channel": "taobao_title",
+                "variants": 2,
+                "keywords": ["金霸王"],
+            },
+            ctx,
+        )
+    assert len(shown) >= 2 and all(v.text in shown[-1] for v in result.variants)
     assert result.language == "zh" and result.channel == "taobao_title"
     assert 1 <= len(result.variants) <= 2
     for variant in result.variants:

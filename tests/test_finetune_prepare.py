@@ -136,6 +136,7 @@ def test_prepare_from_model_keeps_only_drafts_the_check_accepts(
     monkeypatch.setenv("PITCHCRAFT_CACHE_DIR", str(MODEL_CACHE))
     out = tmp_path / "support.jsonl"
     args = ["finetune", "prepare", "support", "--from-model", "--examples", "4", "--drafts", "3"]
+    args += ["--adapter", "base"]
     done = CliRunner().invoke(app, [*args, "--seed", "5", "--output", str(out)])
     meta = json.loads(out.with_suffix(".json").read_text()) if out.exists() else {}
     if done.exit_code != 0:  # no draft of four inputs passed: said, not a stack trace

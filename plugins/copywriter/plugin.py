@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pitchcraft import early
 from pitchcraft.context import Context
 from pitchcraft.errors import InputError
 from pitchcraft.outcomes import OutcomeLabel
@@ -105,10 +106,9 @@ class Copywriter(Plugin[CopyRequest, CopyResult]):
         angles = list(angle_table(ctx).items())
 
         def show_done(done: list[CopyVariant]) -> None:  # each variant as soon as it is written
-            self.show_early(
-                CopyResult(
-                    product_id=product.id, channel=channel.key, language=language, variants=done
-                )
+            partial = {"product_id": product.id, "channel": channel.key, "language": language}
+            early.show(
+                lambda: self.chat_reply(CopyResult(**partial, variants=done, duplicates_removed=0))
             )
 
         writer = VariantWriter(req, cc, ctx, on_done=show_done)

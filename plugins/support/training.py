@@ -1,11 +1,11 @@
 """Fine-tuning inputs for the `support` adapter: the answer prompt the responder sends, for
 questions about the demo shop, with the sources it retrieves for them.
 
-Inputs: questions about products of half the demo shop's real catalogue (chosen by a hash of
-the product id; the other half is held out for the evaluation): price, stock, brand and what
-the product is, in the listing's language; and questions about each section of the shop's
-policies, worded from the section's heading (the evaluation's policy questions are written
-differently and ask for one fact each). The sources are what the responder's own retrieval
+Inputs: half Chinese, half English questions: about products of half the demo shop's real
+catalogue (chosen by a hash of the product id; the other half is held out for the
+evaluation), price, stock, brand and what the product is, in the listing's language; and
+about each section of the shop's policies, worded from the section's heading (the
+evaluation's policy questions are written differently and ask for one fact each). The sources are what the responder's own retrieval
 finds in the store for the question; a question whose best source is too weak for the
 responder to ask the model is left out. No conversation summary.
 """
