@@ -144,7 +144,7 @@ def test_recommended_products_appear_before_the_model_writes_their_reasons(page:
     states: list[str] = []
     deadline = started + MODEL_WAIT_MS / 1000
     while time.monotonic() < deadline and complete is None:
-        text = page.locator("#chatbot").inner_text().split(need)[-1]  # this answer only
+        text = page.locator("#chatbot").inner_text().split(need, 1)[-1]  # this answer only
         if not states or states[-1] != text:
             states.append(text)
         if first is None and "USD" in text:  # a product and its price

@@ -5,9 +5,10 @@ Inputs: half Chinese, half English questions: about products of half the demo sh
 catalogue (chosen by a hash of the product id; the other half is held out for the
 evaluation), price, stock, brand and what the product is, in the listing's language; and
 about each section of the shop's policies, worded from the section's heading (the
-evaluation's policy questions are written differently and ask for one fact each). The sources are what the responder's own retrieval
-finds in the store for the question; a question whose best source is too weak for the
-responder to ask the model is left out. No conversation summary.
+evaluation's policy questions are written differently and ask for one fact each). The
+sources are what the responder's own retrieval finds in the store for the question; a
+question whose best source is too weak for the responder to ask the model is left out. No
+conversation summary.
 """
 
 from __future__ import annotations
