@@ -11,21 +11,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Listener = Callable[[str], None]  # the result so far, as Markdown
 _listener: ContextVar[Listener | None] = ContextVar("pitchcraft_early_listener", default=None)
 
 
 @contextmanager
-def listening(listener: Listener) -> Iterator[None]:
-    token = _listener.set(listener)
+def scoped(var: ContextVar[T], value: T) -> Iterator[None]:
+    """`var` set to `value` for the block (this context and those copied from it)."""
+    token = var.set(value)
     try:
         yield
     finally:
-        _listener.reset(token)
+        var.reset(token)
+
+
+def listening(listener: Listener) -> AbstractContextManager[None]:
+    return scoped(_listener, listener)
 
 
 def show(render: Callable[[], str]) -> None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
 from langchain_core.utils.json import parse_partial_json
+
+from pitchcraft.early import scoped
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -24,13 +26,8 @@ _listener: ContextVar[Listener | None] = ContextVar("pitchcraft_draft_listener",
 _numbers = itertools.count()
 
 
-@contextmanager
-def listening(listener: Listener) -> Iterator[None]:
-    token = _listener.set(listener)
-    try:
-        yield
-    finally:
-        _listener.reset(token)
+def listening(listener: Listener) -> AbstractContextManager[None]:
+    return scoped(_listener, listener)
 
 
 def quiet(fn: Callable[P, R]) -> Callable[P, R]:
