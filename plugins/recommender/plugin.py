@@ -201,7 +201,8 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             notes=notes,
         )
         if req.reasons and picks:
-            self.show_early(result)  # the products now, their reasons as they are written
+            if opts.use_model:  # the products now, their reasons as the model writes them
+                self.show_early(result)
             result.items = self.explain(picks, result.items, req, history, language, opts, ctx)
         return result
 
