@@ -108,7 +108,7 @@ def evaluate_guard(
         "tampered_recorded": mean.get("all:traced", 0.0),
     }
     table: list[list[object]] = [
-        [tag, mean.get(f"{tag}:block", 0.0), mean.get(f"{tag}:reason", 0.0)]
+        [tag, mean.get(f"{tag}:block", "-"), mean.get(f"{tag}:reason", "-")]  # "-": none here
         for tag in ("dev", "test", "fresh", "en", "zh", "all")
     ]
     return figures, table, wrong
