@@ -34,11 +34,8 @@ def quiet(fn: Callable[P, R]) -> Callable[P, R]:
     """`fn`, run with nobody listening: its generations are not streamed."""
 
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        token = _listener.set(None)
-        try:
+        with scoped(_listener, None):
             return fn(*args, **kwargs)
-        finally:
-            _listener.reset(token)
 
     return run
 
