@@ -17,7 +17,7 @@ from pitchcraft.plugins.recommender.interactions import read_interactions
 from pitchcraft.plugins.recommender.metrics import ranking_metrics
 from pitchcraft.plugins.recommender.model import FitOptions, FittedModel, fit
 from pitchcraft.plugins.recommender.models import RecommendRequest
-from pitchcraft.plugins.recommender.need import price_limits
+from pitchcraft.needs.price import price_limits
 from pitchcraft.plugins.recommender.ranking import fuse, mmr, scaled
 from pitchcraft.plugins.recommender.reasons import ReasonFacts, reason_problems, template_reason
 from pitchcraft.plugins.recommender.signals import (

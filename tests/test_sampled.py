@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 
+from pitchcraft.errors import ModelUnavailable
 from pitchcraft.finetune.sampled import refusal_kind, sample_examples
 from pitchcraft.finetune.sets import DraftInput, in_training_split
 from pitchcraft.llm.structured import StructuredOutputError
@@ -35,6 +37,8 @@ class PerPrompt:
                     text = client.script[prompt].pop(0)
                 if text == "{":
                     raise StructuredOutputError("Reply", text, "not JSON")
+                if text == "timeout":
+                    raise ModelUnavailable("model server unreachable: Request timed out.")
                 return Reply(text=text)
 
         return Model()
@@ -79,6 +83,28 @@ def test_accepted_drafts_become_examples_at_most_keep_distinct_ones_an_input() -
     assert (figures.drafts, figures.drafts_accepted) == (12, 5)
     assert figures.refusals == {"refused": 6, "unusable reply": 1}
     assert client.adapters == {"support"}
+
+
+def test_an_input_whose_request_failed_is_left_out_and_a_dead_server_stops_the_run() -> None:
+    client = PerPrompt({"a": ["ok a"], "slow": ["timeout"], "c": ["ok c"]})
+    examples, figures = sample_examples(
+        FakeContext(client),  # type: ignore[arg-type]
+        [item("a"), item("slow"), item("c")],
+        adapter=None,
+        drafts=1,
+        temperature=0.9,
+    )
+    assert [e.messages[-1].content for e in examples] == ['{"text":"ok a"}', '{"text":"ok c"}']
+    assert (figures.inputs_failed, figures.drafts, figures.inputs_accepted) == (1, 2, 2)
+    down = PerPrompt({"a": ["timeout"], "b": ["timeout"]})
+    with pytest.raises(ModelUnavailable):
+        sample_examples(
+            FakeContext(down),  # type: ignore[arg-type]
+            [item("a"), item("b")],
+            adapter=None,
+            drafts=1,
+            temperature=0.9,
+        )
 
 
 def test_progress_is_reported_up_to_the_last_input() -> None:

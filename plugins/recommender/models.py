@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from pitchcraft.llm.verified import DraftOptions
+from pitchcraft.needs import Need
 from pitchcraft.store.schema import Language, ProductFilter
 
-Signal = Literal["cf", "content", "need", "popularity"]
+Signal = Literal["cf", "content", "need", "type", "popularity"]
 
 
 class RecommenderOptions(DraftOptions):
@@ -28,7 +29,9 @@ class RecommenderOptions(DraftOptions):
     weights: dict[Signal, float] = Field(
         # cf, content and popularity chosen on a validation split of MovieLens-100k's
         # training part (benchmarks/eval_recommender.py --tune); need leads when given.
-        default={"cf": 1.0, "content": 0.1, "need": 1.0, "popularity": 0.05},
+        # type: the product is of a kind the need asks for (pitchcraft.needs); at 2 it acts
+        # as a filter that falls back to other kinds when too few pass.
+        default={"cf": 1.0, "content": 0.1, "need": 1.0, "type": 2.0, "popularity": 0.05},
         description="Fusion weight of each signal (each is scaled to [0, 1] first).",
     )
     diversity: float = Field(
@@ -37,6 +40,16 @@ class RecommenderOptions(DraftOptions):
     pool: int = Field(default=50, ge=1, description="Best-scored candidates MMR chooses among.")
     reason_retries: int = Field(default=1, ge=0, le=3)
     use_model: bool = Field(default=True, description="False: template reasons only.")
+    understand_needs: bool = Field(
+        default=True,
+        description="Read the kind of product a need asks for and prefer it (False: by the "
+        "need's words alone).",
+    )
+    need_model: bool = Field(
+        default=False,
+        description="Ask the shared model for the kind when the embeddings are unsure (off: "
+        "with the embedded 0.5B model it chose worse than the embeddings, eval_needs.py).",
+    )
 
 
 class RecommendRequest(BaseModel):
@@ -118,4 +131,7 @@ class RecommendResult(BaseModel):
     history_used: list[str] = Field(description="History products found in the catalogue.")
     filters: ProductFilter
     fitted_model: str = Field(description="What the collaborative signal comes from, or 'none'.")
+    need: Need | None = Field(
+        default=None, description="The need as understood (an explicit category always wins)."
+    )
     notes: list[str] = Field(default_factory=list)

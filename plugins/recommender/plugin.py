@@ -22,6 +22,9 @@ from pitchcraft.charts import Chart
 from pitchcraft.context import Context
 from pitchcraft.errors import PitchcraftError
 from pitchcraft.finetune.sets import TrainingSet
+from pitchcraft.needs import Need, need_reader
+from pitchcraft.needs.model import model_picker
+from pitchcraft.needs.price import PriceLimits, price_limits
 from pitchcraft.outcomes import OutcomeLabel
 from pitchcraft.plugin import Plugin
 from pitchcraft.plugins.recommender.model import FittedModel
@@ -32,7 +35,6 @@ from pitchcraft.plugins.recommender.models import (
     RecommendResult,
     Signal,
 )
-from pitchcraft.plugins.recommender.need import PriceLimits, price_limits
 from pitchcraft.plugins.recommender.ranking import fuse, mmr, scaled
 from pitchcraft.plugins.recommender.reasons import ReasonFacts, ReasonOutcome, write_reason
 from pitchcraft.plugins.recommender.signals import unit_rows
@@ -42,6 +44,7 @@ from pitchcraft.text.terms import load_lexicon
 
 NAME = "recommender"
 BECAUSE_OF = 2  # history items named per recommendation
+RULED_OUT_HITS = 50  # keyword hits of a ruled-out phrase checked against titles
 NEED_KEYWORD_SHARE = 0.5  # need signal = embedding cosine and hybrid-search score, half each
 
 
@@ -138,6 +141,8 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             reason = f" — {item.reason}" if item.reason else ""
             reason += " _(template)_" if item.reason_by == "template" else ""
             lines.append(f"{rank}. **{item.title}**{price}{reason}")
+        if result.need is not None and result.need.categories:
+            lines.insert(0, f"_{understood(result.need)}_")
         return "\n".join(lines + [f"_{note}_" for note in result.notes]) or "No products match."
 
     def charts(self, results: Sequence[RecommendResult], ctx: Context) -> list[Chart]:
@@ -180,10 +185,16 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         )
         stated = price_limits(req.need)
         filters = self.filters(req, stated, opts, notes)
+        need = None
+        if opts.understand_needs and req.need.strip():
+            pick = model_picker(ctx) if opts.need_model else None
+            need = need_reader(ctx).read(req.need, pick=pick)
         history_vectors = ctx.store.product_vectors([p.id for p in history])
         cands = self.candidates(
             req, stated.rest, history, history_vectors, model, known_user, filters, opts, ctx
         )
+        if need is not None and not req.category:
+            cands = self.prefer_kinds(cands, need, filters, ctx.store)
         picks = (
             self.pick(req, history, history_vectors, cands, language, opts, ctx)
             if cands.ids
@@ -191,6 +202,13 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         )
         if not cands.ids:
             notes.append("no product passes the filters")
+        elif need is not None and need.categories and not req.category:
+            of_kind = sum(p.product.category in need.categories for p in picks)
+            if of_kind < len(picks):
+                notes.append(
+                    f"only {of_kind} product(s) of the kind asked for "
+                    f"({', '.join(need.categories)}) pass the filters; the others are other kinds"
+                )
         result = RecommendResult(
             items=[listed(p) for p in picks],
             language=language,
@@ -199,6 +217,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             filters=filters,
             fitted_model=describe(model),
             notes=notes,
+            need=need,
         )
         if req.reasons and picks:
             if opts.use_model:  # the products now, their reasons as the model writes them
@@ -294,6 +313,37 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             )
         return cands
 
+    @staticmethod
+    def prefer_kinds(
+        cands: Candidates, need: Need, filters: ProductFilter, store: ProductStore
+    ) -> Candidates:
+        """The `type` signal: 1 for products of a kind the need asks for. Products of a kind
+        it rules out are left out, and so are those titled with a phrase it rules out."""
+        if not cands.ids:
+            return cands
+
+        def of_kinds(kinds: list[str]) -> set[str]:
+            none = np.zeros((0, store.embedder.dim), np.float32)
+            ids, _ = store.product_similarity(none, filters.model_copy(update={"category": kinds}))
+            return set(ids)
+
+        if need.categories:
+            wanted = of_kinds(need.categories)
+            cands.signals["type"] = np.array(
+                [1.0 if pid in wanted else 0.0 for pid in cands.ids], dtype=np.float32
+            )
+        ruled_out = of_kinds(need.excluded_categories) if need.excluded_categories else set()
+        for phrase in need.excluded:  # "a camera, not a drone": drones share the cameras' kind
+            stem = phrase.lower().removesuffix("s")
+            hits = store.search_products(phrase, RULED_OUT_HITS, filters, "keyword")
+            ruled_out |= {h.product.id for h in hits if stem in h.product.title.lower()}
+        if not ruled_out:
+            return cands
+        keep = np.array([pid not in ruled_out for pid in cands.ids])
+        kept = Candidates([pid for pid, k in zip(cands.ids, keep, strict=True) if k])
+        kept.signals = {name: scores[keep] for name, scores in cands.signals.items()}
+        return kept
+
     def pick(
         self,
         req: RecommendRequest,
@@ -386,6 +436,34 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             )
             for item, o in zip(items, outcomes, strict=True)
         ]
+
+
+UNDERSTOOD = {
+    "en": {
+        "looking": "Looking for: ",
+        "or": " or ",
+        "price": "price",
+        "not": "not ",
+        "for": "for ",
+    },
+    "zh": {"looking": "要找：", "or": " 或 ", "price": "价格", "not": "不要 ", "for": "送给 "},
+}
+
+
+def understood(need: Need) -> str:
+    """The recognised need in one line, in its language, so a shopper can see what was
+    searched for (and correct it)."""
+    words = UNDERSTOOD[need.language]
+    parts = [words["or"].join(need.categories)]
+    if need.min_price is not None or need.max_price is not None:
+        low = f"{need.min_price:g}" if need.min_price is not None else ""
+        high = f"{need.max_price:g}" if need.max_price is not None else ""
+        parts.append(f"{words['price']} {low}–{high} {need.currency or ''}".strip())
+    if need.excluded_categories:
+        parts.append(words["not"] + ", ".join(need.excluded_categories))
+    if need.recipient:
+        parts.append(words["for"] + need.recipient)
+    return words["looking"] + " · ".join(parts)
 
 
 def listed(pick: Pick) -> Recommendation:

@@ -4,7 +4,10 @@ prepared data's origin."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from pitchcraft.finetune.train import TrainReport
 
@@ -14,21 +17,40 @@ EVALUATION = (
 )
 
 
-def write_card(adapter_dir: Path, report: TrainReport, data: Path) -> Path:
+class PreparedSet(BaseModel):
+    """What `pitchcraft finetune prepare` recorded next to a data file, if it did."""
+
+    origin: str = "not recorded (the data was not built by `pitchcraft finetune prepare`)"
+    command: str = ""
+
+
+def prepared_set(task: str, data: Path) -> PreparedSet:
     origin_file = data.with_suffix(".json")
-    origin = "not recorded (the data was not built by `pitchcraft finetune prepare`)"
-    prepared = ""
-    if origin_file.is_file():
-        meta = json.loads(origin_file.read_text(encoding="utf-8"))
-        origin = meta.get("origin", origin)
-        prepared = (
-            f"`{meta['command']}`"
-            if meta.get("command")
-            else (
-                f"`pitchcraft finetune prepare {report.task} --examples {meta.get('examples')}"
-                f" --seed {meta.get('seed')}`"
-            )
-        )
+    if not origin_file.is_file():
+        return PreparedSet()
+    meta = json.loads(origin_file.read_text(encoding="utf-8"))
+    command = meta.get("command") or (
+        f"pitchcraft finetune prepare {task} --examples {meta.get('examples')}"
+        f" --seed {meta.get('seed')}"
+    )
+    return PreparedSet(origin=meta.get("origin", PreparedSet().origin), command=command)
+
+
+def data_section(task: str, data: Sequence[Path]) -> tuple[str, list[str]]:
+    """How the data was built: the command after the counts, then each set's origin."""
+    sets = [prepared_set(task, path) for path in data]
+    if len(sets) == 1:
+        built = f", built with `{sets[0].command}`." if sets[0].command else "."
+        return built, [sets[0].origin]
+    built = f", the distinct examples of {len(sets)} sets (below)."
+    return built, [
+        f"{number}. " + (f"`{one.command}`: " if one.command else "") + one.origin
+        for number, one in enumerate(sets, 1)
+    ]
+
+
+def write_card(adapter_dir: Path, report: TrainReport, data: Sequence[Path]) -> Path:
+    built, origins = data_section(report.task, data)
     s = report.settings
     lines = [
         f"# `{report.task}` adapter",
@@ -40,7 +62,7 @@ def write_card(adapter_dir: Path, report: TrainReport, data: Path) -> Path:
         "",
         f"{report.examples_train} training and {report.examples_validation} validation examples"
         f" (held out by content hash; fingerprint `{report.data_fingerprint}`)"
-        + (f", built with {prepared}." if prepared else ".")
+        + built
         + (
             f" {report.examples_too_long} more were longer than {report.settings.max_length}"
             " tokens and left out."
@@ -48,7 +70,7 @@ def write_card(adapter_dir: Path, report: TrainReport, data: Path) -> Path:
             else ""
         ),
         "",
-        origin,
+        *origins,
         "",
         "## Training",
         "",

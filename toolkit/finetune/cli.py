@@ -35,8 +35,11 @@ def finetune_command(
         str | None, typer.Argument(help="After 'prepare': the adapter to build data for.")
     ] = None,
     data: Annotated[
-        Path | None,
-        typer.Option(help='JSONL, one {"messages": [...]} a line; default: what prepare wrote.'),
+        list[Path] | None,
+        typer.Option(
+            help='JSONL, one {"messages": [...]} a line; default: what prepare wrote.'
+            " Repeat it to train on several sets at once (e.g. rounds of --from-model)."
+        ),
     ] = None,
     examples: Annotated[
         int, typer.Option(help="prepare: examples to build (--from-model: inputs to draft for).")
@@ -91,13 +94,14 @@ def finetune_command(
         return
     if prepare_task is not None:
         raise InputError("finetune", {"TASK": f"one adapter name, got also {prepare_task!r}"})
-    if data is None:
-        data = prepared_path(settings, task)
-        if not data.is_file():
+    if not data:
+        prepared = prepared_path(settings, task)
+        if not prepared.is_file():
             raise InputError(
                 "finetune",
                 {"--data": f"not given, and `pitchcraft finetune prepare {task}` has not run"},
             )
+        data = [prepared]
     train_settings = checked_settings(
         rank=rank,
         learning_rate=learning_rate,
@@ -183,6 +187,11 @@ def prepare_from_model(
         f"at most {how.keep} distinct ones an input. {figures.inputs_accepted} of "
         f"{figures.inputs} inputs had one; {figures.drafts_accepted} of {figures.drafts} "
         "drafts were accepted."
+        + (
+            f" {figures.inputs_failed} inputs were left out: their requests failed."
+            if figures.inputs_failed
+            else ""
+        )
     )
     path = output or prepared_path(settings, task)
     command = (
@@ -243,19 +252,19 @@ def checked_settings(**options: float) -> TrainSettings:
 def train(
     settings: Settings,
     task: str,
-    data: Path,
+    data: list[Path],
     output: Path | None,
     fresh: bool,
     train_settings: TrainSettings,
 ) -> None:
     import shutil
 
-    from pitchcraft.finetune.data import load_examples
+    from pitchcraft.finetune.data import load_sets
     from pitchcraft.finetune.train import finetune
     from pitchcraft.llm.base_model import base_model_dir
     from pitchcraft.progress import progress_bar
 
-    examples = load_examples(data)
+    examples = load_sets(data)
     adapter = output or settings.adapters_dir / task
     work = settings.cache_dir / "finetune" / task
     if fresh:

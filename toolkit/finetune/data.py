@@ -57,6 +57,20 @@ def load_examples(path: Path) -> list[Example]:
     return examples
 
 
+def load_sets(paths: Sequence[Path]) -> list[Example]:
+    """The examples of every file in order, each distinct one once (rounds of drafting may
+    accept the same answer to the same prompt)."""
+    seen: set[str] = set()
+    examples = []
+    for path in paths:
+        for example in load_examples(path):
+            key = example.fingerprint()
+            if key not in seen:
+                seen.add(key)
+                examples.append(example)
+    return examples
+
+
 def split(examples: Sequence[Example], validation: float) -> tuple[list[Example], list[Example]]:
     """(train, validation), by content hash: stable across runs; at least one of each."""
     if len(examples) < 2:

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from pitchcraft.context import Context
+from pitchcraft.errors import ModelUnavailable
 from pitchcraft.finetune.data import Example
 from pitchcraft.finetune.sets import DraftInput, SampledFigures, structured_example
 from pitchcraft.llm.verified import checked_drafts
@@ -39,24 +40,33 @@ def sample_examples(
 ) -> tuple[list[Example], SampledFigures]:
     """The accepted drafts as training examples, and how the drafts fared."""
 
-    def draft(item: DraftInput) -> list[tuple[object, list[str]]]:
-        return checked_drafts(  # type: ignore[return-value]
-            ctx.llm,
-            item.schema,
-            item.prompt,
-            item.check,
-            adapter=adapter,
-            max_tokens=item.max_tokens,
-            drafts=drafts,
-            temperature=temperature,
-        )
+    def draft(item: DraftInput) -> list[tuple[object, list[str]]] | ModelUnavailable:
+        try:
+            return checked_drafts(  # type: ignore[return-value]
+                ctx.llm,
+                item.schema,
+                item.prompt,
+                item.check,
+                adapter=adapter,
+                max_tokens=item.max_tokens,
+                drafts=drafts,
+                temperature=temperature,
+            )
+        except ModelUnavailable as err:  # one slow request must not end an hour's run
+            return err
 
     examples: list[Example] = []
     refusals: Counter[str] = Counter()
-    accepted_inputs = accepted_drafts = repaired = 0
+    accepted_inputs = accepted_drafts = repaired = failed = 0
     for start in range(0, len(inputs), CHUNK):
         chunk = inputs[start : start + CHUNK]
-        for item, checked in zip(chunk, ctx.parallel(draft, chunk, CHUNK), strict=True):
+        results = ctx.parallel(draft, chunk, CHUNK)
+        if all(isinstance(r, ModelUnavailable) for r in results):
+            raise results[0]  # the whole chunk failed: the server is down, not slow
+        for item, checked in zip(chunk, results, strict=True):
+            if isinstance(checked, ModelUnavailable):
+                failed += 1
+                continue
             kept: dict[str, Example] = {}
             for value, problems in checked:
                 if problems:
@@ -79,9 +89,10 @@ def sample_examples(
         temperature=temperature,
         inputs=len(inputs),
         inputs_accepted=accepted_inputs,
-        drafts=len(inputs) * drafts,
+        drafts=(len(inputs) - failed) * drafts,
         drafts_accepted=accepted_drafts,
         drafts_repaired=repaired,
         refusals=dict(refusals.most_common(8)),
+        inputs_failed=failed,
     )
     return examples, figures

@@ -82,6 +82,7 @@ class SampledFigures(BaseModel):
     drafts: int
     drafts_accepted: int
     drafts_repaired: int = 0  # refused drafts kept after a small repair (counted in accepted)
+    inputs_failed: int = 0  # inputs whose requests failed (timed out): left out, not refused
     refusals: dict[str, int]  # the checks' reasons, counted by their first words
 
 

@@ -201,6 +201,17 @@ class IndexedCollection(Generic[R]):
             scores = mirror.vectors @ queries.T.astype(np.float32)  # no copy of the vectors
             return [mirror.ids[r] for r in rows], scores[rows]
 
+    def revision(self) -> tuple[int, int]:
+        """Changes on every write or reload: what derived indexes compare to know they are stale."""
+        with self._lock:
+            mirror = self.mirror()
+            return id(mirror), mirror.version
+
+    def groups(self, field: str) -> dict[str, tuple[int, np.ndarray]]:
+        """Each value of a metadata text field: its record count and mean vector."""
+        with self._lock:
+            return self.mirror().groups(field)
+
     def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vector of each id that is present."""
         with self._lock:

@@ -128,6 +128,19 @@ class Mirror:
                 self._tokens[at] = tokenize(self.documents[at])
         return self._tokens  # type: ignore[return-value]
 
+    def groups(self, field: str) -> dict[str, tuple[int, np.ndarray]]:
+        """Each value of a text field among live rows: how many rows, and their mean vector."""
+        codes = self._codes.get(field)
+        if codes is None:
+            return {}
+        codes = np.where(self.alive, codes[: self.rows], -1)
+        out = {}
+        for value, code in self._vocab.get(field, {}).items():
+            rows = codes == code
+            if rows.any():
+                out[value] = (int(rows.sum()), self.vectors[rows].mean(axis=0))
+        return out
+
     # -- filters -----------------------------------------------------------------------------
 
     def mask(self, where: dict[str, Any] | None) -> np.ndarray:

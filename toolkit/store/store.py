@@ -120,6 +120,15 @@ class ProductStore:
         """Stored embedding vectors of these products (unknown ids left out)."""
         return self.products.vectors_of(ids)
 
+    def product_groups(self, field: str) -> dict[str, tuple[int, np.ndarray]]:
+        """Each value of a product text field (category, brand): how many products have it and
+        the mean of their vectors."""
+        return self.products.groups(field)
+
+    def product_revision(self) -> tuple[int, int]:
+        """Changes whenever the products change, so indexes built from them know to rebuild."""
+        return self.products.revision()
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_query(text)
 

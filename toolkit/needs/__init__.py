@@ -1,0 +1,17 @@
+"""Understanding what a shopper asks for: see reader.py."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pitchcraft.needs.reader import Need, NeedReader
+
+if TYPE_CHECKING:
+    from pitchcraft.context import Context
+
+__all__ = ["Need", "NeedReader", "need_reader"]
+
+
+def need_reader(ctx: Context) -> NeedReader:
+    """The process's reader over the shared store (its category index follows the store)."""
+    return ctx.shared("needs.reader", lambda: NeedReader(ctx.store, ctx.store.embed_query))
