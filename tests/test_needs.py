@@ -151,3 +151,18 @@ def test_the_recognised_need_leads_the_chat_reply(shop: Context) -> None:
     result = shop.call("recommender", {"need": "noise cancelling headphones", "reasons": False})
     reply = Recommender().chat_reply(result)  # type: ignore[arg-type]
     assert reply.startswith("_Looking for: Headphones & Earbuds_")
+
+
+def test_support_also_retrieves_products_of_the_kind_a_question_asks_about(shop: Context) -> None:
+    from pitchcraft.plugins.support import evidence
+
+    question = "有没有适合跑步戴的手表"
+    kinds = evidence.asked_kinds(shop, question)
+    assert kinds == ["Smart Watches"]
+    found = evidence.candidates(shop.store, question, "zh", kinds)
+    products = {s.source_id for s in found if s.kind == "product"}
+    plain = {
+        s.source_id for s in evidence.candidates(shop.store, question, "zh") if s.kind == "product"
+    }
+    watches = {p.id for p in shop.store.get_products(list(products)) if p.category in kinds}
+    assert plain < products and len(watches) > len(plain & watches)

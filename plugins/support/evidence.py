@@ -10,14 +10,18 @@ the evidence score the escalation policy thresholds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel
 
+from pitchcraft.needs import need_reader
 from pitchcraft.plugins.support.text import content_words, split_sentences
 from pitchcraft.store import Product, ProductStore
-from pitchcraft.store.schema import Language
+from pitchcraft.store.schema import Language, ProductFilter
+
+if TYPE_CHECKING:
+    from pitchcraft.context import Context
 
 KNOWLEDGE_K = 5
 PRODUCT_K = 3
@@ -95,8 +99,18 @@ def asked_facts(question: str) -> set[str]:
     return {kind for kind, cues in FACT_CUES.items() if any(c in lowered for c in cues)}
 
 
-def candidates(store: ProductStore, query: str, language: Language) -> list[Sentence]:
-    """Sentences of the best policy chunks (reply language first) and product records."""
+def asked_kinds(ctx: Context, question: str) -> list[str]:
+    """The product kinds a question clearly asks about (none when the reading is unsure)."""
+    need = need_reader(ctx).read(question)
+    return need.categories if need.confident else []
+
+
+def candidates(
+    store: ProductStore, query: str, language: Language, kinds: Sequence[str] = ()
+) -> list[Sentence]:
+    """Sentences of the best policy chunks (reply language first) and product records: the
+    best matches of the query, and the best of the product kinds it asks about (`kinds`, from
+    pitchcraft.needs), so "a camera for my kid's games" also finds cameras."""
     out: list[Sentence] = []
     hits = store.search_knowledge(query, k=KNOWLEDGE_K, language=language)
     if not hits:  # a shop whose policies exist in one language only
@@ -108,8 +122,13 @@ def candidates(store: ProductStore, query: str, language: Language) -> list[Sent
             Sentence(source_id=c.id, kind="knowledge", title=title, text=s)
             for s in split_sentences(c.text)
         ]
-    for phit in store.search_products(query, k=PRODUCT_K):
-        p = phit.product
+    products = store.search_products(query, k=PRODUCT_K)
+    if kinds:
+        products += store.search_products(query, PRODUCT_K, ProductFilter(category=list(kinds)))
+    unique: dict[str, Product] = {}
+    for hit in products:
+        unique.setdefault(hit.product.id, hit.product)
+    for p in unique.values():
         out += [
             Sentence(source_id=p.id, kind="product", title=p.title, text=s, fact=fact)
             for fact, s in product_facts(p, language)

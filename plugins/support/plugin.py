@@ -244,7 +244,7 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
     cues = support_cues(ctx)
     query = rewrite(question, memory.focus)
     store = ctx.store
-    found = evidence.candidates(store, query, language)
+    found = evidence.candidates(store, query, language, evidence.asked_kinds(ctx, query))
     # a source with an instruction in it is dropped whole: its other sentences are suspect too
     tampered = list(dict.fromkeys(s.source_id for s in found if cues.is_injection(s.text)))
     found = [s for s in found if s.source_id not in tampered]

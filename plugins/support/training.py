@@ -135,7 +135,9 @@ def questions(count: int, seed: int) -> Iterator[tuple[str, Language]]:
 def answer_inputs(ctx: Context, count: int, seed: int) -> Iterator[DraftInput]:
     options = ctx.options("support", SupportOptions)
     for question, language in questions(count, seed):
-        found = evidence.candidates(ctx.store, question, language)
+        found = evidence.candidates(
+            ctx.store, question, language, evidence.asked_kinds(ctx, question)
+        )
         ranked = evidence.score(ctx.store, question, found)
         if not ranked or ranked[0].score < options.min_evidence_score:
             continue
