@@ -17,8 +17,8 @@ Methods, each the recommender with a need alone (no history, no fitted model, no
 
 precision@5: share of the top 5 whose category the need accepts (of the top n when only
 n < 5 products of the accepted kinds pass the need's price limit and are in stock); hit@1:
-the first one is. `--tune` chooses the
-reader's margins on the even rows of the demo set and reports the odd rows (held out) too.
+the first one is. `--tune` chooses the reader's sure margin on the even rows of both
+catalogues and reports the odd rows (held out) too.
 
     python -m benchmarks.eval_needs [--quick] [--tune]
 """
@@ -43,7 +43,7 @@ from pitchcraft.context import Context
 from pitchcraft.data import demo_shop
 from pitchcraft.data.datasets import clothing_reviews
 from pitchcraft.needs import NeedReader, need_reader
-from pitchcraft.needs.reader import CLOSE
+from pitchcraft.needs.reader import SURE_MARGIN
 from pitchcraft.registry import Registry
 from pitchcraft.settings import Settings
 from pitchcraft.store.ingest import ingest_products
@@ -59,6 +59,7 @@ METHODS = {
     "kinds": {"weights": {"type": 1.0, "need": 0.01}},
     "whole": {},
 }
+MARGINS = (0.0, 0.01, 0.02, 0.035, 0.05, 0.08)
 MODEL_METHOD = {"need_model": True}  # --model: the shared model picks when embeddings are unsure
 
 
@@ -181,19 +182,30 @@ def reader_accuracy(reader: NeedReader, cases: Sequence[Case]) -> tuple[float, f
     return right / len(cases), sure / len(cases), sure_right / max(1, sure)
 
 
-def tune(ctx: Context, reader: NeedReader, shop: Shop, cases: Sequence[Case]) -> None:
-    """Set the reader's `close` (categories kept with the best when none is clearly ahead) to
-    the one with the best mean precision@5 on `cases`. The sure margin only says how sure the
-    reading is: it changes no result unless the model is asked."""
-    best: tuple[float, float] = (-1.0, CLOSE)
-    for close in (0.0, 0.015, 0.03, 0.05):
-        reader.close = close
-        mean = statistics.fmean(s.row()[0] for s in evaluate(ctx, shop, cases).values())
-        print(f"  close {close:.3f}: precision@5 {mean:.3f}")
-        if mean > best[0]:
-            best = (mean, close)
-    reader.close = best[1]
-    print(f"chosen on the even rows: close {best[1]}\n")
+def tune(shops: Sequence[Shop], tmp: Path) -> float:
+    """The reader's sure margin (the type is preferred only when one category is this far
+    ahead) with the best mean precision@5 over the even rows of every catalogue and language;
+    the odd rows' figures at that margin are printed as held out."""
+    contexts = []
+    for shop in shops:
+        folder = tmp / f"tune-{shop.name}"
+        folder.mkdir()
+        contexts.append((shop, context(folder, shop.products, {})))
+    grid = []
+    for margin in MARGINS:
+        row: list[object] = [margin]
+        for half in (0, 1):
+            means = []
+            for shop, ctx in contexts:
+                need_reader(ctx).sure_margin = margin
+                cases = [c for c in shop.cases if c.row % 2 == half]
+                means += [s.row()[0] for s in evaluate(ctx, shop, cases).values()]
+            row.append(statistics.fmean(means))
+        grid.append(row)
+    print_table(["sure margin", "precision@5, even rows", "odd rows (held out)"], grid)
+    best = max(grid, key=lambda r: float(r[1]))  # type: ignore[arg-type]
+    print(f"chosen on the even rows: {best[0]}\n")
+    return float(best[0])  # type: ignore[arg-type]
 
 
 def p95(values: Sequence[float]) -> float:
@@ -215,16 +227,16 @@ def main() -> None:
         demo.cases, clothing.cases = demo.cases[::3], clothing.cases[::3]
     table, figures, reader_rows = [], {}, []
     with tempfile.TemporaryDirectory() as tmp:
+        margin = tune([demo, clothing], Path(tmp)) if args.tune else SURE_MARGIN
         for shop in (demo, clothing):
             methods = {**METHODS, "whole + model": MODEL_METHOD} if args.model else METHODS
             for method, options in methods.items():
                 folder = Path(tmp) / f"{shop.name}-{method}"
                 folder.mkdir()
                 ctx = context(folder, shop.products, options)
+                reader = need_reader(ctx)
+                reader.sure_margin = margin
                 if method == "whole":
-                    reader = need_reader(ctx)
-                    if args.tune and shop is demo:
-                        tune(ctx, reader, demo, [c for c in demo.cases if c.row % 2 == 0])
                     for language in ("en", "zh"):
                         cases = [c for c in shop.cases if c.language == language]
                         if cases:
@@ -251,12 +263,6 @@ def main() -> None:
                         figures[f"need_precision_at_5_{language}"] = round(precision, 3)
                         figures[f"need_hit_at_1_{language}"] = round(hits, 3)
                         figures[f"need_latency_p95_ms_{language}"] = round(1000 * p95(s.seconds))
-                        if args.tune:
-                            held = [c for c in demo.cases if c.row % 2 and c.language == language]
-                            held_scores = evaluate(ctx, demo, held)[language]
-                            hp, hh = held_scores.row()
-                            figures[f"held_out_precision_at_5_{language}"] = round(hp, 3)
-                            figures[f"held_out_hit_at_1_{language}"] = round(hh, 3)
     print_table(
         ["catalogue", "method", "language", "needs", "precision@5", "hit@1", "p50 ms", "p95 ms"],
         table,

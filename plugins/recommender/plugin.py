@@ -327,7 +327,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             ids, _ = store.product_similarity(none, filters.model_copy(update={"category": kinds}))
             return set(ids)
 
-        if need.categories:
+        if need.categories and (need.confident or need.categories_by == "model"):
             wanted = of_kinds(need.categories)
             cands.signals["type"] = np.array(
                 [1.0 if pid in wanted else 0.0 for pid in cands.ids], dtype=np.float32
