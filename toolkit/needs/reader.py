@@ -69,6 +69,7 @@ class Need(BaseModel):
         default_factory=list, description="What the product goes with (not what is wanted)."
     )
     search_text: str = Field(description="The need without its price phrases: what to search.")
+    wanted: str = Field(default="", description="The need without what rules read in it.")
 
 
 def chosen(
@@ -131,17 +132,12 @@ class NeedReader:
             categories_by="model" if picked else "embedding",
             considered=[NeedCategory(name=c.name, score=round(c.score, 4)) for c in ranking[:5]],
             excluded_categories=self._excluded(index, parts.excluded, categories),
-            excluded=parts.excluded,
             min_price=price.low,
             max_price=price.high,
             currency=price.currency,
             brands=named_brands(search, self.brands.current().names),
-            attributes=parts.attributes,
-            recipient=parts.recipient,
-            occasions=parts.occasions,
-            gift=parts.gift,
-            complements=parts.complements,
             search_text=search,
+            **parts._asdict(),  # recipient, occasions, gift, complements, excluded, attributes
         )
 
     def _excluded(
