@@ -166,3 +166,20 @@ def test_support_also_retrieves_products_of_the_kind_a_question_asks_about(shop:
     }
     watches = {p.id for p in shop.store.get_products(list(products)) if p.category in kinds}
     assert plain < products and len(watches) > len(plain & watches)
+
+
+def test_the_same_code_reads_needs_in_a_shop_with_other_categories(tmp_path: Path) -> None:
+    from benchmarks.eval_needs import clothing_shop
+    from pitchcraft.store.ingest import ingest_products
+
+    shop = clothing_shop(needs=0)  # real clothing items grouped by their finer class
+    ctx = Context(Settings(store_path=tmp_path / "chroma", cache_dir=MODEL_CACHE))
+    listing = tmp_path / "products.jsonl"
+    listing.write_text("\n".join(p.model_dump_json() for p in shop.products), encoding="utf-8")
+    ingest_products(ctx.store, listing)
+    reader = need_reader(ctx)
+    assert "Jeans" in reader.categories.current().names
+    assert "TVs" not in reader.categories.current().names
+    for need, kind in [("skinny jeans in dark denim", "Jeans"), ("一件连衣裙", "Dresses")]:
+        read = reader.read(need)
+        assert read.categories == [kind] and read.confident, need
