@@ -263,6 +263,18 @@ def test_chinese_claims() -> None:
     assert unsupported_claims("标准配送需要 10 个工作日。", source)
 
 
+def test_a_claim_that_turns_its_source_around_fails_however_many_words_it_shares() -> None:
+    # the embedded model's adapter said this of a product the record calls out of stock
+    zh = ["金霸王 2032 锂纽扣电池 12粒装 缺货。"]
+    assert unsupported_claims("金霸王 2032 锂纽扣电池 12粒装有货。", zh)
+    assert unsupported_claims("金霸王 2032 锂纽扣电池 12粒装缺货。", zh) == []
+    en = ["The Sony WH1000XM5 headphones are out of stock."]
+    assert unsupported_claims("The Sony WH1000XM5 headphones are in stock.", en)
+    assert unsupported_claims("The Sony WH1000XM5 headphones are out of stock.", en) == []
+    both = ["The black one is in stock; the white one is out of stock."]
+    assert unsupported_claims("The white one is out of stock.", both) == []
+
+
 SHIPPING = [
     Sentence(
         source_id="shipping.en.md#1",

@@ -60,15 +60,49 @@ def claims(answer: str) -> list[str]:
     ]
 
 
+# A state and its opposite (the negative first: it may contain the positive). A claim that
+# states one where the cited text states only the other turns the source around, however
+# many of its words it shares ("有货" against "缺货").
+OPPOSITES = (
+    ("out of stock", "in stock"),
+    ("sold out", "in stock"),
+    ("缺货", "有货"),
+    ("无货", "有货"),
+    ("unavailable", "available"),
+    ("not available", "available"),
+    ("not covered", "covered"),
+    ("不在保修范围", "在保修范围"),
+    ("不保修", "保修"),
+)
+
+
+def states(text: str, negative: str, positive: str) -> tuple[bool, bool]:
+    """Whether the text states the negative, and the positive outside the negative."""
+    lowered = text.lower()
+    return negative in lowered, positive in lowered.replace(negative, " ")
+
+
+def turned_around(claim: str, source: str) -> bool:
+    for negative, positive in OPPOSITES:
+        claim_neg, claim_pos = states(claim, negative, positive)
+        source_neg, source_pos = states(source, negative, positive)
+        if (claim_pos and source_neg and not source_pos) or (
+            claim_neg and source_pos and not source_neg
+        ):
+            return True
+    return False
+
+
 def unsupported_claims(answer: str, cited: Sequence[str]) -> list[str]:
-    """The answer's claims that the cited text does not back."""
+    """The answer's claims that the cited text does not back, or turns around."""
     source = " ".join(cited)
     have_numbers, have_words = numbers(source), content_words(source)
     bad = []
     for claim in claims(answer):
         words = content_words(claim)
         covered = len(words & have_words) / len(words) if words else 1.0
-        if not numbers(claim) <= have_numbers or covered < MIN_COVERAGE:
+        backed = numbers(claim) <= have_numbers and covered >= MIN_COVERAGE
+        if not backed or turned_around(claim, source):
             bad.append(claim)
     return bad
 
