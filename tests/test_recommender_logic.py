@@ -13,11 +13,11 @@ from pydantic import ValidationError
 from pitchcraft import Settings
 from pitchcraft.errors import PitchcraftError
 from pitchcraft.llm.structured import ascii_quotes, json_safe_quotes
+from pitchcraft.needs.price import price_limits
 from pitchcraft.plugins.recommender.interactions import read_interactions
 from pitchcraft.plugins.recommender.metrics import ranking_metrics
 from pitchcraft.plugins.recommender.model import FitOptions, FittedModel, fit
 from pitchcraft.plugins.recommender.models import RecommendRequest
-from pitchcraft.needs.price import price_limits
 from pitchcraft.plugins.recommender.ranking import fuse, mmr, scaled
 from pitchcraft.plugins.recommender.reasons import ReasonFacts, reason_problems, template_reason
 from pitchcraft.plugins.recommender.signals import (
