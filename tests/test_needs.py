@@ -183,3 +183,18 @@ def test_the_same_code_reads_needs_in_a_shop_with_other_categories(tmp_path: Pat
     for need, kind in [("skinny jeans in dark denim", "Jeans"), ("一件连衣裙", "Dresses")]:
         read = reader.read(need)
         assert read.categories == [kind] and read.confident, need
+
+
+def test_the_mirror_groups_live_rows_by_a_text_field() -> None:
+    from pitchcraft.store.mirror import Mirror
+
+    mirror = Mirror(2)
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [3.0, 3.0]], dtype=np.float32)
+    fields = [{"category": "a"}, {"category": "a"}, {"category": "b"}, {"category": "c"}]
+    mirror.put(["1", "2", "3", "4"], vectors, ["", "", "", ""], fields, ["", "", "", ""])
+    mirror.remove(["4"])  # a removed row counts for nothing; its value disappears
+    groups = mirror.groups("category")
+    assert sorted(groups) == ["a", "b"]
+    assert groups["a"][0] == 2 and np.allclose(groups["a"][1], [0.5, 0.5])
+    assert groups["b"][0] == 1 and np.allclose(groups["b"][1], [1.0, 1.0])
+    assert mirror.groups("brand") == {}

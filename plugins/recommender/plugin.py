@@ -141,7 +141,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             reason = f" — {item.reason}" if item.reason else ""
             reason += " _(template)_" if item.reason_by == "template" else ""
             lines.append(f"{rank}. **{item.title}**{price}{reason}")
-        if result.need is not None and result.need.categories:
+        if result.need is not None and result.need.kind_known:
             lines.insert(0, f"_{understood(result.need)}_")
         return "\n".join(lines + [f"_{note}_" for note in result.notes]) or "No products match."
 
@@ -202,7 +202,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         )
         if not cands.ids:
             notes.append("no product passes the filters")
-        elif need is not None and need.categories and not req.category:
+        elif need is not None and need.kind_known and not req.category:
             of_kind = sum(p.product.category in need.categories for p in picks)
             if of_kind < len(picks):
                 notes.append(
@@ -327,7 +327,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
             ids, _ = store.product_similarity(none, filters.model_copy(update={"category": kinds}))
             return set(ids)
 
-        if need.categories and (need.confident or need.categories_by == "model"):
+        if need.kind_known:
             wanted = of_kinds(need.categories)
             cands.signals["type"] = np.array(
                 [1.0 if pid in wanted else 0.0 for pid in cands.ids], dtype=np.float32

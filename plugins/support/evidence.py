@@ -102,7 +102,7 @@ def asked_facts(question: str) -> set[str]:
 def asked_kinds(ctx: Context, question: str) -> list[str]:
     """The product kinds a question clearly asks about (none when the reading is unsure)."""
     need = need_reader(ctx).read(question)
-    return need.categories if need.confident else []
+    return need.categories if need.kind_known else []
 
 
 def candidates(

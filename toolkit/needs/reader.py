@@ -71,6 +71,12 @@ class Need(BaseModel):
     search_text: str = Field(description="The need without its price phrases: what to search.")
     wanted: str = Field(default="", description="The need without what rules read in it.")
 
+    @property
+    def kind_known(self) -> bool:
+        """The categories are taken as the product type: the reader was sure, or the model
+        picked them. Otherwise they are only shown, and retrieval goes by the need's words."""
+        return bool(self.categories) and (self.confident or self.categories_by == "model")
+
 
 def chosen(
     ranking: Sequence[CategoryScore], sure_margin: float = SURE_MARGIN, close: float = CLOSE
@@ -109,14 +115,13 @@ class NeedReader:
         self.sure_margin = sure_margin
         self.close = close
 
-    def read(self, text: str, vector: np.ndarray | None = None, pick: Picker | None = None) -> Need:
-        """`vector`: the embedding of the need without its price phrases, if already made;
-        `pick`: asked for the type when no category is clearly ahead."""
+    def read(self, text: str, pick: Picker | None = None) -> Need:
+        """`pick`: asked for the type when no category is clearly ahead."""
         price = price_limits(text)
         search = price.rest or text
         parts = need_parts(search)
         index = self.categories.current()
-        vector = self.embed(search) if vector is None else vector
+        vector = self.embed(search)
         if parts.wanted != search:  # "a top to wear with jeans": the top is the type
             vector = FULL_SHARE * vector + self.embed(parts.wanted)
             vector = vector / max(float(np.linalg.norm(vector)), 1e-12)

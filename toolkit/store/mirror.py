@@ -133,13 +133,17 @@ class Mirror:
         codes = self._codes.get(field)
         if codes is None:
             return {}
-        codes = np.where(self.alive, codes[: self.rows], -1)
-        out = {}
-        for value, code in self._vocab.get(field, {}).items():
-            rows = codes == code
-            if rows.any():
-                out[value] = (int(rows.sum()), self.vectors[rows].mean(axis=0))
-        return out
+        vocab = self._vocab.get(field, {})
+        live = self.alive & (codes[: self.rows] >= 0)
+        present = codes[: self.rows][live]
+        counts = np.bincount(present, minlength=len(vocab))
+        sums = np.zeros((len(vocab), self.dim), dtype=np.float64)
+        np.add.at(sums, present, self.vectors[live])  # one pass over the rows, not one a value
+        return {
+            value: (int(counts[code]), (sums[code] / counts[code]).astype(np.float32))
+            for value, code in vocab.items()
+            if counts[code]
+        }
 
     # -- filters -----------------------------------------------------------------------------
 
