@@ -18,7 +18,9 @@ Methods, each the recommender with a need alone (no history, no fitted model, no
 precision@5: share of the top 5 whose category the need accepts (of the top n when only
 n < 5 products of the accepted kinds pass the need's price limit and are in stock); hit@1:
 the first one is. `--tune` chooses the reader's sure margin on the even rows of both
-catalogues and reports the odd rows (held out) too.
+catalogues and reports the odd rows (held out) too. Then chat routing
+(benchmarks/chat_routing.py): do the demo needs reach the recommender, and support's
+questions and guard messages stay with support?
 
     python -m benchmarks.eval_needs [--quick] [--tune]
 """
@@ -38,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from benchmarks.chat_routing import evaluate_routing
 from benchmarks.common import print_json_line, print_table
 from pitchcraft.context import Context
 from pitchcraft.data import demo_shop
@@ -263,6 +266,7 @@ def main() -> None:
                         figures[f"need_precision_at_5_{language}"] = round(precision, 3)
                         figures[f"need_hit_at_1_{language}"] = round(hits, 3)
                         figures[f"need_latency_p95_ms_{language}"] = round(1000 * p95(s.seconds))
+        routing, routed = evaluate_routing(Path(tmp) / "routing", [c.need for c in demo.cases])
     print_table(
         ["catalogue", "method", "language", "needs", "precision@5", "hit@1", "p50 ms", "p95 ms"],
         table,
@@ -272,6 +276,12 @@ def main() -> None:
         ["catalogue", "language", "needs", "first type right", "confident", "right when confident"],
         reader_rows,
     )
+    print()
+    print_table(
+        ["chat messages", "language", "messages", "right plugin before", "right plugin", "by need"],
+        routing,
+    )
+    figures |= routed
     whole = [r for r in table if r[0] == demo.name and r[1] == "whole"]
     figures["need_precision_at_5"] = round(statistics.fmean(r[4] for r in whole), 3)
     figures["need_hit_at_1"] = round(statistics.fmean(r[5] for r in whole), 3)

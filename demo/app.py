@@ -306,7 +306,8 @@ class Bubble:
     def hear(self, event: ChatEvent) -> None:
         if event.event == "route" and event.route is not None:
             route = event.route
-            self.progress.append(f"_→ {route.kind} **{route.name}** (chosen by {route.by})_")
+            by = route.by + (f": {', '.join(route.need.categories)}" if route.need else "")
+            self.progress.append(f"_→ {route.kind} **{route.name}** (chosen by {by})_")
         elif event.event == "step_start":
             self.progress.append(f"_… step {event.step}_")
         elif event.event == "step_end":

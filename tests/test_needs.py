@@ -13,7 +13,7 @@ from pitchcraft import Context, Registry, Settings
 from pitchcraft.needs import NeedReader, need_reader
 from pitchcraft.needs.categories import CategoryIndex, CategoryScore, LiveCategoryIndex
 from pitchcraft.needs.reader import chosen, named_brands
-from pitchcraft.needs.rules import need_parts
+from pitchcraft.needs.rules import asks_question, need_parts
 from tests.llm_fixtures import MODEL_CACHE
 
 # -- rules ----------------------------------------------------------------------------------
@@ -51,6 +51,25 @@ def test_ruled_out_kinds_and_sizes() -> None:
     assert need_parts("a 65 inch TV").attributes == {"size": "65in"}
     assert need_parts("客厅用的65寸白色电视").attributes == {"size": "65in", "colour": "白色"}
     assert need_parts("1TB external drive").attributes == {"capacity": "1tb"}
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("Is the Sony WH-1000XM4 in stock?", True),
+        ("How much does gift wrapping cost", True),
+        ("退货要几天？", True),
+        ("这款耳机有货吗", True),
+        ("a 65 inch TV for the living room", False),
+        ("上班时想看看家里的狗", False),
+        ("Any gift ideas for a dad who runs?", False),  # asks what to buy: a want
+        ("What should I get my sister for her birthday?", False),
+        ("爸爸爱看球赛，送他什么好", False),
+        ("哪款降噪耳机好？", False),
+    ],
+)
+def test_a_question_about_something_is_told_from_a_want(text: str, asks: bool) -> None:
+    assert asks_question(text) is asks
 
 
 # -- choosing categories --------------------------------------------------------------------
@@ -198,3 +217,29 @@ def test_the_mirror_groups_live_rows_by_a_text_field() -> None:
     assert groups["a"][0] == 2 and np.allclose(groups["a"][1], [0.5, 0.5])
     assert groups["b"][0] == 1 and np.allclose(groups["b"][1], [1.0, 1.0])
     assert mirror.groups("brand") == {}
+
+
+def test_the_chat_sends_stated_wants_to_the_recommender_and_the_rest_by_its_rules(
+    shop: Context,
+) -> None:
+    from pitchcraft.chain.router import ChatRouter, Turn
+
+    registry = Registry(shop.settings.model_copy(update={"plugins": ["recommender", "support"]}))
+    registry._context = shop  # the demo store
+    router = ChatRouter(registry)
+    want = router.route("a 65 inch 4K TV for the living room", "s1")
+    assert (want.name, want.by) == ("recommender", "need")
+    assert want.need is not None and want.need.categories == ["TVs"]
+    assert want.request == {"need": "a 65 inch 4K TV for the living room"}
+    zh = router.route("卧室放的小尺寸电视", "s2")
+    assert (zh.name, zh.by) == ("recommender", "need")
+    for message in ("Is the 65 inch Samsung TV in stock?", "yes please", "hello"):
+        assert router.route(message, "s3").name == "support", message
+    # a safety issue is support's whatever else it names; a question about gifts is no want
+    claimed = router.route("The charger gave me an electric shock", "s4")
+    assert (claimed.name, claimed.by) == ("support", "claim")
+    assert router.route("How much does gift wrapping cost?", "s5").name == "support"
+    # a stated want leaves a support conversation; a reply that is no want follows it
+    router.sessions.add("s6", Turn(role="user", text="退货要几天？", target="support"))
+    assert router.route("a 27 inch 4K monitor", "s6").name == "recommender"
+    assert router.route("ok thanks", "s6").by == "memory"

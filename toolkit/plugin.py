@@ -133,6 +133,14 @@ class Plugin(ABC, Generic[InT, OutT]):
 
     # Words (any language, matched case-insensitively) that send a chat message here.
     chat_keywords: ClassVar[tuple[str, ...]] = ()
+    # Takes a chat message that states a want for a kind of product the shop sells
+    # ("a 65 inch TV for the living room"), read by pitchcraft.needs, when no keyword decides.
+    chat_takes_needs: ClassVar[bool] = False
+
+    def chat_claims(self, message: str, ctx: Context) -> bool:
+        """This plugin must answer `message` whatever its other words (e.g. a safety issue or
+        a request for a person goes to support); checked before keywords. False by default."""
+        return False
 
     def chat_request(self, message: str, ctx: Context) -> dict[str, Any] | None:
         """The request a chat message makes of this plugin; None: not offered in chat."""

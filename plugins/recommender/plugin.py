@@ -119,6 +119,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         "适合",
         "有什么",
     )
+    chat_takes_needs = True
 
     def chat_request(self, message: str, ctx: Context) -> dict[str, Any]:
         return {"need": message}

@@ -38,7 +38,7 @@ from pitchcraft.plugins.support.models import (
 )
 from pitchcraft.plugins.support.orders import OrderTools, ReturnEligibility, order_tools_from
 from pitchcraft.plugins.support.pii import redact
-from pitchcraft.plugins.support.policy import CueList, Cues, enabled, is_angry
+from pitchcraft.plugins.support.policy import ANGRY_CUES, CueList, Cues, enabled, is_angry
 from pitchcraft.plugins.support.sessions import Focus, Memory, SessionStore
 from pitchcraft.plugins.support.text import join_sentences
 from pitchcraft.store.schema import Language, detect_language
@@ -114,6 +114,14 @@ class SupportResponder(Plugin[SupportRequest, SupportReply]):
 
     def chat_request(self, message: str, ctx: Context) -> dict[str, Any]:
         return {"message": message}
+
+    def chat_claims(self, message: str, ctx: Context) -> bool:
+        """A reason to hand over (safety, a person, a threat, ...), an attack or plain anger:
+        the responder's policy must see it, whatever else the message asks for. (One angry
+        word is not enough: "这条差评怎么看：质量太差" is a review to analyse.)"""
+        cues = support_cues(ctx)
+        angry = len(cues.anger_cues(message)) >= ANGRY_CUES
+        return bool(cues.reasons(message) or cues.attacks(message) or angry)
 
     def chat_reply(self, result: SupportReply) -> str:
         lines = [result.reply]

@@ -104,12 +104,15 @@ class Cues:
         return bool(self.lists["injection"].found(text))
 
 
+ANGRY_CUES = 3  # anger cues that make a message angry on their own
+
+
 def is_angry(
     negative_confidence: float, anger_cues: Sequence[str], options: SupportOptions
 ) -> bool:
     """Negative with high confidence and at least one cue, or several cues on their own."""
     strong = negative_confidence >= options.anger_confidence
-    return (strong and len(anger_cues) >= 1) or len(anger_cues) >= 3
+    return (strong and len(anger_cues) >= 1) or len(anger_cues) >= ANGRY_CUES
 
 
 def enabled(reasons: Iterable[EscalationReason], options: SupportOptions) -> list[EscalationReason]:

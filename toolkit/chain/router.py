@@ -2,10 +2,15 @@
 
 With a model that can call tools (an OpenAI-compatible server started with tool
 calling), the model picks the tool and fills its arguments. Otherwise, or when
-its pick is unusable, a deterministic router decides: the target whose
-`chat_keywords` the message hits most, else the session's previous target (a
-follow-up), else the default (`chat_default`, normally support). Plugins and
-chains declare their own keywords; the router knows none of them.
+its pick is unusable, a deterministic router decides: a plugin that claims the
+message (support: a safety issue, a request for a person), else the target whose
+`chat_keywords` the message hits most, else a plugin that takes needs when the
+message states a want for a kind of product the shop sells (read by
+pitchcraft.needs against the store's own categories), else the session's
+previous target (a follow-up), else the default (`chat_default`, normally
+support). A plugin that takes needs answers wants, not questions: its keywords do not
+count in a question unless it asks what to buy ("How much is gift wrapping?"). Plugins
+and chains declare all of this; the router knows none of them.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pitchcraft import early
 from pitchcraft.chain.runner import ChainLibrary
 from pitchcraft.errors import PitchcraftError
 from pitchcraft.llm.drafts import listening, readable
+from pitchcraft.needs import Need, asks_question, need_reader
 from pitchcraft.plugin import Plugin
 from pitchcraft.registry import Registry
 
@@ -43,8 +49,11 @@ ROUTER_PROMPT = (
 class Route(BaseModel):
     kind: Literal["plugin", "chain"]
     name: str
-    by: Literal["model", "keywords", "memory", "default"]
+    by: Literal["model", "claim", "keywords", "need", "memory", "default"]
     request: dict[str, Any]
+    need: Need | None = Field(
+        default=None, description="by need: the want as read (kind of product, price, ...)."
+    )
 
 
 class ChatEvent(BaseModel):
@@ -76,6 +85,8 @@ class Target:
     keywords: tuple[str, ...]
     build: Callable[[str], dict[str, Any] | None]
     fields: set[str]
+    claims: Callable[[str], bool] = lambda message: False
+    takes_needs: bool = False
 
 
 def keyword_hits(message: str, keywords: tuple[str, ...]) -> int:
@@ -136,6 +147,8 @@ class ChatRouter:
                         plugin.chat_keywords,
                         lambda m, p=plugin: p.chat_request(m, ctx),
                         set(plugin.Input.model_fields),
+                        lambda m, p=plugin: p.chat_claims(m, ctx),
+                        plugin.chat_takes_needs,
                     )
             for name, chain in self.chains.chains.items():
                 chat = chain.spec.chat
@@ -151,25 +164,45 @@ class ChatRouter:
         return self._targets
 
     def route(self, message: str, session_id: str) -> Route:
-        """The deterministic decision (keywords, then the session's last target, then the
-        default)."""
+        """The deterministic decision (a claim, keywords, a stated want, then the session's
+        last target, then the default)."""
         targets = self.targets()
-        hits = {name: keyword_hits(message, t.keywords) for name, t in targets.items()}
+        claimed = [name for name, t in targets.items() if t.claims(message)]
+        asks = asks_question(message)  # "How much is gift wrapping?" is no want of a gift
+        hits = {
+            name: 0 if t.takes_needs and asks else keyword_hits(message, t.keywords)
+            for name, t in targets.items()
+        }
         best = max(hits, key=hits.__getitem__, default=None)
+        takers = [name for name, t in targets.items() if t.takes_needs]
+        need = self._want(message) if takers and not claimed and not any(hits.values()) else None
         last = [t.target for t in self.sessions.history(session_id) if t.target in targets]
         name: str
-        by: Literal["keywords", "memory", "default"]
-        if best is not None and hits[best] > 0:
+        by: Literal["claim", "keywords", "need", "memory", "default"]
+        if claimed:
+            name, by = claimed[0], "claim"
+        elif best is not None and hits[best] > 0:
             name, by = best, "keywords"
+        elif need is not None:
+            name, by = takers[0], "need"
         elif last:
             name, by = str(last[-1]), "memory"
         else:
             name, by = self._default(), "default"
         request = targets[name].build(message)
         if request is None:  # e.g. no product matches a copy request: the default answers
-            name, by = self._default(), "default"
+            name, by, need = self._default(), "default", None
             request = targets[name].build(message) or {}
-        return Route(kind=targets[name].kind, name=name, by=by, request=request)
+        return Route(kind=targets[name].kind, name=name, by=by, request=request, need=need)
+
+    def _want(self, message: str) -> Need | None:
+        """The message read as a need, when it states a want for a kind the shop sells."""
+        try:
+            need = need_reader(self.registry.context()).read(message)
+        except Exception as err:  # no store to read kinds from: the other rules decide
+            log.warning("chat routing without needs (%s)", err)
+            return None
+        return need if need.is_want else None
 
     def _default(self) -> str:
         name, targets = self.settings.chat_default, self.targets()

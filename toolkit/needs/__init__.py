@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pitchcraft.needs.reader import Need, NeedReader
+from pitchcraft.needs.rules import asks_question
 
 if TYPE_CHECKING:
     from pitchcraft.context import Context
 
-__all__ = ["Need", "NeedReader", "need_reader"]
+__all__ = ["Need", "NeedReader", "asks_question", "need_reader"]
 
 
 def need_reader(ctx: Context) -> NeedReader:

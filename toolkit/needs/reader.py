@@ -19,7 +19,7 @@ from pitchcraft.needs.categories import (
 )
 from pitchcraft.needs.model import Picker
 from pitchcraft.needs.price import price_limits
-from pitchcraft.needs.rules import need_parts
+from pitchcraft.needs.rules import asks_question, need_parts
 from pitchcraft.store.schema import Language, detect_language
 
 # Chosen on the even rows of both catalogues of benchmarks/eval_needs.py (--tune).
@@ -27,6 +27,10 @@ SURE_MARGIN = 0.035  # the best category is this far ahead of the next: the type
 CLOSE = 0.0  # otherwise categories this close to the best are kept with it (0: none)
 MAX_CATEGORIES = 3
 FULL_SHARE = 0.5  # weight of the whole need against its wanted part when rules found one
+# A stated want is this close to the best category at least: greetings and short replies
+# ("yes please" 0.11, "hello" 0.09) are not wants even when one category is ahead; costs 10
+# of the 206 sure, stated needs of eval_needs' demo set.
+WANT_FLOOR = 0.15
 
 
 class EmbedQuery(Protocol):
@@ -68,6 +72,11 @@ class Need(BaseModel):
     complements: list[str] = Field(
         default_factory=list, description="What the product goes with (not what is wanted)."
     )
+    question: bool = Field(
+        default=False,
+        description="The text asks something (about the shop, an order, a product) rather "
+        "than stating what is wanted; a question asking what to buy is a want.",
+    )
     search_text: str = Field(description="The need without its price phrases: what to search.")
     wanted: str = Field(default="", description="The need without what rules read in it.")
 
@@ -76,6 +85,13 @@ class Need(BaseModel):
         """The categories are taken as the product type: the reader was sure, or the model
         picked them. Otherwise they are only shown, and retrieval goes by the need's words."""
         return bool(self.categories) and (self.confident or self.categories_by == "model")
+
+    @property
+    def is_want(self) -> bool:
+        """A stated want for a kind of product the shop sells: what a chat sends to the
+        plugins that take needs."""
+        best = self.considered[0].score if self.considered else 0.0
+        return self.confident and not self.question and best >= WANT_FLOOR
 
 
 def chosen(
@@ -141,6 +157,7 @@ class NeedReader:
             max_price=price.high,
             currency=price.currency,
             brands=named_brands(search, self.brands.current().names),
+            question=asks_question(text),
             search_text=search,
             **parts._asdict(),  # recipient, occasions, gift, complements, excluded, attributes
         )

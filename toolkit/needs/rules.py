@@ -63,6 +63,28 @@ COLOURS = re.compile(
     re.IGNORECASE,
 )
 
+# A question about the shop or a product ("Is the X in stock?", "退货要几天？"), as opposed to
+# a stated want; questions that ask what to buy ("送他点什么") still state a want.
+QUESTION = re.compile(
+    r"^\s*(?:how|what|when|where|why|which|who|whose|is|are|am|was|were|do|does|did|can|could|"
+    r"will|would|should|shall|may|have|has|had)\b|[?？]\s*$"
+    r"|[吗么呢]\s*$|多少|几[天个号点时次年月]|怎么|什么|哪|是否|能不能|可不可以|有没有|可以.{0,8}吗",
+    re.IGNORECASE,
+)
+ASKS_WHAT_TO_BUY = re.compile(
+    r"\b(?:recommend\w*|suggest\w*|ideas?)\b|推荐|建议"
+    r"|\b(?:what|which)\b[^?]{0,40}\b(?:should|could|can|do|would)\s+(?:i|we)\s+"
+    r"(?:get|buy|give|choose|pick|gift)\b"
+    r"|\b(?:what|which)(?:'s| is| are)\s+(?:a |the |some )?(?:good|best|nice|great)\b"
+    r"|(?:送|买|选|挑)[^，,。？?]{0,4}什么|什么[^，,。？?]{0,3}好|哪(?:个|款|种|一款)[^，,。？?]{0,6}好",
+    re.IGNORECASE,
+)
+
+
+def asks_question(text: str) -> bool:
+    """The text asks about something rather than stating what the shopper wants."""
+    return bool(QUESTION.search(text)) and not ASKS_WHAT_TO_BUY.search(text)
+
 
 class NeedParts(NamedTuple):
     wanted: str  # the need without recipients, complements and ruled-out phrases
