@@ -14,6 +14,8 @@ Methods, each the recommender with a need alone (no history, no fitted model, no
 - today: ranked by the need's words (embedding and keyword match), `understand_needs` off
 - kinds: the recognised product type alone (the `type` signal; the need's words only break ties)
 - whole: the recommender's defaults (type, need words, price, ruled-out kinds)
+- with --model: whole + the shared model's pick of the kind when the embeddings are unsure
+  (`need_model`), and whole + the model's check of the best 20 candidates (`rerank_model`)
 
 precision@5: share of the top 5 whose category the need accepts (of the top n when only
 n < 5 products of the accepted kinds pass the need's price limit and are in stock); hit@1:
@@ -63,7 +65,11 @@ METHODS = {
     "whole": {},
 }
 MARGINS = (0.0, 0.01, 0.02, 0.035, 0.05, 0.08)
-MODEL_METHOD = {"need_model": True}  # --model: the shared model picks when embeddings are unsure
+MODEL_METHODS = {  # --model: the shared model picks the kind when embeddings are unsure, or
+    # checks which of the best 20 candidates fit
+    "whole + model pick": {"need_model": True},
+    "whole + model check": {"rerank_model": True},
+}
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         margin = tune([demo, clothing], Path(tmp)) if args.tune else SURE_MARGIN
         for shop in (demo, clothing):
-            methods = {**METHODS, "whole + model": MODEL_METHOD} if args.model else METHODS
+            methods = {**METHODS, **MODEL_METHODS} if args.model else METHODS
             for method, options in methods.items():
                 folder = Path(tmp) / f"{shop.name}-{method}"
                 folder.mkdir()

@@ -4,7 +4,9 @@ on the real demo shop (real embeddings, real Chroma)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -243,3 +245,39 @@ def test_the_chat_sends_stated_wants_to_the_recommender_and_the_rest_by_its_rule
     router.sessions.add("s6", Turn(role="user", text="退货要几天？", target="support"))
     assert router.route("a 27 inch 4K monitor", "s6").name == "recommender"
     assert router.route("ok thanks", "s6").by == "memory"
+
+
+class FittingModel:
+    """A stand-in for the shared model's structured reply: marks the products whose title
+    holds `word` (the prompt lists them numbered)."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.prompts: list[str] = []
+
+    def structured(self, schema: Any, **kwargs: Any) -> FittingModel:
+        self.schema = schema
+        return self
+
+    def invoke(self, prompt: str) -> Any:
+        self.prompts.append(prompt)
+        lines = re.findall(r"^(\d+)\. (.*)$", prompt, re.MULTILINE)
+        return self.schema(fits=[int(n) for n, title in lines if self.word in title])
+
+
+def test_the_models_check_of_the_best_candidates_puts_what_fits_first(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    options = {"model_path": str(tmp_path / "none.npz"), "use_model": False, "rerank_model": True}
+    ctx = Registry(
+        Settings(
+            store_path=demo_store, cache_dir=MODEL_CACHE, plugin_options={"recommender": options}
+        )
+    ).context()
+    model = FittingModel("Drone")  # ranked third to fifth without the check
+    ctx.shared("llm", lambda: model)
+    result = ctx.call("recommender", {"need": "an action camera", "k": 3, "reasons": False})
+    items = result.items  # type: ignore[attr-defined]
+    assert len(model.prompts) == 1 and model.prompts[0].count("\n1. ") == 1
+    assert "Drone" in items[0].title and items[0].signals["model"] == 1.0
+    assert all(item.signals["model"] == float("Drone" in item.title) for item in items)

@@ -39,8 +39,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp
 
 
-def context(shop: Path, use_model: bool = False) -> Context:
-    options = {"model_path": str(shop / "model.npz"), "use_model": use_model}
+def context(shop: Path, use_model: bool = False, **extra: object) -> Context:
+    options = {"model_path": str(shop / "model.npz"), "use_model": use_model, **extra}
     return Context(
         Settings(
             store_path=shop / "chroma",
@@ -160,3 +160,11 @@ def test_model_reasons_are_checked_or_replaced(shop: Path) -> None:
             assert reason_problems(item.reason, facts, "en", lexicon) == []
         else:
             assert item.reason_problems  # the model was asked, and why it was refused is said
+
+
+def test_the_embedded_model_checks_the_best_candidates_against_a_need(shop: Path) -> None:
+    result = PLUGIN.invoke(
+        {"need": "运动相机", "k": 5, "reasons": False}, context(shop, rerank_model=True)
+    )
+    marks = [item.signals.get("model") for item in result.items]
+    assert all(mark in (0.0, 1.0) for mark in marks), marks  # the model answered (a valid list)

@@ -11,7 +11,7 @@ from pitchcraft.llm.verified import DraftOptions
 from pitchcraft.needs import Need
 from pitchcraft.store.schema import Language, ProductFilter
 
-Signal = Literal["cf", "content", "need", "type", "popularity"]
+Signal = Literal["cf", "content", "need", "type", "model", "popularity"]
 
 
 class RecommenderOptions(DraftOptions):
@@ -31,7 +31,15 @@ class RecommenderOptions(DraftOptions):
         # training part (benchmarks/eval_recommender.py --tune); need leads when given.
         # type: the product is of a kind the need asks for (pitchcraft.needs); at 2 it acts
         # as a filter that falls back to other kinds when too few pass.
-        default={"cf": 1.0, "content": 0.1, "need": 1.0, "type": 2.0, "popularity": 0.05},
+        # model: the shared model says the product fits the need (only with `rerank_model`).
+        default={
+            "cf": 1.0,
+            "content": 0.1,
+            "need": 1.0,
+            "type": 2.0,
+            "model": 1.0,
+            "popularity": 0.05,
+        },
         description="Fusion weight of each signal (each is scaled to [0, 1] first).",
     )
     diversity: float = Field(
@@ -44,6 +52,11 @@ class RecommenderOptions(DraftOptions):
         default=True,
         description="Read the kind of product a need asks for and prefer it (False: by the "
         "need's words alone).",
+    )
+    rerank_model: bool = Field(
+        default=False,
+        description="Ask the shared model which of the best 20 candidates fit a free-text "
+        "need (the `model` signal). Off: see eval_needs.py --model for what it does.",
     )
     need_model: bool = Field(
         default=False,

@@ -37,6 +37,7 @@ from pitchcraft.plugins.recommender.models import (
 )
 from pitchcraft.plugins.recommender.ranking import fuse, mmr, scaled
 from pitchcraft.plugins.recommender.reasons import ReasonFacts, ReasonOutcome, write_reason
+from pitchcraft.plugins.recommender.rerank import RERANK_TOP, model_fits
 from pitchcraft.plugins.recommender.signals import unit_rows
 from pitchcraft.store import ProductStore
 from pitchcraft.store.schema import Language, Product, ProductFilter, detect_language
@@ -196,6 +197,8 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         )
         if need is not None and not req.category:
             cands = self.prefer_kinds(cands, need, filters, ctx.store)
+        if opts.rerank_model and req.need.strip() and cands.ids:
+            self.model_check(cands, req.need, language, opts, ctx)
         picks = (
             self.pick(req, history, history_vectors, cands, language, opts, ctx)
             if cands.ids
@@ -344,6 +347,23 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         kept = Candidates([pid for pid, k in zip(cands.ids, keep, strict=True) if k])
         kept.signals = {name: scores[keep] for name, scores in cands.signals.items()}
         return kept
+
+    @staticmethod
+    def model_check(
+        cands: Candidates, need: str, language: Language, opts: RecommenderOptions, ctx: Context
+    ) -> None:
+        """The `model` signal: 1 for the best RERANK_TOP candidates the shared model says fit
+        the need (left out when the model cannot answer)."""
+        fused = fuse(cands.signals, opts.weights)
+        top = [cands.ids[int(i)] for i in np.argsort(-fused, kind="stable")[:RERANK_TOP]]
+        products = ctx.store.get_products(top)
+        fits = model_fits(ctx, need, language, products)
+        if fits is None:
+            return
+        signal = np.zeros(len(cands.ids), dtype=np.float32)
+        for n in fits:
+            signal[cands.index[products[n].id]] = 1.0
+        cands.signals["model"] = signal
 
     def pick(
         self,
