@@ -100,7 +100,8 @@ def test_taobao_title_is_limited_to_60_bytes() -> None:
     assert length_findings({"title": ZH_TEXT[:30]}, cc) == []
     too_long = length_findings({"title": ZH_TEXT[:31]}, cc)
     assert [f.message for f in too_long] == ["title is 62 width long; the limit is 60"]
-    assert length_findings({"title": EN_TEXT[:60]}, cc) == []  # letters count one
+    sixty = "Duracell Coppertop alkaline AA batteries for remotes, clocks"
+    assert length_findings({"title": sixty}, cc) == []  # letters count one
 
 
 def test_google_ads_counts_and_items() -> None:
@@ -328,9 +329,46 @@ def test_a_catalog_row_is_read_as_the_product() -> None:
         CopyRequest.model_validate({"channel": "email"})
 
 
+@pytest.mark.parametrize(
+    ("field", "text", "problem"),
+    [
+        ("bullets", ", A80CL Series", "cut from a sentence"),
+        ("bullets", "Key Specifications:", "cut from a sentence"),
+        ("bullets", "Supports HDMI connections provided by", "cut from a sentence"),
+        ("title", "Outdoor Security System with Chime Pro 2.0 (2nd", "unbalanced ()"),
+        ("bullets", "Alkaline", "single word"),
+        ("bullets", "Long lasting thưởng power", "letters foreign"),
+    ],
+)
+def test_fragments_are_not_copy(field: str, text: str, problem: str) -> None:
+    cc = context("amazon_listing")
+    assert any(problem in f.message for f in length_findings({field: text}, cc))
+
+
+def test_a_short_field_may_be_a_name_and_facts_letters_are_allowed() -> None:
+    ads = context("google_ads_rsa")
+    headlines = ["Duracell", "AA batteries", "40-count pack"]
+    descriptions = ["Duracell AA batteries, 40-count.", "Guaranteed for 12 years in storage."]
+    assert not length_findings({"headlines": headlines, "descriptions": descriptions}, ads)
+    cafe = BATTERY.model_copy(update={"description": "Sold at the Café Olé shop."})
+    found = length_findings({"bullets": ["Loved at Café Olé"]}, context("amazon_listing", cafe))
+    assert not [f for f in found if "foreign" in f.message]
+    assert [
+        f
+        for f in length_findings({"bullets": ["Loved at Café Olé"]}, context("amazon_listing"))
+        if "foreign" in f.message
+    ]
+
+
 def test_prompt_echo_is_caught_and_removed() -> None:
     cc = context("amazon_listing")
-    bullets = ["Angle: Lead with the main benefit.", "40-count", "AA size", "Alkaline", "Duracell"]
+    bullets = [
+        "Angle: Lead with the main benefit.",
+        "40-count pack",
+        "AA size",
+        "Alkaline batteries",
+        "Made by Duracell",
+    ]
     parts: Parts = {"title": "Duracell AA Batteries, 40-count", "bullets": bullets}
     findings = length_findings(parts, cc)
     assert [f.item for f in findings] == [0] and "repeats the instructions" in findings[0].message
@@ -410,3 +448,16 @@ def test_echoed_instructions(text: str, echoed: list[str]) -> None:
     from pitchcraft.plugins.copywriter.checks import echoed_instructions
 
     assert echoed_instructions(text, ANGLES) == echoed
+
+
+def test_training_keeps_only_drafts_that_say_what_the_facts_say() -> None:
+    from pitchcraft.plugins.copywriter.training import invented
+
+    cc = context("sms")
+    restated = "Duracell Coppertop AA batteries, 40-count: guaranteed for 12 years in storage."
+    assert invented({"text": f"{restated} Reply STOP to opt out"}, cc) == []
+    made_up = "Duracell batteries glow at night, taste sweet and calm anxious pets."
+    assert invented({"text": f"{made_up} Reply STOP to opt out"}, cc)
+    zh = context("wechat_moments", BATTERY_ZH, "zh")
+    assert invented({"body": "金霸王碱性5号电池40节装，存放保质12年，持久耐用。"}, zh) == []
+    assert invented({"body": "金霸王电池可安全吞食，快速溶解，营养专业品质。"}, zh)

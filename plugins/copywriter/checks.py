@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from pitchcraft.plugins.copywriter.channels import Channel
 from pitchcraft.plugins.copywriter.rules import RuleBook
-from pitchcraft.plugins.copywriter.textunits import measure
+from pitchcraft.plugins.copywriter.textunits import ENDS_OPEN, measure
 from pitchcraft.text.grounding import Facts, grounding_problems
 from pitchcraft.text.terms import Lexicon
 
@@ -26,6 +26,13 @@ ECHO_START = {"words": 3, "chars": 4}
 ECHO_ANYWHERE = {"words": 6, "chars": 8}
 # The same phrase three times in a row: a degenerate generation, not copy.
 REPEAT = re.compile(r"(\S.{1,80}?)(?:[\s,，、;；.。]*\1){2,}")
+# Text cut out of a sentence: it starts with a joining mark (or ends open, textunits).
+STARTS_CUT = re.compile(r"^\s*[,;:，、；：)）]")
+PAIRS = ("()", "（）", "[]", "【】", "“”", "《》")
+MIN_WORDS = 2  # one word where a sentence fits (a bullet, a body) is a fragment
+MIN_HANS = 2
+SENTENCE_ROOM = 60  # fields this long at least hold sentences; shorter ones may be a name
+TAG_FIELDS = {"hashtags", "keywords", "tags"}
 
 
 class Finding(BaseModel):
@@ -124,6 +131,35 @@ def add_length_finding(
                          fixable=fixable))  # fmt: skip
 
 
+def form_problems(text: str, field: str, cc: CheckContext) -> list[tuple[str, str]]:
+    """(message, span) for text that is no finished piece of copy: cut from a sentence,
+    unbalanced brackets, a lone word, or letters of a script neither the copy's language
+    nor the product's facts use (a stray "thưởng" in Chinese copy)."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    found = []
+    if STARTS_CUT.search(stripped) or (ENDS_OPEN.search(stripped) and field not in TAG_FIELDS):
+        found.append(("is cut from a sentence", stripped[-12:]))
+    for left, right in PAIRS:
+        if stripped.count(left) != stripped.count(right):
+            found.append((f"has unbalanced {left}{right}", left))
+    if field not in TAG_FIELDS and cc.limit(field) >= SENTENCE_ROOM:
+        hans = len(re.findall(r"[\u4e00-\u9fff]", stripped))
+        words = len(re.findall(r"[A-Za-z0-9]+", stripped))
+        if hans < MIN_HANS and words < MIN_WORDS:
+            found.append(("is a single word, not copy", stripped))
+    stray = sorted(
+        {c for c in stripped if c.isalpha() and not c.isascii() and not "\u4e00" <= c <= "\u9fff"}
+        - set(cc.facts.text)
+    )
+    if stray:
+        found.append(
+            (f"uses letters foreign to the copy and the facts: {''.join(stray)}", stray[0])
+        )
+    return found
+
+
 def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
     found = []
     unit = cc.channel.unit
@@ -150,6 +186,8 @@ def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
             flag(f"{where} repeats the instructions: {echo.group().strip()!r}", echo.group())
         for span in echoed_instructions(text, cc.instructions):
             flag(f"{where} repeats the instructions: {span!r}", span, fixable=True)
+        for message, span in form_problems(text, name, cc):
+            flag(f"{where} {message}", span)
         if repeat := REPEAT.search(text):
             flag(f"{where} repeats {repeat.group(1).strip()!r} over and over", repeat.group())
         if bad := sorted({c for c in text if c in cc.channel.forbidden_chars}):

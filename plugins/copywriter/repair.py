@@ -19,6 +19,7 @@ from pitchcraft.plugins.copywriter.checks import (
     Finding,
     Parts,
     echoed_instructions,
+    form_problems,
     keyword_findings,
     place,
     strings,
@@ -127,7 +128,11 @@ class Repairer:
             if spec.kind == "list":
                 raw = value if isinstance(value, list) else [value]
                 items = [self._clean_chars(v) for v in raw]
-                items = [fit(v, limit, unit) for v in items if v.strip()][: spec.max_items]
+                items = [fit(v, limit, unit) for v in items if v.strip()]
+                whole = [v for v in items if not form_problems(v, field, cc)]
+                if len(whole) < len(items):
+                    self.notes.append(f"{field}: dropped {len(items) - len(whole)} fragment(s)")
+                items = whole[: spec.max_items]
                 while len(items) < spec.min_items:
                     items.append(self.fallback(field, [*all_strings(parts), *items]))
                     self.notes.append(f"{field}: added item {len(items)} from product facts")
@@ -141,7 +146,7 @@ class Repairer:
             if measure(text, unit) > limit:
                 text = fit(text, limit, unit)
                 self.notes.append(f"{field}: shortened to {limit} {unit}")
-            if not text.strip():
+            if not text.strip() or form_problems(text, field, cc):
                 text = self.fallback(field, all_strings(parts))
                 self.notes.append(f"{field}: filled from product facts")
             parts[field] = text

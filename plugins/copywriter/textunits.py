@@ -10,6 +10,13 @@ Unit = Literal["chars", "width", "utf8_bytes"]
 # Where a cut reads naturally: after sentence or clause punctuation, or at a space.
 BOUNDARY = re.compile(r"[。！？!?；;，,、：:]|\s")
 TRAILING = " \t\n,，、;；:：-–—/|·"
+# Text that ends on a heading's colon or a word that needs another after it ("... by",
+# "...的") was cut from a sentence.
+ENDS_OPEN = re.compile(
+    r"(?:[:：]|\b(?:a|an|the|and|or|of|to|for|with|by|from|in|on|at|as|your|our|its|w/)"
+    r"|[的和与及或为把被在])\s*$",
+    re.IGNORECASE,
+)
 
 
 def char_cost(char: str, unit: Unit) -> int:
@@ -43,7 +50,13 @@ def fit(text: str, limit: int, unit: Unit) -> str:
         late = [c for c in cuts if c >= end // 2]
         if late:
             prefix = prefix[: late[-1]]
-    return prefix.rstrip(TRAILING)
+    prefix = prefix.rstrip(TRAILING)
+    for _ in range(3):  # "... for remotes, toys a" -> "... for remotes, toys"
+        shorter = ENDS_OPEN.sub("", prefix).rstrip(TRAILING)
+        if shorter == prefix or not shorter:
+            break
+        prefix = shorter
+    return prefix
 
 
 def is_cjk(char: str) -> bool:

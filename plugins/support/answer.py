@@ -19,8 +19,9 @@ from pitchcraft.errors import ModelUnavailable
 from pitchcraft.llm.structured import Prompt, json_safe_quotes
 from pitchcraft.llm.verified import first_passing
 from pitchcraft.plugins.support.evidence import Sentence
-from pitchcraft.plugins.support.text import content_words, join_sentences, split_sentences
+from pitchcraft.plugins.support.text import join_sentences, split_sentences
 from pitchcraft.store.schema import Language, detect_language
+from pitchcraft.text.words import content_words
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from pitchcraft.needs import need_reader
-from pitchcraft.plugins.support.text import content_words, split_sentences
+from pitchcraft.plugins.support.text import split_sentences
 from pitchcraft.store import Product, ProductStore
 from pitchcraft.store.schema import Language, ProductFilter
+from pitchcraft.text.words import content_words
 
 if TYPE_CHECKING:
     from pitchcraft.context import Context

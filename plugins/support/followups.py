@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from pitchcraft.plugins.support.sessions import Focus
-from pitchcraft.plugins.support.text import content_words
+from pitchcraft.text.words import content_words
 
 EN_REFERENCES = re.compile(
     r"\b(it|its|it's|this|that|these|those|they|them|the same|this one|that one|what about|"
