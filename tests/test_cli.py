@@ -261,7 +261,7 @@ def test_config_show_reads_toml_and_environment(cli_env: dict[str, str], tmp_pat
 
 
 def test_bad_setting_is_a_clear_error(cli_env: dict[str, str]) -> None:
-    proc = cli({**cli_env, "PITCHCRAFT_CONCURRENCY": "0"}, "config", "show", check=False)
+    proc = cli({**cli_env, "PITCHCRAFT_CONCURRENCY": "-1"}, "config", "show", check=False)
     assert proc.returncode == 2
     assert "concurrency (PITCHCRAFT_CONCURRENCY)" in proc.stderr
 

@@ -10,7 +10,14 @@ from pitchcraft import PitchcraftError, Settings
 
 def test_defaults() -> None:
     s = Settings()
-    assert s.plugins is None and s.extra_plugins == [] and s.concurrency == 4
+    assert s.plugins is None and s.extra_plugins == []
+
+
+def test_requests_in_flight_follow_the_backend_unless_set() -> None:
+    local, server = Settings(local_max_batch=12), Settings(llm_backend="openai")
+    assert (local.concurrency, local.batch_size) == (12, 48)  # the embedded engine's batch
+    assert (server.concurrency, server.batch_size) == (64, 256)  # a server batches many
+    assert (Settings(concurrency=3).concurrency, Settings(concurrency=3).batch_size) == (3, 12)
 
 
 def test_environment_with_prefix_and_comma_lists(monkeypatch: pytest.MonkeyPatch) -> None:

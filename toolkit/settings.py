@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -34,6 +34,10 @@ def config_file() -> Path | None:
     return local if local.is_file() else None
 
 
+SERVER_IN_FLIGHT = 64  # requests a plugin keeps in flight to a model server by default
+BATCH_PER_WORKER = 4  # rows handed to a plugin at a time, per request in flight
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PITCHCRAFT_", extra="forbid")
 
@@ -47,10 +51,18 @@ class Settings(BaseSettings):
         description="Extra plugin classes as 'module:Class', for plugins not packaged yet.",
     )
     concurrency: int = Field(
-        default=4, ge=1, le=256, description="Requests one plugin handles at once in a batch."
+        default=0,
+        ge=0,
+        le=256,
+        description="Requests one plugin handles at once in a batch; 0: by the backend "
+        f"({SERVER_IN_FLIGHT} for a model server, local_max_batch for the embedded model).",
     )
     batch_size: int = Field(
-        default=16, ge=1, le=10_000, description="Requests handed to run_many at a time by the CLI."
+        default=0,
+        ge=0,
+        le=10_000,
+        description="Requests handed to run_many at a time by the CLI; 0: "
+        f"{BATCH_PER_WORKER} x concurrency.",
     )
     prompts_dir: Path | None = Field(
         default=None,
@@ -171,6 +183,19 @@ class Settings(BaseSettings):
         description="False: every task gets the base model's answer, on either backend "
         "(for comparisons).",
     )
+
+    @model_validator(mode="after")
+    def _by_backend(self) -> Settings:
+        """Requests in flight that fill the engine: a model server batches many at once (the
+        bare client against vLLM on 2 cores: 152, 236, 282, 304 tokens/s at 16, 32, 64, 128
+        in flight), the embedded engine as many as its batch."""
+        if self.concurrency == 0:
+            self.concurrency = (
+                SERVER_IN_FLIGHT if self.llm_backend == "openai" else self.local_max_batch
+            )
+        if self.batch_size == 0:
+            self.batch_size = BATCH_PER_WORKER * self.concurrency
+        return self
 
     @field_validator("plugins", "extra_plugins", "api_keys", "api_cors_origins", mode="before")
     @classmethod
