@@ -4,7 +4,9 @@
 (b) the same requests sent concurrently to the local backend, which batches them,
 (c) the same requests sent concurrently to vLLM (`pitchcraft model serve`, started
     here if it is not running),
-plus the structured-output parse rate on a fixed set of prompts for both backends.
+plus the structured-output parse rate on a fixed set of prompts for both backends, and on
+vLLM the ceiling: the bare OpenAI client (no toolkit) with 16, 32, 64 and 128 requests in
+flight, and the toolkit's client at 64 (its overhead at equal concurrency).
 
     python -m benchmarks.llm_throughput [--quick] [--no-vllm]
 """
@@ -25,6 +27,7 @@ from pitchcraft.llm import ModelClient, StructuredOutputError
 from pitchcraft.llm.base_model import base_model_dir
 
 MAX_TOKENS = 64
+IN_FLIGHT = (16, 32, 64, 128)  # requests in flight for the ceiling on vLLM
 
 
 class AdLine(BaseModel):
@@ -64,6 +67,32 @@ async def concurrent(client: ModelClient, texts: list[str]) -> tuple[int, float]
     replies = await asyncio.gather(*(chat.ainvoke(t) for t in texts))
     elapsed = time.perf_counter() - start
     return sum(r.usage_metadata["output_tokens"] for r in replies), elapsed
+
+
+def bare_client(url: str, texts: list[str]) -> tuple[int, float]:
+    """The OpenAI client straight to the server (no toolkit), every request in flight at
+    once: the engine's ceiling at that many in flight."""
+    from openai import AsyncOpenAI
+
+    async def run() -> tuple[int, float]:
+        client = AsyncOpenAI(base_url=url, api_key="none")
+        model = (await client.models.list()).data[0].id
+        start = time.perf_counter()
+        replies = await asyncio.gather(
+            *(
+                client.chat.completions.create(
+                    model=model,
+                    messages=[{"role": "user", "content": t}],
+                    max_tokens=MAX_TOKENS,
+                    temperature=0,
+                )
+                for t in texts
+            )
+        )
+        elapsed = time.perf_counter() - start
+        return sum(r.usage.completion_tokens for r in replies if r.usage), elapsed
+
+    return asyncio.run(run())
 
 
 async def parse_rate(client: ModelClient, texts: list[str]) -> float:
@@ -122,6 +151,18 @@ def main() -> None:
             )
             figures["speedup_vllm"] = round(tokens / secs / baseline, 3)
             figures["parse_rate_vllm"] = asyncio.run(parse_rate(remote, parse_texts))
+            for in_flight in IN_FLIGHT:
+                many = prompts(in_flight)
+                tokens, secs = bare_client(state.url, many)
+                rows.append([f"(d) bare client, {in_flight} in flight", in_flight, tokens,
+                             secs, tokens / secs, tokens / secs / baseline])  # fmt: skip
+                figures[f"bare_tokens_per_s_{in_flight}"] = round(tokens / secs, 2)
+            tokens, secs = asyncio.run(concurrent(remote, prompts(64)))
+            rows.append(["(e) toolkit client, 64 in flight", 64, tokens, secs, tokens / secs,
+                         tokens / secs / baseline])  # fmt: skip
+            figures["toolkit_overhead_64"] = round(
+                1 - (tokens / secs) / figures["bare_tokens_per_s_64"], 3
+            )
         finally:
             if started:
                 serve.stop(settings)

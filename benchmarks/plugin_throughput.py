@@ -35,7 +35,7 @@ from benchmarks.eval_copywriter import pick_products
 from benchmarks.eval_needs import demo_cases
 from benchmarks.eval_sentiment import test_sets
 from benchmarks.eval_support import policy_cases
-from benchmarks.llm_throughput import MAX_TOKENS, concurrent, prompts
+from benchmarks.llm_throughput import MAX_TOKENS, bare_client, concurrent, prompts
 from pitchcraft import Context, Registry, Settings
 from pitchcraft.batch import run_batch
 from pitchcraft.data import demo_shop
@@ -64,31 +64,6 @@ def plugin_rows(n: int) -> dict[str, list[dict[str, Any]]]:
             for r in pair
         ][:n],
     }
-
-
-def bare_ceiling(url: str, texts: list[str]) -> tuple[int, float]:
-    """The OpenAI client straight to the server, every request in flight at once."""
-    from openai import AsyncOpenAI
-
-    async def run() -> tuple[int, float]:
-        client = AsyncOpenAI(base_url=url, api_key="none")
-        model = (await client.models.list()).data[0].id
-        start = time.perf_counter()
-        replies = await asyncio.gather(
-            *(
-                client.chat.completions.create(
-                    model=model,
-                    messages=[{"role": "user", "content": t}],
-                    max_tokens=MAX_TOKENS,
-                    temperature=0,
-                )
-                for t in texts
-            )
-        )
-        elapsed = time.perf_counter() - start
-        return sum(r.usage.completion_tokens for r in replies if r.usage), elapsed
-
-    return asyncio.run(run())
 
 
 def timed(run: Callable[..., Any], seconds: list[float]) -> Callable[..., Any]:
@@ -180,8 +155,8 @@ def run_engine(
     texts = prompts(SERVER_IN_FLIGHT if engine == "vllm" else settings.local_max_batch)
     if engine == "vllm":
         assert url is not None
-        bare_ceiling(url, texts[:2])  # warm up
-        tokens, secs = bare_ceiling(url, texts)
+        bare_client(url, texts[:2])  # warm up
+        tokens, secs = bare_client(url, texts)
     else:
         client: ModelClient = ctx.llm
         client.engine()  # load before timing
