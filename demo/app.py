@@ -107,7 +107,7 @@ class DemoApp:
                 "customer service and campaign effect, in Chinese and English."
             )
             status = gr.Markdown(self.status_text(), elem_id="status")
-            timer = gr.Timer(1.0, active=not self.warm.done)
+            timer = gr.Timer(1.0, active=not self.settled())
             timer.tick(self.poll_status, outputs=[status, timer], show_progress="hidden")
             with gr.Tabs():
                 with gr.Tab("Chat", id="chat"):
@@ -140,13 +140,21 @@ class DemoApp:
 
     def status_text(self) -> str:
         if self.warm.ready:
-            return f"**Ready** — {self.warm.describe()}"
+            return f"**Ready** — {self.warm.describe()} · answering: {self.engine()}"
         if self.warm.done:
             return f"**Not ready** — {self.warm.describe()}"
         return f"**Loading** — {self.warm.describe()} (answers that need the model wait for it)"
 
+    def engine(self) -> str:
+        return self.registry.context().llm.in_use()
+
+    def settled(self) -> bool:
+        """Nothing left for the banner to report: warmed up, and with `auto` on the server."""
+        auto = self.settings.llm_backend == "auto"
+        return self.warm.done and not (auto and not self.registry.context().llm.on_server())
+
     def poll_status(self) -> tuple[str, gr.Timer]:
-        return self.status_text(), gr.Timer(active=not self.warm.done)
+        return self.status_text(), gr.Timer(active=not self.settled())
 
     # -- chat --------------------------------------------------------------------------------
 

@@ -212,6 +212,26 @@ def test_server_down_is_a_clear_error_within_bounded_time() -> None:
     assert time.monotonic() - start < 30
 
 
+def test_auto_answers_on_the_embedded_model_until_the_server_answers(
+    vllm_url: str, adapters_dir: Path
+) -> None:
+    def auto(url: str) -> ModelClient:
+        return ModelClient(
+            Settings(
+                cache_dir=MODEL_CACHE, adapters_dir=adapters_dir, llm_backend="auto", llm_url=url
+            )
+        )
+
+    waiting = auto(f"http://127.0.0.1:{free_port()}/v1")
+    assert not waiting.on_server() and "does not answer yet" in waiting.in_use()
+    assert waiting.ping() == "local"
+    assert waiting.structured(Tagline, max_tokens=60).invoke("A tagline for AA batteries.")
+    serving = auto(vllm_url)
+    assert serving.on_server() and vllm_url in serving.in_use()
+    assert serving.ping() != "local" and serving.serves("copy")
+    assert serving.chat(max_tokens=8).invoke("Say hello.").content
+
+
 def test_openai_backend_needs_a_url() -> None:
     from pitchcraft import PitchcraftError
 

@@ -46,3 +46,10 @@ def test_unknown_keys_in_toml_are_rejected(tmp_path: Path) -> None:
     (tmp_path / "pitchcraft.toml").write_text("concurrancy = 9\n")
     with pytest.raises(ValidationError, match="concurrancy"):
         Settings()
+
+
+def test_the_banner_says_which_engine_answers() -> None:
+    assert "embedded model" in Settings().backend_line()
+    auto = Settings(llm_backend="auto", llm_url="http://127.0.0.1:8100/v1")
+    assert "http://127.0.0.1:8100/v1 once it answers" in auto.backend_line()
+    assert auto.concurrency == 64  # the server is what it is for

@@ -69,6 +69,7 @@ def demo(
             ) from None
         unloaded = Registry(load_settings())
     err.print(f"pitchcraft demo on http://{host}:{port} (Ctrl-C stops it)")
+    err.print(unloaded.settings.backend_line())
     launch(unloaded, host, port)
 
 

@@ -151,10 +151,11 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 ranks in fusion.")
 
     # -- shared language model -----------------------------------------------------------
-    llm_backend: Literal["local", "openai"] = Field(
+    llm_backend: Literal["local", "openai", "auto"] = Field(
         default="local",
         description="'local': the embedded model in-process (transformers); 'openai': any "
-        "OpenAI-compatible server such as vLLM at llm_url.",
+        "OpenAI-compatible server such as vLLM at llm_url; 'auto': the server at llm_url "
+        "while it answers, the embedded model until then and whenever it does not.",
     )
     llm_url: str | None = Field(
         default=None,
@@ -191,11 +192,22 @@ class Settings(BaseSettings):
         in flight), the embedded engine as many as its batch."""
         if self.concurrency == 0:
             self.concurrency = (
-                SERVER_IN_FLIGHT if self.llm_backend == "openai" else self.local_max_batch
+                self.local_max_batch if self.llm_backend == "local" else SERVER_IN_FLIGHT
             )
         if self.batch_size == 0:
             self.batch_size = BATCH_PER_WORKER * self.concurrency
         return self
+
+    def backend_line(self) -> str:
+        """Which engine answers, for a start-up banner."""
+        if self.llm_backend == "local":
+            return "model: the embedded model, in this process"
+        if self.llm_backend == "openai":
+            return f"model: the model server at {self.llm_url}"
+        return (
+            f"model: the model server at {self.llm_url} once it answers; the embedded model "
+            "until then and whenever it does not"
+        )
 
     @field_validator("plugins", "extra_plugins", "api_keys", "api_cors_origins", mode="before")
     @classmethod

@@ -40,6 +40,7 @@ def serve(
     settings = load_settings()
     app = create_app(Registry(settings), auth=not no_auth)
     err.print(f"pitchcraft API on http://{host}:{port} (docs: /docs)")
+    err.print(settings.backend_line())
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     draining_server(config, app.state.service.drain, settings.api_drain_s).run()
 

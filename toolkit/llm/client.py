@@ -42,10 +42,25 @@ class ModelClient:
         self._engine: Any = None
         self._remote: Any = None
         self.usage = TokenUsage()
-        if self.backend == "openai":
+        if self.backend in ("openai", "auto"):
             from pitchcraft.llm.remote import OpenAIBackend
 
             self._remote = OpenAIBackend(settings)
+
+    def on_server(self) -> bool:
+        """Whether a request now goes to the model server: always with `openai`, never with
+        `local`; with `auto` while the server answers (the embedded model until then, and
+        whenever it stops answering)."""
+        if self._remote is None:
+            return False
+        return self.backend == "openai" or self._remote.answers()
+
+    def in_use(self) -> str:
+        """The engine answering now, in words (banners, /readyz)."""
+        if self.on_server():
+            return f"model server {self.settings.llm_url}"
+        waiting = " (the model server does not answer yet)" if self._remote is not None else ""
+        return f"embedded model{waiting}"
 
     def engine(self) -> Any:
         """The local engine, loaded on first use (the model folder is prepared once)."""
@@ -65,11 +80,17 @@ class ModelClient:
         self, adapter: str | None = None, max_tokens: int | None = None, temperature: float = 0.0
     ) -> BaseChatModel:
         """A LangChain chat model; `adapter` names a task LoRA (copy, reasons, support, reviews)."""
+        return self._chat(self.on_server(), adapter, max_tokens, temperature)
+
+    def _chat(
+        self, remote: bool, adapter: str | None, max_tokens: int | None, temperature: float
+    ) -> BaseChatModel:
         tokens = max_tokens or self.settings.llm_max_tokens
         if not self.settings.llm_adapters:
             adapter = None
         counter = [self.usage.handler(adapter)]
-        if self._remote is not None:
+        if remote:
+            assert self._remote is not None
             model: BaseChatModel = self._remote.chat(adapter, tokens, temperature)
             model.callbacks = counter
             return model
@@ -91,9 +112,10 @@ class ModelClient:
         temperature: float = 0.0,
     ) -> Structured[T]:
         """`.invoke(prompt)` returns a validated `schema` instance."""
-        model: Any = self.chat(adapter, max_tokens, temperature)
+        remote = self.on_server()
+        model: Any = self._chat(remote, adapter, max_tokens, temperature)
         json_schema = schema.model_json_schema()
-        if self._remote is not None:  # vLLM constrains decoding to the schema (xgrammar)
+        if remote:  # vLLM constrains decoding to the schema (xgrammar)
             model = model.bind(extra_body={"structured_outputs": {"json": json_schema}})
         else:  # so does the local engine (lm-format-enforcer)
             model = model.bind(json_schema=json_schema)
@@ -103,7 +125,8 @@ class ModelClient:
         """Whether requests for `adapter` get it (else they fall back to the base model)."""
         if not self.settings.llm_adapters:
             return False
-        if self._remote is not None:
+        if self.on_server():
+            assert self._remote is not None
             return adapter in {m["id"] for m in self._remote.served()}
         from pitchcraft.llm.local import find_adapters
 
@@ -111,7 +134,8 @@ class ModelClient:
 
     def ping(self) -> str:
         """Raises when the model cannot serve; returns what answers."""
-        if self._remote is not None:
+        if self.on_server():
+            assert self._remote is not None
             return self._remote.base_model()
-        self.engine()
+        self.engine()  # with `auto`: the embedded model serves until the server answers
         return "local"

@@ -61,13 +61,15 @@ class OpenAIBackend:
     def __init__(self, settings: Settings) -> None:
         if not settings.llm_url:
             raise PitchcraftError(
-                "llm_backend is 'openai' but llm_url (PITCHCRAFT_LLM_URL) is not set"
+                f"llm_backend is {settings.llm_backend!r} but llm_url (PITCHCRAFT_LLM_URL) is "
+                "not set"
             )
         self.settings = settings
         self.base_url = settings.llm_url.rstrip("/")
         self.api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none"
         self.timeout = httpx.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s)
         self._models: tuple[float, list[dict[str, Any]]] | None = None
+        self._health: tuple[float, bool] | None = None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
@@ -87,6 +89,27 @@ class OpenAIBackend:
                 raise ModelUnavailable(f"model server {self.base_url} unreachable: {err}") from None
             self._models = (time.monotonic(), list(resp.json().get("data", [])))
             return self._models[1]
+
+    def answers(self, up_for_s: float = 30.0, down_for_s: float = 5.0) -> bool:
+        """Whether the server answers now: its /models list, the answer kept a while (longer
+        when up) so that a request does not wait on a check."""
+        with self._lock:
+            if self._health and time.monotonic() - self._health[0] < (
+                up_for_s if self._health[1] else down_for_s
+            ):
+                return self._health[1]
+        try:
+            httpx.get(
+                f"{self.base_url}/models",
+                headers={"Authorization": f"Bearer {self.api_key}"},
+                timeout=httpx.Timeout(2.0, connect=1.0),
+            ).raise_for_status()
+            up = True
+        except httpx.HTTPError:
+            up = False
+        with self._lock:
+            self._health = (time.monotonic(), up)
+        return up
 
     def base_model(self) -> str:
         if self.settings.llm_model:
