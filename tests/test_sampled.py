@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from pitchcraft import Settings
 from pitchcraft.errors import ModelUnavailable
 from pitchcraft.finetune.sampled import refusal_kind, sample_examples
 from pitchcraft.finetune.sets import DraftInput, in_training_split
@@ -47,9 +48,10 @@ class PerPrompt:
 class FakeContext:
     def __init__(self, llm: PerPrompt) -> None:
         self.llm = llm
+        self.settings = Settings(concurrency=4)
 
-    def parallel(self, fn: Any, items: Any, workers: int = 0) -> list[Any]:
-        return [fn(item) for item in items]
+    def completed(self, fn: Any, items: Any, workers: int = 0) -> Any:
+        return ((n, fn(item)) for n, item in enumerate(items))
 
 
 def accepts_ok(reply: Reply) -> list[str]:
@@ -118,7 +120,7 @@ def test_progress_is_reported_up_to_the_last_input() -> None:
         temperature=0.9,
         on_progress=lambda done, total: seen.append((done, total)),
     )
-    assert seen[-1] == (11, 11) and len(seen) == 2
+    assert seen == [(n, 11) for n in range(1, 12)]
 
 
 def test_refusals_are_counted_by_their_first_words() -> None:
@@ -133,3 +135,17 @@ def test_the_training_split_is_half_and_differs_per_task() -> None:
     assert 900 < len(support) < 1100
     assert support != reasons
     assert all(in_training_split(k, "support") for k in support)  # stable
+
+
+def test_results_come_as_they_finish_and_a_slow_input_holds_up_no_other() -> None:
+    import time
+
+    from pitchcraft import Context
+
+    def nap(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
+    ctx = Context(Settings(concurrency=2))
+    order = [n for n, _ in ctx.completed(nap, [0.6, 0.05, 0.05, 0.05], workers=2)]
+    assert order[-1] == 0 and sorted(order) == [0, 1, 2, 3]

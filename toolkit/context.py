@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -101,6 +101,24 @@ class Context:
         size = min(len(items), workers or self.settings.concurrency)
         with ThreadPoolExecutor(max_workers=max(1, size)) as pool:
             return list(pool.map(lambda c, item: c.run(fn, item), contexts, items))
+
+    def completed(
+        self, fn: Callable[[A], T], items: Sequence[A], workers: int = 0
+    ) -> Iterator[tuple[int, T]]:
+        """(index, result) of `fn` over `items` as each finishes, `workers` (else
+        settings.concurrency) at a time: a slow item holds up no other, unlike a chunk that
+        waits for its slowest. Closing the iterator early drops the items not started."""
+        contexts = [contextvars.copy_context() for _ in items]
+        pool = ThreadPoolExecutor(max_workers=max(1, workers or self.settings.concurrency))
+        try:
+            futures = {
+                pool.submit(context.run, fn, item): n
+                for n, (context, item) in enumerate(zip(contexts, items, strict=True))
+            }
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def is_built(self, key: str) -> bool:
         return key in self._resources

@@ -20,7 +20,8 @@ from pitchcraft.finetune.data import Example
 from pitchcraft.finetune.sets import DraftInput, SampledFigures, structured_example
 from pitchcraft.llm.verified import checked_drafts
 
-CHUNK = 8  # inputs per progress step; each is `drafts` requests in flight
+# Inputs failing one after another that mean the server is down, not slow: the run stops.
+FAILED_IN_A_ROW = 8
 
 
 def refusal_kind(problem: str) -> str:
@@ -58,31 +59,37 @@ def sample_examples(
     examples: list[Example] = []
     refusals: Counter[str] = Counter()
     accepted_inputs = accepted_drafts = repaired = failed = 0
-    for start in range(0, len(inputs), CHUNK):
-        chunk = inputs[start : start + CHUNK]
-        results = ctx.parallel(draft, chunk, CHUNK)
-        if all(isinstance(r, ModelUnavailable) for r in results):
-            raise results[0]  # the whole chunk failed: the server is down, not slow
-        for item, checked in zip(chunk, results, strict=True):
-            if isinstance(checked, ModelUnavailable):
-                failed += 1
-                continue
-            kept: dict[str, Example] = {}
-            for value, problems in checked:
-                if problems:
-                    refusals.update({refusal_kind(p) for p in problems})
-                    value = item.fix(value) if item.fix and value is not None else None
-                    if value is None:
-                        continue
-                    repaired += 1
-                accepted_drafts += 1
-                key = value.model_dump_json()  # type: ignore[attr-defined]
-                if key not in kept and len(kept) < keep:
-                    kept[key] = structured_example(item.schema, item.prompt, value)  # type: ignore[arg-type]
-            accepted_inputs += bool(kept)
-            examples += kept.values()
+    # Inputs drafted at once, each `drafts` requests: together the requests the engine takes.
+    in_flight = max(1, ctx.settings.concurrency // max(1, drafts))
+    results: list[list[tuple[object, list[str]]] | ModelUnavailable | None] = [None] * len(inputs)
+    failed_in_a_row = 0
+    drafted = ctx.completed(draft, inputs, in_flight)
+    for done, (index, result) in enumerate(drafted, 1):
+        results[index] = result
+        failed_in_a_row = failed_in_a_row + 1 if isinstance(result, ModelUnavailable) else 0
+        if failed_in_a_row >= min(FAILED_IN_A_ROW, len(inputs)):
+            drafted.close()  # drop the inputs not started
+            raise result  # type: ignore[misc]
         if on_progress:
-            on_progress(min(start + CHUNK, len(inputs)), len(inputs))
+            on_progress(done, len(inputs))
+    for item, checked in zip(inputs, results, strict=True):  # in input order: reproducible
+        if isinstance(checked, ModelUnavailable) or checked is None:
+            failed += 1
+            continue
+        kept: dict[str, Example] = {}
+        for value, problems in checked:
+            if problems:
+                refusals.update({refusal_kind(p) for p in problems})
+                value = item.fix(value) if item.fix and value is not None else None
+                if value is None:
+                    continue
+                repaired += 1
+            accepted_drafts += 1
+            key = value.model_dump_json()  # type: ignore[attr-defined]
+            if key not in kept and len(kept) < keep:
+                kept[key] = structured_example(item.schema, item.prompt, value)  # type: ignore[arg-type]
+        accepted_inputs += bool(kept)
+        examples += kept.values()
     figures = SampledFigures(
         model=adapter or "base",
         drafts_per_input=drafts,
