@@ -8,7 +8,8 @@ messages that must be handed to a human or refused. Each question is a fresh
 session on a store holding the demo shop.
 
 - recall_at_5: the supporting section/product is among the 5 sources retrieved.
-- key_fact_accuracy: the key fact appears in the reply (spaces ignored).
+- key_fact_accuracy: the key fact appears in the reply (spaces ignored, dashes and full-width
+  forms made plain, Chinese numerals read as digits: see squash).
 - citation_correctness: answered questions whose citations include the supporting source.
 - unsupported_claim_rate: claims of sent answers (sentences with a number or 12+ characters)
   whose numbers and character bigrams (>= 50%) are not found in the cited quotes; an
@@ -34,6 +35,7 @@ import re
 import statistics
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +70,28 @@ class Case:
     section: str = ""  # slug of the supporting section
 
 
+DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+HAN_DIGITS = {c: n for n, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+HAN_NUMBER = re.compile(r"[零一二两三四五六七八九十百]+")
+
+
+def han_number(run: str) -> str:
+    """'三' -> '3', '十五' -> '15', '二十' -> '20', '一百二十' -> '120' (runs of numerals)."""
+    total, digit = 0, 0
+    for char in run:
+        if char in HAN_DIGITS:
+            digit = HAN_DIGITS[char]
+        else:  # 十 or 百: the digit before it (one when none) times the unit
+            total += (digit or 1) * (10 if char == "十" else 100)
+            digit = 0
+    return str(total + digit)
+
+
 def squash(text: str) -> str:
+    """For matching facts: spaces dropped, case folded, full-width forms and dashes made
+    plain, Chinese numerals as digits ("三年" matches "3 年", "5–7" matches "5-7")."""
+    text = DASHES.sub("-", unicodedata.normalize("NFKC", text))
+    text = HAN_NUMBER.sub(lambda m: han_number(m.group()), text)
     return re.sub(r"\s+", "", text).lower()
 
 
