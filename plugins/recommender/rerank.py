@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, create_model
 
-from pitchcraft.errors import ModelUnavailable
-from pitchcraft.llm.structured import StructuredOutputError
+from pitchcraft.needs.model import answer_or_none
 from pitchcraft.store.schema import Language, Product
 
 if TYPE_CHECKING:
@@ -35,9 +34,5 @@ def model_fits(
     )
     titles = [p.title[:TITLE_CHARS] for p in products]
     prompt = ctx.prompts.render("recommender", "rerank", language, need=need, titles=titles)
-    try:
-        reply = ctx.llm.structured(schema, max_tokens=FITS_TOKENS).invoke(prompt)
-    except (StructuredOutputError, ModelUnavailable) as err:
-        ctx.log.warning("recommender: the model's check of the candidates failed: %s", err)
-        return None
-    return {int(n) - 1 for n in reply.fits}  # type: ignore[attr-defined]
+    reply = answer_or_none(ctx, schema, prompt, FITS_TOKENS, "recommender: the model's check")
+    return None if reply is None else {int(n) - 1 for n in reply.fits}  # type: ignore[attr-defined]

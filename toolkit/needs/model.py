@@ -5,9 +5,9 @@ model's reply is constrained to them (an enum in the JSON schema)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
 from pitchcraft.errors import ModelUnavailable
 from pitchcraft.llm.structured import StructuredOutputError
@@ -20,7 +20,20 @@ if TYPE_CHECKING:
 CHOICES = 8  # the closest categories the model chooses among
 PICK_TOKENS = 40
 
+T = TypeVar("T", bound=BaseModel)
 Picker = Callable[[str, Language, Sequence[CategoryScore]], str | None]
+
+
+def answer_or_none(
+    ctx: Context, schema: type[T], prompt: str, max_tokens: int, what: str
+) -> T | None:
+    """The shared model's structured answer, or None (logged) when it cannot give one: the
+    step it serves is optional, so what stood before it stands."""
+    try:
+        return ctx.llm.structured(schema, max_tokens=max_tokens).invoke(prompt)
+    except (StructuredOutputError, ModelUnavailable) as err:
+        ctx.log.warning("%s failed: %s", what, err)
+        return None
 
 
 def model_picker(ctx: Context) -> Picker:
@@ -33,11 +46,7 @@ def model_picker(ctx: Context) -> Picker:
             return names[0] if names else None
         schema = create_model("CategoryPick", category=(Literal[tuple(names)], ...))
         prompt = ctx.prompts.render("needs", "pick", language, need=need, categories=names)
-        try:
-            reply = ctx.llm.structured(schema, max_tokens=PICK_TOKENS).invoke(prompt)
-        except (StructuredOutputError, ModelUnavailable) as err:
-            ctx.log.warning("needs: the model's category pick failed: %s", err)
-            return None
-        return str(reply.category)  # type: ignore[attr-defined]
+        reply = answer_or_none(ctx, schema, prompt, PICK_TOKENS, "needs: the model's pick")
+        return None if reply is None else str(reply.category)  # type: ignore[attr-defined]
 
     return pick
