@@ -6,7 +6,8 @@
     here if it is not running),
 plus the structured-output parse rate on a fixed set of prompts for both backends, and on
 vLLM the ceiling: the bare OpenAI client (no toolkit) with 16, 32, 64 and 128 requests in
-flight, and the toolkit's client at 64 (its overhead at equal concurrency).
+flight, the toolkit's client at 64 (its overhead at equal concurrency), and the toolkit's
+client at 64 spread over the base model and every served adapter (mixing adapters).
 
     python -m benchmarks.llm_throughput [--quick] [--no-vllm]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -61,10 +63,14 @@ def sequential_transformers(cache_dir: Path, texts: list[str]) -> tuple[int, flo
     return tokens, time.perf_counter() - start
 
 
-async def concurrent(client: ModelClient, texts: list[str]) -> tuple[int, float]:
-    chat = client.chat(max_tokens=MAX_TOKENS)
+async def concurrent(
+    client: ModelClient, texts: list[str], adapters: Sequence[str | None] = (None,)
+) -> tuple[int, float]:
+    """All of `texts` in flight at once through the toolkit's client, spread in turn over
+    `adapters` (None: the base model)."""
+    chats = [client.chat(adapter=a, max_tokens=MAX_TOKENS) for a in adapters]
     start = time.perf_counter()
-    replies = await asyncio.gather(*(chat.ainvoke(t) for t in texts))
+    replies = await asyncio.gather(*(chats[n % len(chats)].ainvoke(t) for n, t in enumerate(texts)))
     elapsed = time.perf_counter() - start
     return sum(r.usage_metadata["output_tokens"] for r in replies), elapsed
 
@@ -160,9 +166,18 @@ def main() -> None:
             tokens, secs = asyncio.run(concurrent(remote, prompts(64)))
             rows.append(["(e) toolkit client, 64 in flight", 64, tokens, secs, tokens / secs,
                          tokens / secs / baseline])  # fmt: skip
+            figures["toolkit_tokens_per_s_64"] = round(tokens / secs, 2)
             figures["toolkit_overhead_64"] = round(
                 1 - (tokens / secs) / figures["bare_tokens_per_s_64"], 3
             )
+            adapters = [None, *state.adapters]
+            if len(adapters) > 1:
+                tokens, secs = asyncio.run(concurrent(remote, prompts(64), adapters))
+                label = f"(f) toolkit, 64 in flight over {len(adapters)} models"
+                rows.append([label, 64, tokens, secs, tokens / secs, tokens / secs / baseline])
+                figures["mixed_adapters_vs_base"] = round(
+                    (tokens / secs) / figures["toolkit_tokens_per_s_64"], 3
+                )
         finally:
             if started:
                 serve.stop(settings)
