@@ -142,6 +142,7 @@ def copy_task(ctx: Context, count: int, drafts: int) -> dict[str, float]:
         "draft_violation_rate": share(lambda v: not v.draft_passed["compliance"]),
         "draft_grounded_rate": share(lambda v: v.draft_passed["grounding"]),
         "variants": len(drafted),
+        "failed_requests": sum(not isinstance(o, CopyResult) for o in outcomes),
     }
 
 

@@ -66,7 +66,7 @@ def tuned_run(tmp_path_factory: pytest.TempPathFactory) -> TunedRun:
 
 @pytest.fixture(scope="session")
 def adapters_dir(tmp_path_factory: pytest.TempPathFactory, tuned_run: TunedRun) -> Path:
-    """A rank-8 LoRA named `copy`, randomly initialised so that it visibly changes outputs,
+    """A rank-8 LoRA named `scrambled`, randomly initialised so that it visibly changes outputs,
     the fine-tuned `codes` adapter, and the shipped task adapters."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -81,7 +81,7 @@ def adapters_dir(tmp_path_factory: pytest.TempPathFactory, tuned_run: TunedRun) 
         target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
         init_lora_weights=False,
     )
-    get_peft_model(base, config).save_pretrained(folder / "copy")
+    get_peft_model(base, config).save_pretrained(folder / "scrambled")
     shutil.copytree(tuned_run.adapter, folder / "codes")
     for shipped in shipped_adapters():
         shutil.copytree(shipped, folder / shipped.name)
@@ -101,7 +101,7 @@ def local_llm(adapters_dir: Path) -> ModelClient:
 @pytest.fixture(scope="session")
 def vllm_url(adapters_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real vLLM server (CPU wheel in its own cached virtualenv) serving the base model
-    and the `copy` adapter on 127.0.0.1; stopped when the session ends."""
+    and the test adapters on 127.0.0.1; stopped when the session ends."""
     from pitchcraft.llm import serve
     from tests.store_fixtures import free_port
 

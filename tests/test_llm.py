@@ -162,9 +162,9 @@ def test_several_drafts_are_one_batch_with_the_greedy_draft_first(
 def test_adapter_by_name_changes_the_output(llm: ModelClient) -> None:
     prompt = "Describe a desk lamp in one sentence."
     base = llm.chat(max_tokens=24).invoke(prompt)
-    tuned = llm.chat(adapter="copy", max_tokens=24).invoke(prompt)
+    tuned = llm.chat(adapter="scrambled", max_tokens=24).invoke(prompt)
     served_as = tuned.response_metadata.get("adapter") or tuned.response_metadata["model_name"]
-    assert served_as == "copy"
+    assert served_as == "scrambled"
     assert tuned.content != base.content
     again = llm.chat(max_tokens=24).invoke(prompt)  # base requests stay on the base weights
     assert again.content == base.content
@@ -180,11 +180,11 @@ def test_a_fine_tuned_adapter_answers_as_trained_on_both_backends(llm: ModelClie
 def test_mixed_adapter_batch_matches_separate_calls(local_llm: ModelClient) -> None:
     prompt = "Give one word for 'fast'."
     alone_base = local_llm.chat(max_tokens=8).invoke(prompt).content
-    alone_copy = local_llm.chat(adapter="copy", max_tokens=8).invoke(prompt).content
-    models = [local_llm.chat(max_tokens=8), local_llm.chat(adapter="copy", max_tokens=8)] * 2
+    alone_tuned = local_llm.chat(adapter="scrambled", max_tokens=8).invoke(prompt).content
+    models = [local_llm.chat(max_tokens=8), local_llm.chat(adapter="scrambled", max_tokens=8)] * 2
     with ThreadPoolExecutor(max_workers=4) as pool:
         mixed = list(pool.map(lambda m: m.invoke(prompt).content, models))
-    assert mixed == [alone_base, alone_copy] * 2
+    assert mixed == [alone_base, alone_tuned] * 2
 
 
 def test_unknown_adapter_falls_back_to_base_and_says_so_once(
@@ -228,7 +228,7 @@ def test_auto_answers_on_the_embedded_model_until_the_server_answers(
     assert waiting.structured(Tagline, max_tokens=60).invoke("A tagline for AA batteries.")
     serving = auto(vllm_url)
     assert serving.on_server() and vllm_url in serving.in_use()
-    assert serving.ping() != "local" and serving.serves("copy")
+    assert serving.ping() != "local" and serving.serves("scrambled")
     assert serving.chat(max_tokens=8).invoke("Say hello.").content
 
 
