@@ -64,3 +64,14 @@ def test_overlong_lists_are_trimmed_but_texts_are_not() -> None:
 
     with pytest.raises(ValueError, match="at most 3 characters"):
         parse('{"word": "toolong"}', Short)
+
+
+def test_structured_output_goes_through_the_clients_own_chat_model() -> None:
+    """A client that supplies its own chat model (the API fuzz run's double) gets structured
+    output from it, not from the embedded engine."""
+    from pitchcraft import Settings
+    from tests.schema_model import SchemaFilledClient
+
+    client = SchemaFilledClient(Settings())
+    reply = client.structured(Basket).invoke("A basket, please.")
+    assert isinstance(reply, Basket) and client._engine is None

@@ -80,16 +80,11 @@ class ModelClient:
         self, adapter: str | None = None, max_tokens: int | None = None, temperature: float = 0.0
     ) -> BaseChatModel:
         """A LangChain chat model; `adapter` names a task LoRA (copy, reasons, support, reviews)."""
-        return self._chat(self.on_server(), adapter, max_tokens, temperature)
-
-    def _chat(
-        self, remote: bool, adapter: str | None, max_tokens: int | None, temperature: float
-    ) -> BaseChatModel:
         tokens = max_tokens or self.settings.llm_max_tokens
         if not self.settings.llm_adapters:
             adapter = None
         counter = [self.usage.handler(adapter)]
-        if remote:
+        if self.on_server():
             assert self._remote is not None
             model: BaseChatModel = self._remote.chat(adapter, tokens, temperature)
             model.callbacks = counter
@@ -112,10 +107,12 @@ class ModelClient:
         temperature: float = 0.0,
     ) -> Structured[T]:
         """`.invoke(prompt)` returns a validated `schema` instance."""
-        remote = self.on_server()
-        model: Any = self._chat(remote, adapter, max_tokens, temperature)
+        from pitchcraft.llm.chat_local import LocalChatModel
+
+        model: Any = self.chat(adapter, max_tokens, temperature)
         json_schema = schema.model_json_schema()
-        if remote:  # vLLM constrains decoding to the schema (xgrammar)
+        if self._remote is not None and not isinstance(model, LocalChatModel):
+            # the server constrains decoding to the schema (vLLM: xgrammar)
             model = model.bind(extra_body={"structured_outputs": {"json": json_schema}})
         else:  # so does the local engine (lm-format-enforcer)
             model = model.bind(json_schema=json_schema)
