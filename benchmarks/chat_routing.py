@@ -14,18 +14,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from benchmarks.eval_support import build_context, escalation_cases, policy_cases, product_cases
-from benchmarks.support_guard import GUARD_SET
+from benchmarks.support_guard import guard_cases, guard_data
 from pitchcraft.chain.router import ChatRouter
 from pitchcraft.registry import Registry
 from pitchcraft.store.schema import detect_language
 
 
 def guard_messages() -> list[str]:
-    data = yaml.safe_load(GUARD_SET.read_text(encoding="utf-8"))
-    return [m for m, _, _ in data["messages"]] + [q for q, _, _, _ in data["indirect"]]
+    return [case.message for case in guard_cases(guard_data())]
 
 
 def support_messages() -> list[str]:

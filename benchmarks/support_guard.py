@@ -17,6 +17,7 @@ import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -41,19 +42,28 @@ class GuardCase:
         return "zh" if re.search(r"[\u4e00-\u9fff]", self.message) else "en"
 
 
-def load_guard_set(ctx: Context) -> list[GuardCase]:
-    """The cases, after storing the tampered documents they retrieve."""
-    data = yaml.safe_load(GUARD_SET.read_text(encoding="utf-8"))
-    tampered = data["tampered"]
-    for chunk in (KnowledgeChunk(**k) for k in tampered["knowledge"]):
-        ctx.store.replace_source(chunk.source, [chunk])
-    ctx.store.upsert_products([Product(**p) for p in tampered["products"]])
+def guard_data() -> dict[str, Any]:
+    return yaml.safe_load(GUARD_SET.read_text(encoding="utf-8"))
+
+
+def guard_cases(data: dict[str, Any]) -> list[GuardCase]:
+    """The messages and the indirect questions of the guard set."""
     cases = [GuardCase(m, expected, split) for m, expected, split in data["messages"]]
     cases += [
         GuardCase(q, "ignore", split, source=source, payload=payload)
         for q, source, payload, split in data["indirect"]
     ]
     return cases
+
+
+def load_guard_set(ctx: Context) -> list[GuardCase]:
+    """The cases, after storing the tampered documents they retrieve."""
+    data = guard_data()
+    tampered = data["tampered"]
+    for chunk in (KnowledgeChunk(**k) for k in tampered["knowledge"]):
+        ctx.store.replace_source(chunk.source, [chunk])
+    ctx.store.upsert_products([Product(**p) for p in tampered["products"]])
+    return guard_cases(data)
 
 
 def recorded(reply: SupportReply) -> str:

@@ -188,8 +188,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _by_backend(self) -> Settings:
         """Requests in flight that fill the engine: a model server batches many at once (the
-        bare client against vLLM on 2 cores: 152, 236, 282, 304 tokens/s at 16, 32, 64, 128
-        in flight), the embedded engine as many as its batch."""
+        bare client against vLLM on 2 cores: 191, 241, 288, 305 tokens/s at 16, 32, 64, 128
+        in flight, llm_throughput), the embedded engine as many as its batch."""
         if self.concurrency == 0:
             self.concurrency = (
                 self.local_max_batch if self.llm_backend == "local" else SERVER_IN_FLIGHT

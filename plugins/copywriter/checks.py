@@ -149,10 +149,10 @@ def form_problems(text: str, field: str, cc: CheckContext) -> list[tuple[str, st
         words = len(re.findall(r"[A-Za-z0-9]+", stripped))
         if hans < MIN_HANS and words < MIN_WORDS:
             found.append(("is a single word, not copy", stripped))
-    stray = sorted(
-        {c for c in stripped if c.isalpha() and not c.isascii() and not "\u4e00" <= c <= "\u9fff"}
-        - set(cc.facts.text)
-    )
+    foreign = {
+        c for c in stripped if c.isalpha() and not c.isascii() and not "\u4e00" <= c <= "\u9fff"
+    }
+    stray = sorted(c for c in foreign if c not in cc.facts.text)  # rare: no set of the facts
     if stray:
         found.append(
             (f"uses letters foreign to the copy and the facts: {''.join(stray)}", stray[0])

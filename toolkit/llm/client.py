@@ -56,7 +56,7 @@ class ModelClient:
         return self.backend == "openai" or self._remote.answers()
 
     def in_use(self) -> str:
-        """The engine answering now, in words (banners, /readyz)."""
+        """The engine answering now, in words (the demo's banner)."""
         if self.on_server():
             return f"model server {self.settings.llm_url}"
         waiting = " (the model server does not answer yet)" if self._remote is not None else ""

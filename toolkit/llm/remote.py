@@ -57,6 +57,9 @@ class GuardedChatOpenAI(ChatOpenAI):
                 yield chunk
 
 
+HEALTH_TIMEOUT = httpx.Timeout(2.0, connect=1.0)  # `auto`'s check must not hold a request up
+
+
 class OpenAIBackend:
     def __init__(self, settings: Settings) -> None:
         if not settings.llm_url:
@@ -73,22 +76,27 @@ class OpenAIBackend:
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
+    def _fetch_models(self, timeout: httpx.Timeout) -> list[dict[str, Any]]:
+        """GET /models (raises httpx.HTTPError); a list that answers is kept for served()."""
+        resp = httpx.get(
+            f"{self.base_url}/models",
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=timeout,
+        )
+        resp.raise_for_status()
+        models = list(resp.json().get("data", []))
+        self._models = (time.monotonic(), models)
+        return models
+
     def served(self, max_age_s: float = 60.0) -> list[dict[str, Any]]:
         """The server's /models list (cached for a minute)."""
         with self._lock:
             if self._models and time.monotonic() - self._models[0] < max_age_s:
                 return self._models[1]
             try:
-                resp = httpx.get(
-                    f"{self.base_url}/models",
-                    headers={"Authorization": f"Bearer {self.api_key}"},
-                    timeout=self.timeout,
-                )
-                resp.raise_for_status()
+                return self._fetch_models(self.timeout)
             except httpx.HTTPError as err:
                 raise ModelUnavailable(f"model server {self.base_url} unreachable: {err}") from None
-            self._models = (time.monotonic(), list(resp.json().get("data", [])))
-            return self._models[1]
 
     def answers(self, up_for_s: float = 30.0, down_for_s: float = 5.0) -> bool:
         """Whether the server answers now: its /models list, the answer kept a while (longer
@@ -98,18 +106,13 @@ class OpenAIBackend:
                 up_for_s if self._health[1] else down_for_s
             ):
                 return self._health[1]
-        try:
-            httpx.get(
-                f"{self.base_url}/models",
-                headers={"Authorization": f"Bearer {self.api_key}"},
-                timeout=httpx.Timeout(2.0, connect=1.0),
-            ).raise_for_status()
-            up = True
-        except httpx.HTTPError:
-            up = False
-        with self._lock:
+            try:
+                self._fetch_models(HEALTH_TIMEOUT)
+                up = True
+            except httpx.HTTPError:
+                up = False
             self._health = (time.monotonic(), up)
-        return up
+            return up
 
     def base_model(self) -> str:
         if self.settings.llm_model:
