@@ -1,14 +1,18 @@
-"""Sentiment quality and speed on real reviews the classifier never trained on.
+"""Sentiment tiers against every offline peer, on the same held-out real reviews.
 
-Tiers: the fast classifier (polarity), the shared model zero-shot (`model`: the
-base model's full-depth reading: polarity, sarcasm, aspects), and the fine-tuned
-`reviews` adapter (`adapter`) when adapters_dir has one. Polarity is scored on the
-held-out test splits (plugins/sentiment/corpus.py): Chinese shopping reviews (positive/negative) and
-English clothing reviews (1-2 stars negative, 3 neutral, 4-5 positive).
-Aspects are scored on the hand-labelled set in tests/data/sentiment_aspects.jsonl
-(57 real reviews, zh + en); every returned quote is checked against its review.
+Shipped tiers: `fast` (the n-gram + embedding classifier), `strong` (the fast tier
+blended with a head on the shared model's hidden states), and on a sample the shared
+model's own reading, zero-shot (`model`) and with the `reviews` adapter (`adapter`).
+Peers (benchmarks/sentiment_peers.py): TF-IDF + logistic regression, snownlp and pysenti
+(zh), VADER and TextBlob (en). Test splits (plugins/sentiment/corpus.py): Chinese shopping
+reviews (positive/negative) and English clothing reviews (1-2 stars negative, 3 neutral,
+4-5 positive); English is also scored positive-vs-negative (neutral reviews left out, each
+method choosing between its two). `tests/data/sentiment_relabels.jsonl` holds 200 random
+test reviews a language relabelled by hand, blind to their labels: the script reports the
+agreement and every method's accuracy on the reviews where both labels agree. Aspects are
+scored on the hand-labelled set in tests/data/sentiment_aspects.jsonl.
 
-    python -m benchmarks.eval_sentiment [--quick] [--model-reviews N] [--model-tiers model,adapter]
+    python -m benchmarks.eval_sentiment [--quick] [--no-model] [--model-reviews N]
 
 The model tiers need the shared model: set PITCHCRAFT_LLM_BACKEND=openai and
 PITCHCRAFT_LLM_URL for a vLLM server (`pitchcraft model serve`), or it runs in-process.
@@ -20,24 +24,39 @@ import argparse
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import print_json_line, print_table
+from benchmarks.sentiment_peers import all_peers
 from pitchcraft.context import Context
 from pitchcraft.errors import ModelUnavailable
 from pitchcraft.plugins.sentiment.corpus import Example, chinese_examples, english_examples, split
 from pitchcraft.plugins.sentiment.metrics import aspect_scores, polarity_metrics
 from pitchcraft.plugins.sentiment.models import ReviewRequest, ReviewResult
 from pitchcraft.plugins.sentiment.plugin import ADAPTER, SentimentAnalyzer, read_with_model
-from pitchcraft.plugins.sentiment.shared import shared_classifier
+from pitchcraft.plugins.sentiment.shared import shared_classifier, shared_strong_classifier
 from pitchcraft.settings import Settings
 
-HAND_LABELLED = (
-    Path(__file__).resolve().parent.parent / "tests" / "data" / "sentiment_aspects.jsonl"
-)
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+HAND_LABELLED = DATA / "sentiment_aspects.jsonl"
+RELABELLED = DATA / "sentiment_relabels.jsonl"
+LANGUAGES = ("zh", "en")
+Labeller = Callable[[Sequence[str], str], list[str]]  # (texts, language) -> labels
+
+
+@dataclass
+class Method:
+    name: str
+    kind: str  # shipped | peer
+    label: Labeller
+    binary: Labeller | None = None  # positive/negative only; None: its labels, neutral wrong
+    languages: tuple[str, ...] = LANGUAGES
+    note: str = ""
+    figures: dict[str, float] = field(default_factory=dict)
 
 
 def test_sets(per_language: int | None, seed: int = 5) -> dict[str, list[Example]]:
@@ -48,59 +67,84 @@ def test_sets(per_language: int | None, seed: int = 5) -> dict[str, list[Example
     return sets
 
 
-def classifier_tier(ctx: Context, sets: dict[str, list[Example]]) -> dict[str, float]:
-    classifier = shared_classifier(ctx)
-    classifier.predict(["warm up"])
-    out: dict[str, float] = {}
-    total, seconds = 0, 0.0
-    for lang, rows in sets.items():
-        start = time.perf_counter()
-        preds = []
-        for i in range(0, len(rows), 256):  # batches, as a batch run scores them
-            preds += classifier.predict([e.text for e in rows[i : i + 256]])
-        seconds += time.perf_counter() - start
-        total += len(rows)
-        m = polarity_metrics(
-            [e.label for e in rows], [p.label for p in preds], [p.confidence for p in preds]
-        )
-        out |= {f"{k}_{lang}": v for k, v in m.items()}
-    out["reviews_per_s"] = total / seconds
+def relabelled() -> dict[str, list[tuple[str, str, str]]]:
+    """(text, corpus label, hand label) a language."""
+    gold = {e.text: e.label for e in chinese_examples() + english_examples()}
+    out: dict[str, list[tuple[str, str, str]]] = {lang: [] for lang in LANGUAGES}
+    for line in RELABELLED.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        out[row["language"]].append((row["text"], gold[row["text"]], row["relabel"]))
     return out
+
+
+def probability_labeller(classifier: Any) -> tuple[Labeller, Labeller]:
+    def label(texts: Sequence[str], lang: str) -> list[str]:
+        return [p.label for p in classifier.predict(list(texts), [lang] * len(texts))]
+
+    def binary(texts: Sequence[str], lang: str) -> list[str]:
+        predicted = classifier.predict(list(texts), [lang] * len(texts))
+        return [
+            "positive" if p.probabilities["positive"] >= p.probabilities["negative"] else "negative"
+            for p in predicted
+        ]
+
+    return label, binary
 
 
 UNANSWERED = object()
 
 
-def read_or_none(text: str, lang: str, ctx: Context) -> Any:
-    """The model's reading; UNANSWERED when the model gave no reply in time (one slow request
-    on a busy CPU must not end a long evaluation)."""
-    try:
-        return read_with_model(text, lang, ctx)
-    except ModelUnavailable as err:
-        print(f"no reply: {err}")
-        return UNANSWERED
+def model_labeller(ctx: Context, concurrency: int, tally: dict[str, float]) -> Labeller:
+    """The shared model's overall reading; no reading counts as neutral (tallied)."""
 
+    def one(text: str, lang: str) -> Any:
+        try:
+            return read_with_model(text, lang, ctx)
+        except ModelUnavailable as err:
+            print(f"no reply: {err}")
+            return UNANSWERED
 
-def model_tier(ctx: Context, sets: dict[str, list[Example]], concurrency: int) -> dict[str, float]:
-    out: dict[str, float] = {}
-    total, seconds, unusable, unanswered = 0, 0.0, 0, 0
-    for lang, rows in sets.items():
-        start = time.perf_counter()
+    def label(texts: Sequence[str], lang: str) -> list[str]:
         with ThreadPoolExecutor(concurrency) as pool:
-            texts = [e.text for e in rows]
-            readings = list(pool.map(read_or_none, texts, [lang] * len(rows), [ctx] * len(rows)))
+            readings = list(pool.map(one, texts, [lang] * len(texts)))
+        tally["unanswered"] = tally.get("unanswered", 0) + sum(r is UNANSWERED for r in readings)
+        usable = [None if r is UNANSWERED else r for r in readings]
+        tally["unusable_replies"] = tally.get("unusable_replies", 0) + sum(
+            r is None for r in usable
+        )
+        return [r.overall if r is not None else "neutral" for r in usable]
+
+    return label
+
+
+def score(
+    method: Method,
+    sets: dict[str, list[Example]],
+    relabels: dict[str, list[tuple[str, str, str]]] | None,
+) -> None:
+    figures, total, seconds = method.figures, 0, 0.0
+    for lang in method.languages:
+        rows = sets[lang]
+        start = time.perf_counter()
+        predicted = method.label([e.text for e in rows], lang)
         seconds += time.perf_counter() - start
         total += len(rows)
-        unanswered += sum(r is UNANSWERED for r in readings)
-        readings = [None if r is UNANSWERED else r for r in readings]
-        unusable += sum(r is None for r in readings)
-        predicted = [r.overall if r is not None else "neutral" for r in readings]
-        m = polarity_metrics([e.label for e in rows], predicted)
-        out |= {f"{k}_{lang}": v for k, v in m.items()}
-    out["reviews_per_s"] = total / seconds
-    out["unusable_replies"] = float(unusable)  # counted as neutral
-    out["unanswered"] = float(unanswered)  # of those: no reply within llm_timeout_s
-    return out
+        metrics = polarity_metrics([e.label for e in rows], predicted)
+        figures |= {f"{k}_{lang}": v for k, v in metrics.items()}
+        if lang == "en":
+            polar = [e for e in rows if e.label != "neutral"]
+            texts = [e.text for e in polar]
+            chosen = method.binary(texts, lang) if method.binary else method.label(texts, lang)
+            figures["accuracy_en_binary"] = polarity_metrics([e.label for e in polar], chosen)[
+                "accuracy"
+            ]
+        if relabels is not None:
+            agreed = [(t, g) for t, g, hand in relabels[lang] if g == hand]
+            labels = method.label([t for t, _ in agreed], lang)
+            figures[f"agreed_accuracy_{lang}"] = polarity_metrics([g for _, g in agreed], labels)[
+                "accuracy"
+            ]
+    figures["reviews_per_s"] = total / seconds if seconds else 0.0
 
 
 def aspect_tier(
@@ -118,6 +162,14 @@ def aspect_tier(
     return scores
 
 
+def agreement(relabels: dict[str, list[tuple[str, str, str]]]) -> dict[str, float]:
+    out = {}
+    for lang, rows in relabels.items():
+        out[f"relabel_agreement_{lang}"] = sum(g == h for _, g, h in rows) / len(rows)
+        out[f"relabels_{lang}"] = float(len(rows))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -129,7 +181,8 @@ def main() -> None:
         default=None,
         help="test reviews a language for the model tiers (default 150; --quick 20)",
     )
-    parser.add_argument("--no-model", action="store_true", help="classifier and lexicon only")
+    parser.add_argument("--no-model", action="store_true", help="no generation tiers")
+    parser.add_argument("--no-strong", action="store_true", help="skip the strong tier")
     parser.add_argument(
         "--model-tiers", default="model,adapter", help="comma-separated, of model, adapter"
     )
@@ -142,6 +195,8 @@ def main() -> None:
     base_ctx = Context(settings.model_copy(update={"llm_adapters": False}))
     plugin = SentimentAnalyzer()
     labelled = [json.loads(line) for line in HAND_LABELLED.read_text(encoding="utf-8").splitlines()]
+    relabels = relabelled()
+    sets = test_sets(500 if args.quick else None)
 
     def analyze(depth: str, ctx: Context) -> Callable[[list[ReviewRequest]], list[ReviewResult]]:
         def run(reqs: list[ReviewRequest]) -> list[ReviewResult]:
@@ -150,60 +205,133 @@ def main() -> None:
 
         return run
 
-    tiers: dict[str, dict[str, float]] = {}
-    tiers["classifier"] = classifier_tier(base_ctx, test_sets(500 if args.quick else None))
-    tiers["classifier"] |= {
+    methods = [Method("fast", "shipped", *probability_labeller(shared_classifier(base_ctx)))]
+    if not args.no_strong:
+        strong = shared_strong_classifier(base_ctx)
+        strong.predict(["warm up"], ["en"])
+        methods.append(Method("strong", "shipped", *probability_labeller(strong)))
+    peers, missing = all_peers(
+        {"zh": split(chinese_examples())[0], "en": split(english_examples())[0]}
+    )
+    for peer in peers:
+        methods.append(
+            Method(
+                peer.name,
+                "peer",
+                lambda texts, _lang, p=peer: p.predict(texts),
+                lambda texts, _lang, p=peer: p.predict_binary(texts),
+                (peer.language,),
+                peer.note,
+            )
+        )
+    for method in methods:
+        score(method, sets, relabels)
+    methods[0].figures |= {
         f"aspect_{k}": v for k, v in aspect_tier(analyze("fast", base_ctx), labelled).items()
     }
+
     model_tiers = {"model": base_ctx}  # the base model, zero-shot
     if (settings.adapters_dir / ADAPTER).is_dir():
         model_tiers["adapter"] = Context(settings)  # the fine-tuned `reviews` adapter
+    sample = test_sets(args.model_reviews or (20 if args.quick else 150))
     for name, ctx in model_tiers.items():
         if args.no_model or name not in wanted:
             continue
-        n = args.model_reviews or (20 if args.quick else 150)
-        tiers[name] = model_tier(ctx, test_sets(n), args.concurrency)
-        tiers[name] |= {
+        tally: dict[str, float] = {}
+        method = Method(name, "shipped", model_labeller(ctx, args.concurrency, tally))
+        score(method, sample, None)
+        method.figures |= tally
+        method.figures |= {
             f"aspect_{k}": v for k, v in aspect_tier(analyze("full", ctx), labelled).items()
         }
+        method.note = f"{len(sample['zh'])} test reviews a language"
+        methods.append(method)
 
+    print_tables(methods, relabels, missing, len(labelled))
+    print_json_line(figures(methods, relabels))
+
+
+def print_tables(
+    methods: list[Method],
+    relabels: dict[str, list[tuple[str, str, str]]],
+    missing: list[str],
+    aspects: int,
+) -> None:
     headers = [
-        "tier",
+        "method",
+        "kind",
         "acc zh",
-        "F1 zh",
         "acc en",
         "F1 en",
+        "acc en pos/neg",
+        "agreed zh",
+        "agreed en",
         "reviews/s",
-        "aspect P",
-        "aspect R",
-        "aspect pol acc",
-        "quotes in review",
+        "note",
     ]
     rows = [
         [
-            name,
-            t["accuracy_zh"],
-            t["macro_f1_zh"],
-            t["accuracy_en"],
-            t["macro_f1_en"],
-            t["reviews_per_s"],
-            t["aspect_precision"],
-            t["aspect_recall"],
-            t["aspect_polarity_accuracy"],
-            t["aspect_evidence_in_review"],
+            m.name,
+            m.kind,
+            m.figures.get("accuracy_zh", "-"),
+            m.figures.get("accuracy_en", "-"),
+            m.figures.get("macro_f1_en", "-"),
+            m.figures.get("accuracy_en_binary", "-"),
+            m.figures.get("agreed_accuracy_zh", "-"),
+            m.figures.get("agreed_accuracy_en", "-"),
+            m.figures.get("reviews_per_s", "-"),
+            m.note,
         ]
-        for name, t in tiers.items()
+        for m in methods
     ]
-    print(f"polarity on held-out real reviews; aspects on {len(labelled)} hand-labelled reviews\n")
+    print("polarity on held-out real reviews (test splits; model tiers on a sample)\n")
     print_table(headers, rows)
-    best = max(tiers, key=lambda k: tiers[k]["accuracy_zh"] + tiers[k]["accuracy_en"])
-    figures: dict[str, object] = {"best_tier": best}
-    for key in ("accuracy_zh", "accuracy_en", "macro_f1_zh", "macro_f1_en"):
-        figures[key] = round(tiers[best][key], 4)
-    for name, t in tiers.items():
-        figures |= {f"{name}_{k}": round(v, 4) for k, v in t.items()}
+    shares = agreement(relabels)
+    print(
+        f"\nhand relabels agree with the corpus labels on {shares['relabel_agreement_zh']:.3f} "
+        f"of {shares['relabels_zh']:.0f} zh and {shares['relabel_agreement_en']:.3f} of "
+        f"{shares['relabels_en']:.0f} en reviews; 'agreed' columns score those alone"
+    )
+    for note in missing:
+        print(f"skipped {note}")
+    aspect_rows = [
+        [
+            m.name,
+            m.figures["aspect_precision"],
+            m.figures["aspect_recall"],
+            m.figures["aspect_polarity_accuracy"],
+            m.figures["aspect_evidence_in_review"],
+        ]
+        for m in methods
+        if "aspect_precision" in m.figures
+    ]
+    print(f"\naspects on {aspects} hand-labelled reviews\n")
+    print_table(["tier", "precision", "recall", "polarity acc", "quotes in review"], aspect_rows)
     print()
-    print_json_line(figures)
+
+
+def figures(
+    methods: list[Method], relabels: dict[str, list[tuple[str, str, str]]]
+) -> dict[str, object]:
+    full = [m for m in methods if m.kind == "shipped" and m.name in ("fast", "strong")]
+    best = max(full, key=lambda m: m.figures["accuracy_zh"] + m.figures["accuracy_en"])
+    out: dict[str, object] = {"best_tier": best.name}
+    for key in ("accuracy_zh", "accuracy_en", "macro_f1_en", "accuracy_en_binary"):
+        out[key] = round(best.figures[key], 4)
+    for lang in LANGUAGES:
+        peers = [m for m in methods if m.kind == "peer" and lang in m.languages]
+        top = max(peers, key=lambda m: m.figures[f"accuracy_{lang}"])
+        out[f"best_peer_accuracy_{lang}"] = round(top.figures[f"accuracy_{lang}"], 4)
+        out[f"best_peer_{lang}"] = top.name
+    top_binary = max(
+        (m for m in methods if m.kind == "peer" and "en" in m.languages),
+        key=lambda m: m.figures["accuracy_en_binary"],
+    )
+    out["best_peer_accuracy_en_binary"] = round(top_binary.figures["accuracy_en_binary"], 4)
+    out |= {k: round(v, 4) for k, v in agreement(relabels).items()}
+    for m in methods:
+        out |= {f"{m.name}_{k}": round(v, 4) for k, v in m.figures.items()}
+    return out
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_exampl
 from pitchcraft.plugins.sentiment.metrics import accuracy, expected_calibration_error
 from pitchcraft.plugins.sentiment.plugin import SentimentAnalyzer
 from pitchcraft.plugins.sentiment.replies import reply_problems
-from pitchcraft.plugins.sentiment.shared import reply_rules, shared_classifier
+from pitchcraft.plugins.sentiment.shared import (
+    reply_rules,
+    shared_classifier,
+    shared_strong_classifier,
+)
 from tests.llm_fixtures import MODEL_CACHE
 from tests.test_cli import PITCHCRAFT
 
@@ -58,6 +62,38 @@ def test_a_reviews_score_does_not_depend_on_the_reviews_beside_it(ctx: Context) 
         assert inside.confidence == alone.confidence and inside.score == alone.score
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("language", "examples"), [("zh", chinese_examples), ("en", english_examples)]
+)
+def test_strong_tier_on_held_out_real_reviews(
+    ctx: Context, language: str, examples: object
+) -> None:
+    """The strong tier reads the real embedded model's hidden states; on the same held-out
+    reviews it is not worse than the fast tier by more than noise."""
+    test = random.Random(4).sample(split(examples())[1], 120)  # type: ignore[operator]
+    texts, gold = [e.text for e in test], [e.label for e in test]
+    strong = shared_strong_classifier(ctx).predict(texts, [language] * len(texts))
+    fast = shared_classifier(ctx).predict(texts, [language] * len(texts))
+    strong_accuracy = accuracy(gold, [p.label for p in strong])
+    assert strong_accuracy >= 0.8
+    assert strong_accuracy >= accuracy(gold, [p.label for p in fast]) - 0.03
+    for p in strong:
+        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_the_polarity_tier_option_picks_the_strong_tier(tmp_path: Path) -> None:
+    settings = Settings(
+        store_path=tmp_path / "chroma",
+        cache_dir=MODEL_CACHE,
+        plugin_options={"sentiment": {"polarity_tier": "strong"}},
+    )
+    ctx = Registry(settings).load().context()
+    result = SentimentAnalyzer().invoke({"text": "物流很快，包装完好，很满意"}, ctx)
+    assert result.polarity_tier == "strong" and result.polarity == "positive"
+
+
 def test_fast_depth_reads_polarity_and_aspects(ctx: Context) -> None:
     plugin = SentimentAnalyzer()
     bad = plugin.invoke({"text": "做工很差，用了两天就坏了，客服也不理人。"}, ctx)
@@ -68,6 +104,7 @@ def test_fast_depth_reads_polarity_and_aspects(ctx: Context) -> None:
     assert {"appearance", "size_fit"} <= {a.aspect for a in good.aspects}
     for result in (bad, good):
         assert result.depth == "fast" and result.sarcastic is None
+        assert result.polarity_tier == "fast"
         for a in result.aspects:
             assert result.text[a.start : a.start + len(a.evidence)] == a.evidence
 
@@ -151,7 +188,7 @@ def test_full_depth_on_the_real_model(ctx: Context) -> None:
     text = "颜色很好看，但是质量太差了，穿了一次就开线，客服也不回消息。"
     result = SentimentAnalyzer().invoke({"text": text, "depth": "full", "reply": True}, ctx)
     assert result.depth == "full" and result.sarcastic is not None
-    assert result.polarity == "negative"
+    assert result.polarity == "negative" and result.polarity_tier == "strong"
     assert result.aspects, "the model named no aspect of a review with three"
     for a in result.aspects:
         assert text[a.start : a.start + len(a.evidence)] == a.evidence

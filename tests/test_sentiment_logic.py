@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -35,6 +37,8 @@ from pitchcraft.plugins.sentiment.shared import DATA, aspect_table, reply_rules
 from pitchcraft.tables import load_entries
 
 REVIEW = "质量很好，但是物流太慢了，等了一个星期。"
+
+RELABELS = Path(__file__).parent / "data" / "sentiment_relabels.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +249,72 @@ def test_trend_is_weekly_for_short_spans_and_monthly_for_long_ones() -> None:
     ]
     points = trend(long)
     assert [(t.period, t.negative_share) for t in points] == [("2024-01", 0.5), ("2024-06", 0.0)]
+
+
+def test_relabels_are_test_reviews_with_a_label_each() -> None:
+    """The hand relabels (eval_sentiment's ceiling) are 200 test-split reviews a language."""
+    from collections import Counter
+
+    from pitchcraft.plugins.sentiment.corpus import (
+        POLARITIES,
+        chinese_examples,
+        english_examples,
+        is_test,
+    )
+
+    rows = [json.loads(line) for line in RELABELS.read_text(encoding="utf-8").splitlines()]
+    assert Counter(r["language"] for r in rows) == {"zh": 200, "en": 200}
+    known = {e.text: e.language for e in chinese_examples() + english_examples()}
+    for row in rows:
+        assert known[row["text"]] == row["language"] and is_test(row["text"])
+        assert row["relabel"] in POLARITIES
+    assert len({r["text"] for r in rows}) == len(rows)
+
+
+def test_a_lexicons_cut_offs_are_chosen_for_accuracy() -> None:
+    from benchmarks.sentiment_peers import cut_offs
+
+    scores = np.array([-0.9, -0.5, -0.1, 0.0, 0.1, 0.6, 0.9, 0.95])
+    gold = [
+        "negative",
+        "negative",
+        "neutral",
+        "neutral",
+        "neutral",
+        "positive",
+        "positive",
+        "positive",
+    ]
+    label = cut_offs(scores, gold, three_way=True)
+    assert [label(s) for s in scores] == gold
+    two_way = cut_offs(scores, ["negative"] * 4 + ["positive"] * 4, three_way=False)
+    assert [two_way(s) for s in scores] == ["negative"] * 4 + ["positive"] * 4
+
+
+def test_artefacts_of_another_format_or_pairing_are_refused(tmp_path: Path) -> None:
+    from pitchcraft.errors import PitchcraftError
+    from pitchcraft.plugins.sentiment.classifier import LANGUAGES, PolarityClassifier
+    from pitchcraft.plugins.sentiment.strong import Head, StrongClassifier, fingerprint
+    from pitchcraft.store.embedders import shared_use_encoder
+
+    old = tmp_path / "old.npz"
+    np.savez_compressed(old, card=np.array(json.dumps({"embedding_model": "x"})))
+    with pytest.raises(PitchcraftError, match="older format"):
+        PolarityClassifier.load(shared_use_encoder(), old)
+
+    fast = PolarityClassifier.load(shared_use_encoder())  # the shipped artefact
+    states = SimpleNamespace(model_id="base:states", dim=4)
+    head = Head(np.zeros(4), np.ones(4), np.zeros((4, 3)), np.zeros(3), np.eye(6, 3), np.zeros(3))
+    heads = dict.fromkeys(LANGUAGES, head)
+    for card, refusal in (
+        ({"states_model": "base:states", "fast_classifier": "another"}, "another fast"),
+        ({"states_model": "other:states", "fast_classifier": fingerprint(fast.card)}, "reads"),
+    ):
+        StrongClassifier(fast, states, heads, card).save(tmp_path / "head.npz")  # type: ignore[arg-type]
+        with pytest.raises(PitchcraftError, match=refusal):
+            StrongClassifier.load(fast, states, tmp_path / "head.npz")  # type: ignore[arg-type]
+    card = {"states_model": "base:states", "fast_classifier": fingerprint(fast.card)}
+    StrongClassifier(fast, states, heads, card).save(tmp_path / "head.npz")  # type: ignore[arg-type]
+    loaded = StrongClassifier.load(fast, states, tmp_path / "head.npz")  # type: ignore[arg-type]
+    assert set(loaded.heads) == set(LANGUAGES)
+    assert np.array_equal(loaded.heads["zh"].blend, np.eye(6, 3))

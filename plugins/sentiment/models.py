@@ -11,6 +11,19 @@ from pitchcraft.plugins.sentiment.corpus import Polarity
 
 MAX_REVIEW_CHARS = 5000  # longer texts are not reviews; refuse rather than truncate silently
 Depth = Literal["fast", "full"]
+Tier = Literal["fast", "strong"]
+
+
+class SentimentOptions(BaseModel):
+    """Plugin options (settings `plugin_options.sentiment`)."""
+
+    polarity_tier: Literal["auto", "fast", "strong"] = Field(
+        default="auto",
+        description="Which classifier gives a review's polarity. fast: n-grams and sentence "
+        "embeddings (hundreds a second); strong: the fast tier blended with a head on the "
+        "shared model's hidden states (more accurate, tens a second, loads the embedded "
+        "model in this process); auto: strong at full depth, fast otherwise.",
+    )
 
 
 class ReviewRequest(BaseModel):
@@ -86,6 +99,9 @@ class ReviewResult(BaseModel):
     probabilities: dict[str, float]
     polarity_source: Literal["classifier", "model"] = Field(
         description="classifier, or model when the shared model read the review as sarcastic."
+    )
+    polarity_tier: Tier = Field(
+        default="fast", description="The classifier tier that scored the review (see options)."
     )
     mixed: bool = Field(description="Praises some aspects and criticises others.")
     sarcastic: bool | None = Field(

@@ -1,11 +1,12 @@
 """The `sentiment` plugin: polarity, aspects with quoted evidence, reply drafts, batch reports.
 
 Polarity comes from the fast classifier (classifier.py), batched across
-requests. Aspects come from the aspect lexicon scored clause by clause (fast
-depth) or from the shared model (`reviews` adapter, full depth), which also
-reads sarcasm: a review it reads as sarcastic and negative takes the model's
-polarity, since the classifier sees only the literal praise. Every quote is
-checked against the review (aspects.locate).
+requests, or from the strong tier (strong.py: the fast tier blended with a head on the
+shared model's hidden states), by the `polarity_tier` option. Aspects come from the
+aspect lexicon scored clause by clause (fast depth) or from the shared model (`reviews`
+adapter, full depth), which also reads sarcasm: a review it reads as sarcastic and
+negative takes the model's polarity, since the classifiers see only the literal praise.
+Every quote is checked against the review (aspects.locate).
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from pitchcraft.plugins.sentiment.aspects import (
     model_aspects,
 )
 from pitchcraft.plugins.sentiment.classifier import Prediction
-from pitchcraft.plugins.sentiment.models import Aspect, ReviewRequest, ReviewResult
+from pitchcraft.plugins.sentiment.models import (
+    Aspect,
+    ReviewRequest,
+    ReviewResult,
+    SentimentOptions,
+    Tier,
+)
 from pitchcraft.plugins.sentiment.replies import (
     DraftReply,
     reply_problems,
@@ -42,6 +49,7 @@ from pitchcraft.plugins.sentiment.shared import (
     reading_request,
     reply_rules,
     shared_classifier,
+    shared_strong_classifier,
 )
 from pitchcraft.store.schema import detect_language
 
@@ -108,17 +116,27 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
         classifier = shared_classifier(ctx)
         table = aspect_table(ctx)
         languages = [r.language or detect_language(r.text) for r in reqs]
-        polarity = classifier.predict([r.text for r in reqs])
+        tiers = [self.tier(r, ctx) for r in reqs]
+        polarity = scored_by_tier(reqs, languages, tiers, ctx)
         mentions = [
             aspect_mentions(r.text, lang, table) for r, lang in zip(reqs, languages, strict=True)
         ]
-        clause_scores = iter(classifier.predict([c.text for found in mentions for _, c in found]))
+        clauses = [
+            (c.text, lang)
+            for found, lang in zip(mentions, languages, strict=True)
+            for _, c in found
+        ]
+        clause_scores = iter(
+            classifier.predict([t for t, _ in clauses], [lang for _, lang in clauses])
+        )
         lexicon = [
             lexicon_aspects(found, [next(clause_scores) for _ in found]) for found in mentions
         ]
         jobs = [
-            (req, lang, pred, aspects)
-            for req, lang, pred, aspects in zip(reqs, languages, polarity, lexicon, strict=True)
+            (req, lang, pred, tier, aspects)
+            for req, lang, pred, tier, aspects in zip(
+                reqs, languages, polarity, tiers, lexicon, strict=True
+            )
         ]
 
         def finish(job: tuple[Any, ...]) -> ReviewResult | PluginRunError:
@@ -131,11 +149,19 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
             return [finish(job) for job in jobs]
         return ctx.parallel(finish, jobs)
 
+    @staticmethod
+    def tier(req: ReviewRequest, ctx: Context) -> Tier:
+        chosen = ctx.options(NAME, SentimentOptions).polarity_tier
+        if chosen == "auto":
+            return "strong" if req.depth == "full" else "fast"
+        return chosen
+
     def _finish(
         self,
         req: ReviewRequest,
         language: str,
         pred: Prediction,
+        tier: Tier,
         lexicon: list[Aspect],
         ctx: Context,
     ) -> ReviewResult:
@@ -160,6 +186,7 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
             score=round(pred.score, 4),
             probabilities=dict(pred.probabilities),
             polarity_source=source,  # type: ignore[arg-type]
+            polarity_tier=tier,
             mixed=is_mixed(aspects),
             sarcastic=sarcastic,
             aspects=aspects,
@@ -231,3 +258,19 @@ def draft_reply(result: ReviewResult, ctx: Context) -> tuple[str, str]:
             return text, "model"
         log.info("sentiment: reply draft refused (%s)", "; ".join(problems) or "empty")
     return template_reply(complaints, rules), "template"
+
+
+def scored_by_tier(
+    reqs: Sequence[ReviewRequest], languages: Sequence[str], tiers: Sequence[Tier], ctx: Context
+) -> list[Prediction]:
+    """Each review's polarity from its tier, each tier scoring its reviews in one batch."""
+    out: list[Prediction | None] = [None] * len(reqs)
+    for tier in ("fast", "strong"):
+        rows = [i for i, t in enumerate(tiers) if t == tier]
+        if not rows:
+            continue
+        classifier = shared_strong_classifier(ctx) if tier == "strong" else shared_classifier(ctx)
+        scored = classifier.predict([reqs[i].text for i in rows], [languages[i] for i in rows])
+        for i, prediction in zip(rows, scored, strict=True):
+            out[i] = prediction
+    return [p for p in out if p is not None]

@@ -11,6 +11,7 @@ from pitchcraft.context import Context
 from pitchcraft.plugins.sentiment.aspects import MAX_ASPECTS, AspectSpec, AspectTable, reading_model
 from pitchcraft.plugins.sentiment.classifier import PolarityClassifier
 from pitchcraft.plugins.sentiment.replies import ReplyRules
+from pitchcraft.plugins.sentiment.strong import StrongClassifier
 from pitchcraft.tables import load_entries
 
 NAME = "sentiment"
@@ -24,6 +25,17 @@ def shared_classifier(ctx: Context) -> PolarityClassifier:
         return PolarityClassifier.load(shared_use_encoder())
 
     return ctx.shared("sentiment.classifier", build)
+
+
+def shared_strong_classifier(ctx: Context) -> StrongClassifier:
+    def build() -> StrongClassifier:
+        from pitchcraft.plugins.sentiment.states import states_embedder
+
+        return StrongClassifier.load(
+            shared_classifier(ctx), states_embedder(ctx.settings.cache_dir)
+        )
+
+    return ctx.shared("sentiment.strong", build)
 
 
 def aspect_table(ctx: Context) -> AspectTable:
