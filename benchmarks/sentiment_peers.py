@@ -28,6 +28,7 @@ TFIDF_VIEWS = {
     "en": {"analyzer": "word", "ngram_range": (1, 2)},
 }
 TFIDF_C = (1.0, 4.0, 16.0)
+SEEN = "trained on this corpus: its test reviews seen"
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Peer:
     name: str
     language: str
     note: str = ""
+    seen_test: bool = False  # trained on data that holds the test split
     predict: Callable[[Sequence[str]], list[Polarity]] = field(repr=False, default=lambda t: [])
     # positive or negative only, for the usual two-class comparison
     predict_binary: Callable[[Sequence[str]], list[Polarity]] = field(
@@ -128,7 +130,7 @@ def lexicon_peers(language: str, train: Sequence[Example]) -> tuple[list[Peer], 
     specs: list[tuple[str, str, Callable[[], Callable[[str], float]], str]] = []
     if language == "zh":
         specs += [
-            ("snownlp", "snownlp", _snownlp, "trained on this corpus: test reviews seen"),
+            ("snownlp", "snownlp", _snownlp, SEEN),
             ("pysenti", "pysenti", _pysenti, "rules over a lexicon"),
         ]
     else:
@@ -141,7 +143,9 @@ def lexicon_peers(language: str, train: Sequence[Example]) -> tuple[list[Peer], 
         if not _installed(module):
             missing.append(f"{name}: not installed (pip install pitchcraft[peers])")
             continue
-        peers.append(lexicon_peer(name, language, build(), train, note))
+        peer = lexicon_peer(name, language, build(), train, note)
+        peer.seen_test = note == SEEN
+        peers.append(peer)
     return peers, missing
 
 

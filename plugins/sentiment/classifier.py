@@ -178,7 +178,22 @@ def by_language(
     return out
 
 
-class PolarityClassifier:
+class LogitPolarity:
+    """Predictions from a tier's logits (each tier gives `logits`)."""
+
+    def logits(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(
+        self, texts: Sequence[str], languages: Sequence[str] | None = None
+    ) -> list[Prediction]:
+        """Polarity of each text; `languages` (zh/en each) when known, detected if not."""
+        if not texts:
+            return []
+        return predictions(softmax(self.logits(texts, languages)))
+
+
+class PolarityClassifier(LogitPolarity):
     """Loaded once per process (thread-safe: prediction only reads the weights)."""
 
     def __init__(self, models: dict[str, LanguageModel], card: dict[str, Any]) -> None:
@@ -242,11 +257,3 @@ class PolarityClassifier:
                 self.models[lang].logits([texts[i] for i in rows]) / self.models[lang].temperature
             ),
         )
-
-    def predict(
-        self, texts: Sequence[str], languages: Sequence[str] | None = None
-    ) -> list[Prediction]:
-        """Polarity of each text; `languages` (zh/en each) when known, detected if not."""
-        if not texts:
-            return []
-        return predictions(softmax(self.logits(texts, languages)))
