@@ -35,13 +35,11 @@ SEEN = "trained on this corpus: its test reviews seen"
 class Peer:
     name: str
     language: str
+    predict: Callable[[Sequence[str]], list[Polarity]] = field(repr=False)
+    # positive or negative only, for the usual two-class comparison
+    predict_binary: Callable[[Sequence[str]], list[Polarity]] = field(repr=False)
     note: str = ""
     seen_test: bool = False  # trained on data that holds the test split
-    predict: Callable[[Sequence[str]], list[Polarity]] = field(repr=False, default=lambda t: [])
-    # positive or negative only, for the usual two-class comparison
-    predict_binary: Callable[[Sequence[str]], list[Polarity]] = field(
-        repr=False, default=lambda t: []
-    )
 
 
 def fit_tfidf(language: str, train: Sequence[Example]) -> Peer:
@@ -68,9 +66,9 @@ def fit_tfidf(language: str, train: Sequence[Example]) -> Peer:
     return Peer(
         "tfidf-lr",
         language,
-        f"C={best_c:g} by 3-fold CV on train",
         lambda texts: list(model.predict(list(texts))),
         binary,
+        f"C={best_c:g} by 3-fold CV on train",
     )
 
 
@@ -115,9 +113,9 @@ def lexicon_peer(
     return Peer(
         name,
         language,
-        note,
         lambda texts: [label(score(t)) for t in texts],
         lambda texts: [two_way(score(t)) for t in texts],
+        note,
     )
 
 

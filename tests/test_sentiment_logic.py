@@ -39,6 +39,7 @@ from pitchcraft.tables import load_entries
 REVIEW = "质量很好，但是物流太慢了，等了一个星期。"
 
 RELABELS = Path(__file__).parent / "data" / "sentiment_relabels.jsonl"
+POLARITY_ORDER = ("negative", "neutral", "positive")
 
 
 @pytest.fixture(scope="module")
@@ -318,3 +319,15 @@ def test_artefacts_of_another_format_or_pairing_are_refused(tmp_path: Path) -> N
     loaded = StrongClassifier.load(fast, states, tmp_path / "head.npz")  # type: ignore[arg-type]
     assert set(loaded.heads) == set(LANGUAGES)
     assert np.array_equal(loaded.heads["zh"].blend, np.eye(6, 3))
+
+
+def test_a_lexicon_peer_labels_every_text_three_ways_and_two_ways() -> None:
+    from benchmarks.sentiment_peers import lexicon_peer
+    from pitchcraft.plugins.sentiment.corpus import Example
+
+    words = {"bad": -1.0, "ok": 0.0, "good": 1.0}
+    train = [Example(w, label, "en") for w, label in zip(words, POLARITY_ORDER, strict=True)] * 5
+    peer = lexicon_peer("toy", "en", lambda text: words[text], train, "a toy lexicon")
+    assert peer.predict(["bad", "ok", "good"]) == ["negative", "neutral", "positive"]
+    assert peer.predict_binary(["bad", "good"]) == ["negative", "positive"]
+    assert peer.note == "a toy lexicon" and not peer.seen_test

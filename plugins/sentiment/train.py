@@ -5,9 +5,9 @@
 Each language's training split (corpus.py) is cut once by text hash: nine tenths fit the
 weights, one tenth (the validation slice) chooses the regularisation, fits the
 temperature and, for the strong tier, fits the blend of the two tiers; the test split is
-only scored. The fast tier takes about 5 minutes on 2 cores; the strong tier reads 6,000
-reviews a language with the embedded model first (about 15 minutes on 2 cores, once:
-the hidden states are cached under ~/.cache/pitchcraft).
+only scored. The fast tier takes about 5 minutes on 2 cores; the strong tier reads 12,000
+training reviews a language and the validation slice with the embedded model first
+(about 30 minutes on 2 cores, once: the hidden states are cached under ~/.cache/pitchcraft).
 """
 
 from __future__ import annotations
