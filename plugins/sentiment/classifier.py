@@ -14,8 +14,6 @@ Probabilities are temperature-calibrated on reviews the weights never saw.
 from __future__ import annotations
 
 import json
-import logging
-import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ import numpy as np
 from pitchcraft.errors import PitchcraftError
 from pitchcraft.plugins.sentiment.corpus import POLARITIES, Polarity
 from pitchcraft.store.embedders import Embedder
-from pitchcraft.store.keyword import WORDS
+from pitchcraft.store.keyword import WORDS, jieba_cut
 from pitchcraft.store.schema import detect_language
 
 ARTEFACT = Path(__file__).parent / "data" / "classifier.npz"
@@ -53,18 +51,12 @@ VIEWS: dict[str, tuple[View, ...]] = {
 }
 EMBEDDING_WEIGHT = {"zh": 1.0, "en": 1.0}  # unit rows beside the unit n-gram views
 
-_jieba_lock = threading.Lock()
-
 
 def words(text: str) -> list[str]:
     """jieba's precise cut for Chinese (not search mode: overlapping words blur n-grams)."""
     if detect_language(text) == "en":
         return WORDS.findall(text)
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    with _jieba_lock:  # jieba loads its dictionary lazily, not thread-safely
-        return [w for w in jieba.lcut(text) if w.strip()]
+    return [w for w in jieba_cut(text, search=False) if w.strip()]
 
 
 def grams(items: Sequence[str], low: int, high: int, joiner: str) -> list[str]:
@@ -162,6 +154,11 @@ def predictions(probabilities: np.ndarray) -> list[Prediction]:
     return out
 
 
+def resolved_languages(texts: Sequence[str], languages: Sequence[str] | None) -> list[str]:
+    """The texts' languages: as given, or detected."""
+    return list(languages) if languages is not None else [detect_language(t) for t in texts]
+
+
 def by_language(
     texts: Sequence[str],
     languages: Sequence[str] | None,
@@ -169,7 +166,7 @@ def by_language(
     score: Callable[[str, list[int]], np.ndarray],
 ) -> np.ndarray:
     """`score(language, row numbers of the texts in it)` for each language, in text order."""
-    langs = list(languages) if languages is not None else [detect_language(t) for t in texts]
+    langs = resolved_languages(texts, languages)
     out = np.zeros((len(texts), width), dtype=np.float64)
     for language in LANGUAGES:
         rows = [i for i, lang in enumerate(langs) if lang == language]

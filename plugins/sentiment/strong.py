@@ -26,6 +26,7 @@ from pitchcraft.plugins.sentiment.classifier import (
     LogitPolarity,
     PolarityClassifier,
     by_language,
+    resolved_languages,
 )
 from pitchcraft.plugins.sentiment.corpus import POLARITIES
 from pitchcraft.store.embedders import Embedder
@@ -106,6 +107,7 @@ class StrongClassifier(LogitPolarity):
         np.savez_compressed(path, **arrays)
 
     def logits(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> np.ndarray:
+        languages = resolved_languages(texts, languages)  # detected once for both tiers
         fast = self.fast.logits(texts, languages)
 
         def blended(lang: str, rows: list[int]) -> np.ndarray:

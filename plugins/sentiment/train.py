@@ -30,6 +30,7 @@ from pitchcraft.plugins.sentiment.classifier import (
     VIEWS,
     Features,
     LanguageModel,
+    LogitPolarity,
     PolarityClassifier,
     hasher,
 )
@@ -117,22 +118,30 @@ def fit_temperature(logits: np.ndarray, gold: np.ndarray) -> float:
     return float(minimize_scalar(nll, bounds=(0.05, 10.0), method="bounded").x)
 
 
-def fit_language(
-    lang: str, fit: list[Example], validation: list[Example], embedder: Any
-) -> tuple[LanguageModel, dict[str, Any]]:
+def best_on_validation(
+    grid: Sequence[float], x_fit: Any, y_fit: np.ndarray, x_val: Any, y_val: np.ndarray
+) -> tuple[Any, dict[float, float]]:
+    """The logistic regression of the grid's C with the best validation accuracy, and each
+    C's accuracy (for the card)."""
     from sklearn.linear_model import LogisticRegression
 
-    idf = [inverse_document_frequency([e.text for e in fit], view) for view in VIEWS[lang]]
-    features = Features(lang, idf, embedder)
-    x_fit, x_val = features.rows([e.text for e in fit]), features.rows([e.text for e in validation])
-    y_fit, y_val = labels(fit), labels(validation)
-    tried = {}
+    tried: dict[float, float] = {}
     best: tuple[float, Any] = (-1.0, None)
-    for c in REGULARISATION_C:
+    for c in grid:
         regression = LogisticRegression(C=c, max_iter=4000).fit(x_fit, y_fit)
         tried[c] = float((regression.predict(x_val) == y_val).mean())
         best = max(best, (tried[c], regression), key=lambda pair: pair[0])
-    regression = best[1]
+    return best[1], tried
+
+
+def fit_language(
+    lang: str, fit: list[Example], validation: list[Example], embedder: Any
+) -> tuple[LanguageModel, dict[str, Any]]:
+    idf = [inverse_document_frequency([e.text for e in fit], view) for view in VIEWS[lang]]
+    features = Features(lang, idf, embedder)
+    x_fit, x_val = features.rows([e.text for e in fit]), features.rows([e.text for e in validation])
+    y_val = labels(validation)
+    regression, tried = best_on_validation(REGULARISATION_C, x_fit, labels(fit), x_val, y_val)
     weights, bias = three_columns(regression, features.width)
     model = LanguageModel(features, weights, bias)
     model.temperature = fit_temperature(model.logits([e.text for e in validation]), y_val)
@@ -148,11 +157,17 @@ def fit_language(
     return model, card
 
 
-def scores(gold: Sequence[str], predicted: Sequence[Any]) -> dict[str, float]:
-    metrics = polarity_metrics(
-        list(gold), [p.label for p in predicted], [p.confidence for p in predicted]
-    )
-    return {**metrics, "test_reviews": float(len(gold))}
+def held_out(model: LogitPolarity, splits: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """A tier's metrics on each language's test split (for its card)."""
+    out = {}
+    for lang in LANGUAGES:
+        test = splits[lang][2]
+        predicted = model.predict([e.text for e in test], [lang] * len(test))
+        metrics = polarity_metrics(
+            [e.label for e in test], [p.label for p in predicted], [p.confidence for p in predicted]
+        )
+        out[lang] = {**metrics, "test_reviews": float(len(test))}
+    return out
 
 
 def train_fast(out: Path, settings: Settings) -> PolarityClassifier:
@@ -173,13 +188,7 @@ def train_fast(out: Path, settings: Settings) -> PolarityClassifier:
         "hash_bits": HASH_BITS,
         "languages": cards,
         "fit_seconds": round(time.perf_counter() - start, 1),
-        "test": {
-            lang: scores(
-                [e.label for e in splits[lang][2]],
-                model.predict([e.text for e in splits[lang][2]], [lang] * len(splits[lang][2])),
-            )
-            for lang in LANGUAGES
-        },
+        "test": held_out(model, splits),
     }
     model.save(out)
     return model
@@ -190,12 +199,14 @@ def head_reviews(rows: Sequence[Any]) -> list[Any]:
     return sorted(rows, key=lambda e: sha("states:" + e.text))[:HEAD_REVIEWS]
 
 
-def train_strong(settings: Settings, path: Path = STRONG) -> StrongClassifier:
+def train_strong(settings: Settings, fast_path: Path = ARTEFACT) -> StrongClassifier:
+    """The head and the blend over the fast tier at `fast_path`, written beside it."""
     from sklearn.linear_model import LogisticRegression
 
     from pitchcraft.plugins.sentiment.states import states_embedder
 
-    fast = PolarityClassifier.load(make_embedder("use-multilingual", settings.cache_dir))
+    embedder = make_embedder("use-multilingual", settings.cache_dir)
+    fast = PolarityClassifier.load(embedder, fast_path)
     states = states_embedder(settings.cache_dir)
     splits = language_splits()
     heads, cards = {}, {}
@@ -209,14 +220,11 @@ def train_strong(settings: Settings, path: Path = STRONG) -> StrongClassifier:
             states.embed([e.text for e in validation]),
         )
         mean, scale = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6
-        y_train, y_val = labels(train), labels(validation)
-        tried, best = {}, (-1.0, None)
-        for c in HEAD_C:
-            regression = LogisticRegression(C=c, max_iter=4000)
-            regression.fit((x_train - mean) / scale, y_train)
-            tried[c] = float((regression.predict((x_val - mean) / scale) == y_val).mean())
-            best = max(best, (tried[c], regression), key=lambda pair: pair[0])
-        weights, bias = three_columns(best[1], x_train.shape[1])
+        y_val = labels(validation)
+        regression, tried = best_on_validation(
+            HEAD_C, (x_train - mean) / scale, labels(train), (x_val - mean) / scale, y_val
+        )
+        weights, bias = three_columns(regression, x_train.shape[1])
         head = Head(mean, scale, weights, bias, np.eye(6, 3), np.zeros(3))
         fast_val = fast.logits([e.text for e in validation], [lang] * len(validation))
         inputs = pair(fast_val, head.logits(x_val))
@@ -225,18 +233,12 @@ def train_strong(settings: Settings, path: Path = STRONG) -> StrongClassifier:
         heads[lang] = head
         cards[lang] = {
             "head_reviews": len(train),
-            "head_c": float(best[1].C),
+            "head_c": float(regression.C),
             "validation_accuracy_by_c": tried,
             "blend_reviews": len(validation),
         }
     model = StrongClassifier(fast, states, heads, {})
-    test = {
-        lang: scores(
-            [e.label for e in splits[lang][2]],
-            model.predict([e.text for e in splits[lang][2]], [lang] * len(splits[lang][2])),
-        )
-        for lang in LANGUAGES
-    }
+    test = held_out(model, splits)
     model.card = {
         "states_model": states.model_id,
         "fast_classifier": fingerprint(fast.card),
@@ -245,27 +247,33 @@ def train_strong(settings: Settings, path: Path = STRONG) -> StrongClassifier:
         "fit_seconds": round(time.perf_counter() - start, 1),
         "test": test,
     }
-    model.save(path)
+    model.save(fast_path.with_name(STRONG.name))
     return model
+
+
+def show(card: dict[str, Any], tier: str) -> None:
+    for language, metrics in card["test"].items():
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        print(f"  {tier} tier, held-out {language}: {shown}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tier", choices=("fast", "strong", "both"), default="both")
-    parser.add_argument("--out", type=Path, default=ARTEFACT, help="the fast tier's artefact")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ARTEFACT,
+        help="the fast tier's artefact (the strong one: beside it)",
+    )
     args = parser.parse_args()
     settings = Settings()
     if args.tier in ("fast", "both"):
         model = train_fast(args.out, settings)
         print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
-        for language, metrics in model.card["test"].items():
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-            print(f"  held-out {language}: {shown}")
+        show(model.card, "fast")
     if args.tier in ("strong", "both"):
-        head = train_strong(settings)
-        for language, metrics in head.card["test"].items():
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-            print(f"  strong tier, held-out {language}: {shown}")
+        show(train_strong(settings, args.out).card, "strong")
 
 
 if __name__ == "__main__":

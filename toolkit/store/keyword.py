@@ -27,12 +27,18 @@ def tokenize(text: str) -> list[str]:
     Text without Chinese takes a regex fast path (20x faster than jieba, same words)."""
     if not HAN.search(text):
         return WORDS.findall(text.lower())
+    words = jieba_cut(text.lower(), search=True)
+    return [w for w in (w.strip() for w in words) if w and TOKEN.search(w)]
+
+
+def jieba_cut(text: str, search: bool) -> list[str]:
+    """jieba's words: search mode adds the shorter words inside longer ones (for retrieval);
+    precise mode cuts each character once."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
     with _jieba_lock:  # jieba loads its dictionary lazily, not thread-safely
-        words = jieba.lcut_for_search(text.lower())
-    return [w for w in (w.strip() for w in words) if w and TOKEN.search(w)]
+        return jieba.lcut_for_search(text) if search else jieba.lcut(text)
 
 
 class KeywordIndex:
