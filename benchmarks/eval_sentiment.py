@@ -240,18 +240,19 @@ def main() -> None:
         return run
 
     methods = [Method("fast", "shipped", *probability_labeller(shared_classifier(base_ctx)))]
-    if not args.no_strong:
-        strong = shared_strong_classifier(base_ctx)
+    strong = None if args.no_strong else shared_strong_classifier(base_ctx)
+    if strong is not None:
         strong.predict(["warm up"], ["en"])
-        methods.append(Method("strong", "shipped", *probability_labeller(strong)))
+        strong_method = Method("strong", "shipped", *probability_labeller(strong))
+        methods.append(strong_method)
     peers, missing = all_peers(
         {"zh": split(chinese_examples())[0], "en": split(english_examples())[0]}
     )
     methods += peer_methods(peers)
     for method in methods:
         score(method, sets, relabels)
-    if not args.no_strong:
-        methods[1].figures["reviews_per_s"] = uncached_rate(strong, sets)
+    if strong is not None:
+        strong_method.figures["reviews_per_s"] = uncached_rate(strong, sets)
     methods[0].figures |= {
         f"aspect_{k}": v for k, v in aspect_tier(analyze("fast", base_ctx), labelled).items()
     }
