@@ -38,6 +38,7 @@ INPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet
 # this size are read, so the schema can reject an oversized one by name and keep the rest.
 CSV_CELL_LIMIT = 64 * 1024 * 1024
 CSV_DELIMITERS = (",", ";", "\t", "|")
+SHARD_PATTERN = "part-*.jsonl"  # result shards of a batch on Ray (pitchcraft.scale)
 
 
 @dataclass
@@ -91,18 +92,29 @@ def errors_path(output: Path) -> Path:
     return output.with_name(output.name + ".errors.jsonl")
 
 
+def input_kind(name: str) -> str:
+    """jsonl, csv or parquet, from a file name's suffix."""
+    kind = INPUT_FORMATS.get(Path(name).suffix.lower())
+    if kind is None:
+        known = ", ".join(sorted(INPUT_FORMATS))
+        raise PitchcraftError(f"{name}: unsupported input format (use one of: {known})")
+    return kind
+
+
 def read_rows(path: Path) -> list[Row]:
     """Rows of a JSONL, CSV or Parquet file, numbered by their line in the file
     (CSV: the header is line 1; Parquet: row index + 1)."""
-    kind = INPUT_FORMATS.get(path.suffix.lower())
-    if kind is None:
-        known = ", ".join(sorted(INPUT_FORMATS))
-        raise PitchcraftError(f"{path}: unsupported input format (use one of: {known})")
+    kind = input_kind(str(path))
     if not path.is_file():
         raise PitchcraftError(f"{path}: no such file")
+    return parse_rows(path.read_bytes(), kind, str(path))
+
+
+def parse_rows(raw: bytes, kind: str, name: str) -> list[Row]:
+    """Rows of a whole file's bytes (`kind` from input_kind); `name` is for messages."""
     if kind == "parquet":
-        return _parquet_rows(path)
-    lines = io.StringIO(decode_text(path.read_bytes()), newline="")
+        return _parquet_rows(raw, name)
+    lines = io.StringIO(decode_text(raw), newline="")
     return list(_jsonl_rows(lines) if kind == "jsonl" else _csv_rows(lines))
 
 
@@ -186,17 +198,17 @@ def _csv_rows(lines: io.StringIO) -> Iterator[Row]:
         yield Row(reader.line_num, data={k: v for k, v in record.items() if v not in ("", None)})
 
 
-def _parquet_rows(path: Path) -> list[Row]:
+def _parquet_rows(raw: bytes, name: str) -> list[Row]:
     try:
         import pandas as pd
 
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(io.BytesIO(raw))
     except ImportError:
         raise PitchcraftError(
             "reading Parquet needs pandas and pyarrow (the store extra)"
         ) from None
     except Exception as err:
-        raise PitchcraftError(f"{path}: not a readable Parquet file: {err}") from None
+        raise PitchcraftError(f"{name}: not a readable Parquet file: {err}") from None
     # Through JSON so every value is a plain Python type; nulls mean "not given".
     records = json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
     return [
@@ -269,7 +281,7 @@ class BatchStopped(PitchcraftError):
     finished so far are kept, and the same command resumes."""
 
 
-class _JsonlWriter:
+class JsonlWriter:
     def __init__(self, path: Path, mode: str) -> None:
         self.path = path
         try:
@@ -326,13 +338,14 @@ def run_batch(
     if on_progress:
         on_progress(settled, report.total)
 
-    results = _JsonlWriter(output, "a")
-    errors = _JsonlWriter(errors_path(output), "w")  # failed rows are retried, so errors restart
+    results = JsonlWriter(output, "a")
+    errors = JsonlWriter(errors_path(output), "w")  # failed rows are retried, so errors restart
     try:
         for start in range(0, len(pending), ctx.settings.batch_size):
             chunk = pending[start : start + ctx.settings.batch_size]
             down: DependencyUnavailable | None = None
-            for line, record in _run_chunk(plugin, ctx, chunk):
+            for row, record in run_chunk(plugin, ctx, chunk):
+                line = row.line
                 if "unavailable" in record:  # not the row's fault: it is left for the rerun
                     down = down or record["unavailable"]
                     continue
@@ -361,18 +374,20 @@ def run_batch(
     return report
 
 
-def _run_chunk(
+def run_chunk(
     plugin: Plugin[Any, Any], ctx: Context, chunk: Sequence[Row]
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    valid: list[tuple[int, Any]] = []
+) -> Iterator[tuple[Row, dict[str, Any]]]:
+    """Each row of `chunk` with its record: `output`, an error (`kind`, `error`, maybe
+    `fields`), or `unavailable` (a dependency is down; not the row's fault)."""
+    valid: list[tuple[Row, Any]] = []
     for row in chunk:
         if row.problem is not None:
-            yield row.line, {"kind": "invalid", "error": row.problem}
+            yield row, {"kind": "invalid", "error": row.problem}
             continue
         try:
-            valid.append((row.line, plugin.parse_input(row.data or {})))
+            valid.append((row, plugin.parse_input(row.data or {})))
         except InputError as err:
-            yield row.line, {"kind": "invalid", "error": str(err), "fields": err.fields}
+            yield row, {"kind": "invalid", "error": str(err), "fields": err.fields}
     if not valid:
         return
     with prompt_interrupts():
@@ -381,30 +396,38 @@ def _run_chunk(
         raise PitchcraftError(
             f"{plugin.name}.run_many returned {len(outcomes)} outcomes for {len(valid)} requests"
         )
-    for (line, _), outcome in zip(valid, outcomes, strict=True):
+    for (row, _), outcome in zip(valid, outcomes, strict=True):
         try:
             if isinstance(outcome, PluginRunError):
                 if isinstance(outcome.cause, DependencyUnavailable):
-                    yield line, {"unavailable": outcome.cause}
+                    yield row, {"unavailable": outcome.cause}
                     continue
                 raise outcome
-            yield line, {"output": plugin.check_output(outcome).model_dump(mode="json")}
+            yield row, {"output": plugin.check_output(outcome).model_dump(mode="json")}
         except PluginRunError as err:
-            yield line, {"kind": "failed", "error": err.reason}
+            yield row, {"kind": "failed", "error": err.reason}
+
+
+def result_files(output: Path) -> list[Path]:
+    """The files holding a batch's results: the local runner's file, or a Ray job's shards."""
+    if output.is_dir():
+        return sorted(output.glob(SHARD_PATTERN))
+    return [output] if output.exists() else []
 
 
 def done_results(output: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(input line, output) of every finished row of a batch output file, in input order."""
-    found: dict[int, dict[str, Any]] = {}
-    if output.exists():
-        with output.open(encoding="utf-8") as handle:
+    """(input line, output) of every finished row of a batch, in input order (by file
+    within a folder input, then line)."""
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for path in result_files(output):
+        with path.open(encoding="utf-8") as handle:
             for text in handle:
                 try:
                     record = json.loads(text)
-                    found[int(record["line"])] = record["output"]
+                    found[(str(record.get("file", "")), int(record["line"]))] = record["output"]
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue  # a torn last line from an interrupted run
-    return sorted(found.items())
+    return [(line, output) for (_, line), output in sorted(found.items())]
 
 
 def write_results_sheet(plugin: Plugin[Any, Any], output: Path, sheet: Path) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,11 @@ from pitchcraft.batch import BatchStopped, run_batch, write_batch_report, write_
 from pitchcraft.chain.cli import chain_app
 from pitchcraft.cli_common import (
     EXIT_UNAVAILABLE,
+    Engine,
+    EngineOption,
+    RayAddressOption,
+    WorkersOption,
+    default_output,
     err,
     friendly_errors,
     labelled,
@@ -167,12 +173,21 @@ def run(
         typer.Option("--json", help="One request as JSON, @file.json, or - for stdin."),
     ] = None,
     input_path: Annotated[
-        Path | None,
-        typer.Option("--input", "-i", help="Batch input: .jsonl or .csv, one request a row."),
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Batch input: .jsonl, .csv or .parquet, one request a row (with --engine "
+            "ray also a folder of them, or a URI such as s3://bucket/reviews/).",
+        ),
     ] = None,
     output_path: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Batch output .jsonl; rerunning resumes it."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Batch output .jsonl (--engine ray: a folder of shards); rerunning resumes it.",
+        ),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Start the batch afresh instead of resuming.")
@@ -193,6 +208,9 @@ def run(
         Path | None,
         typer.Option("--report", help="Folder for the batch report (plugins that write one)."),
     ] = None,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Run a plugin on one request (--json) or a whole file (--input/--output)."""
     if (json_input is None) == (input_path is None):
@@ -211,13 +229,21 @@ def run(
         print_json(result.model_dump(mode="json"))
         return
     assert input_path is not None
-    output = output_path or input_path.with_name(f"{input_path.stem}.{plugin}.out.jsonl")
+    on_ray = engine is Engine.ray
+    output = output_path or default_output(input_path, plugin, "" if on_ray else ".jsonl")
     stem = output.name.removesuffix(".jsonl").removesuffix(".out")
     if sheet is None and target.writes_sheet:
         sheet = output.with_name(stem + ".xlsx")
     if report is None and target.writes_report:
         report = output.with_name(stem + ".report")
-    run_batch_with_progress(reg, plugin, input_path, output, overwrite, defaults, sheet, report)
+    batch = BatchJob(
+        source=input_path,
+        output=output,
+        overwrite=overwrite,
+        defaults=defaults,
+        cluster=ClusterJob(address=ray_address, workers=workers) if on_ray else None,
+    )
+    run_batch_with_progress(reg, plugin, batch, sheet, report)
 
 
 def parse_set_values(values: list[str]) -> dict[str, Any]:
@@ -233,27 +259,51 @@ def parse_set_values(values: list[str]) -> dict[str, Any]:
     return defaults
 
 
+@dataclass(frozen=True)
+class ClusterJob:
+    address: str | None
+    workers: int | None
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    source: str
+    output: Path
+    overwrite: bool
+    defaults: dict[str, Any]
+    cluster: ClusterJob | None  # None: this process
+
+
 def run_batch_with_progress(
-    reg: Registry,
-    plugin: str,
-    input_path: Path,
-    output: Path,
-    overwrite: bool,
-    defaults: dict[str, Any],
-    sheet: Path | None,
-    report_dir: Path | None,
+    reg: Registry, plugin: str, job: BatchJob, sheet: Path | None, report_dir: Path | None
 ) -> None:
+    output = job.output
     try:
         with progress_bar(plugin) as update:
-            report = run_batch(
-                reg.get(plugin),
-                reg.context(),
-                input_path,
-                output,
-                overwrite=overwrite,
-                on_progress=update,
-                defaults=defaults,
-            )
+            if job.cluster is None:
+                report = run_batch(
+                    reg.get(plugin),
+                    reg.context(),
+                    Path(job.source),
+                    output,
+                    overwrite=job.overwrite,
+                    on_progress=update,
+                    defaults=job.defaults,
+                )
+            else:
+                from pitchcraft.scale.ray_batch import run_batch_on_ray
+
+                report = run_batch_on_ray(
+                    reg.get(plugin),
+                    reg.settings,
+                    job.source,
+                    output,
+                    address=job.cluster.address,
+                    workers=job.cluster.workers,
+                    overwrite=job.overwrite,
+                    defaults=job.defaults,
+                    on_progress=update,
+                )
     except KeyboardInterrupt:
         err.print(f"interrupted: finished rows are in {output}; rerun the same command to resume")
         raise typer.Exit(130) from None

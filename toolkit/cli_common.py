@@ -6,8 +6,9 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -93,3 +94,44 @@ def print_skipped(failures: list[LoadFailure]) -> None:
     """Plugins or chains that failed to load, one line each with the reason."""
     for f in failures:
         err.print(labelled("skipped", "yellow", f"{f.name} ({f.source}): {f.reason}"))
+
+
+# -- where a batch runs (run, chain run, ingest products) ----------------------------------
+
+
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="Where the batch runs: local (this process) or ray (a Ray cluster; "
+        "pip install 'pitchcraft[scale]').",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="With --engine ray: the cluster to join (default: RAY_ADDRESS, else a local "
+        "Ray started for the job).",
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=1, help="With --engine ray: workers (default: one per cluster CPU)."
+    ),
+]
+
+
+def default_output(source: str, name: str, suffix: str) -> Path:
+    """`<input stem>.<name>.out<suffix>` beside a local input, in the current folder for a
+    URI."""
+    if "://" in source:
+        return Path.cwd() / f"{Path(source.rstrip('/')).stem}.{name}.out{suffix}"
+    path = Path(source)
+    return path.with_name(f"{path.stem}.{name}.out{suffix}")

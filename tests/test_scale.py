@@ -1,0 +1,155 @@
+"""Batch jobs on a real Ray cluster: a head and a second node on this machine."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pitchcraft import Registry, Settings
+from pitchcraft.batch import done_results, run_batch
+from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, split
+from pitchcraft.scale.shards import shard_files
+from tests.llm_fixtures import MODEL_CACHE
+
+ray = pytest.importorskip("ray", reason="the scale extra is not installed")
+
+
+class TestCluster:
+    """A head and one worker node, each offering two CPUs to Ray."""
+
+    def __init__(self) -> None:
+        from ray.cluster_utils import Cluster
+
+        self.cluster = Cluster(
+            initialize_head=True,
+            head_node_args={"num_cpus": 2, "object_store_memory": 400 * 2**20},
+        )
+        self.worker = self.cluster.add_node(num_cpus=2, object_store_memory=400 * 2**20)
+        ray.init(address=self.cluster.address, log_to_driver=False)
+
+    def kill_worker_node(self) -> None:
+        self.cluster.remove_node(self.worker, allow_graceful=False)
+
+    def shutdown(self) -> None:
+        ray.shutdown()
+        self.cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[TestCluster]:
+    started = TestCluster()
+    yield started
+    started.shutdown()
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    store = tmp_path_factory.mktemp("scale-store") / "chroma"
+    return Settings(store_path=store, cache_dir=MODEL_CACHE)
+
+
+@pytest.fixture(scope="module")
+def reviews(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2,000 real held-out reviews (1,000 a language) and two rows no plugin can take."""
+    rng = random.Random(11)
+    texts = [e.text for e in rng.sample(split(chinese_examples())[1], 1000)]
+    texts += [e.text for e in rng.sample(split(english_examples())[1], 1000)]
+    path = tmp_path_factory.mktemp("scale-input") / "reviews.jsonl"
+    lines = [json.dumps({"text": t}, ensure_ascii=False) for t in texts]
+    lines[10:10] = ['{"text": ""}', "{not json"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_results(settings: Settings, reviews: Path, tmp_path_factory: pytest.TempPathFactory):
+    registry = Registry(settings).load()
+    output = tmp_path_factory.mktemp("scale-local") / "out.jsonl"
+    report = run_batch(
+        registry.get("sentiment"), registry.context(), reviews, output, defaults=FAST
+    )
+    assert (report.succeeded, report.invalid) == (2000, 2)
+    return dict(done_results(output)), errors_of(output.with_name(output.name + ".errors.jsonl"))
+
+
+FAST = {"depth": "fast"}
+
+
+def errors_of(path: Path) -> list[dict[str, Any]]:
+    return sorted(
+        (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()),
+        key=lambda record: record["line"],
+    )
+
+
+def written_lines(folder: Path) -> Counter[int]:
+    return Counter(
+        json.loads(text)["line"]
+        for shard in shard_files(folder)
+        for text in shard.read_text(encoding="utf-8").splitlines()
+    )
+
+
+def run_on_ray(settings: Settings, source: Path, output: Path, **options: Any) -> Any:
+    from pitchcraft.scale.ray_batch import run_batch_on_ray
+
+    plugin = Registry(settings).load().get("sentiment")
+    return run_batch_on_ray(plugin, settings, str(source), output, defaults=FAST, **options)
+
+
+@pytest.mark.slow
+def test_ray_batch_equals_the_local_runner(
+    cluster: TestCluster, settings: Settings, reviews: Path, local_results: Any, tmp_path: Path
+) -> None:
+    expected, expected_errors = local_results
+    report = run_on_ray(settings, reviews, tmp_path / "out", workers=3)
+    assert (report.total, report.succeeded, report.invalid, report.failed) == (2002, 2000, 2, 0)
+    assert dict(done_results(tmp_path / "out")) == expected
+    assert errors_of(tmp_path / "out" / "errors.jsonl") == expected_errors
+    again = run_on_ray(settings, reviews, tmp_path / "out", workers=3)
+    assert (again.already_done, again.succeeded) == (2000, 0)
+    assert max(written_lines(tmp_path / "out").values()) == 1
+
+
+@pytest.mark.slow
+def test_an_interrupted_ray_batch_resumes_without_duplicates(
+    cluster: TestCluster, settings: Settings, reviews: Path, local_results: Any, tmp_path: Path
+) -> None:
+    def interrupt(done: int, total: int) -> None:
+        if done >= 600:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_on_ray(settings, reviews, tmp_path / "out", workers=2, on_progress=interrupt)
+    kept = written_lines(tmp_path / "out")
+    assert 0 < len(kept) < 2000
+    report = run_on_ray(settings, reviews, tmp_path / "out", workers=2)
+    assert report.already_done == len(kept)
+    assert report.succeeded == 2000 - len(kept)
+    assert set(written_lines(tmp_path / "out").values()) == {1}
+    assert dict(done_results(tmp_path / "out")) == local_results[0]
+
+
+@pytest.mark.slow
+def test_a_node_killed_mid_job_loses_and_repeats_no_row(
+    cluster: TestCluster, settings: Settings, reviews: Path, local_results: Any, tmp_path: Path
+) -> None:
+    """Runs last in this module: the worker node does not come back."""
+    killed: list[int] = []
+
+    def kill_once(done: int, total: int) -> None:
+        if done >= 500 and not killed:
+            killed.append(done)
+            cluster.kill_worker_node()
+
+    report = run_on_ray(settings, reviews, tmp_path / "out", workers=4, on_progress=kill_once)
+    assert killed and killed[0] < 2002
+    assert report.succeeded == 2000
+    assert set(written_lines(tmp_path / "out").values()) == {1}
+    assert dict(done_results(tmp_path / "out")) == local_results[0]

@@ -1,0 +1,73 @@
+"""Joining (or starting) a Ray cluster, and Ray's errors as pitchcraft's."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pitchcraft.errors import PitchcraftError
+
+NO_RAY = "--engine ray needs Ray: pip install 'pitchcraft[scale]'"
+# Reading and parsing files is light; the plugin workers take whole CPUs. Reads ask for none,
+# so re-reading the blocks of a node that died never waits behind a full actor pool.
+READ_CPUS = 0.0
+
+
+def ray_module() -> Any:
+    try:
+        import ray
+        import ray.data  # the batch engine
+    except ImportError:
+        raise PitchcraftError(NO_RAY) from None
+    return ray
+
+
+def connect(address: str | None) -> Any:
+    """Ray, connected: to `address` (or RAY_ADDRESS) when given, else a local instance
+    started on this machine for the job."""
+    ray = ray_module()
+    if ray.is_initialized():
+        return ray
+    # "local" starts a fresh instance; None would join whatever cluster /tmp/ray last
+    # recorded, even one that has since died (and wait on it).
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    try:
+        ray.init(
+            address=address,
+            ignore_reinit_error=True,
+            log_to_driver=False,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        raise PitchcraftError(f"cannot join the Ray cluster at {address}: {err}") from None
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # pitchcraft draws its own
+    context.print_on_execution_start = False
+    return ray
+
+
+def cluster_cpus() -> int:
+    ray = ray_module()
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+@contextmanager
+def ray_errors() -> Iterator[None]:
+    """A pitchcraft error raised inside a Ray task reaches the user as itself, not wrapped
+    in Ray's traceback."""
+    try:
+        yield
+    except PitchcraftError:
+        raise
+    except Exception as err:
+        cause: BaseException | None = err
+        while cause is not None:
+            if isinstance(cause, PitchcraftError):
+                raise cause from None
+            inner = getattr(cause, "cause", None)
+            cause = inner if isinstance(inner, BaseException) else cause.__cause__
+        raise
