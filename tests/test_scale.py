@@ -13,6 +13,7 @@ import pytest
 
 from pitchcraft import Registry, Settings
 from pitchcraft.batch import done_results, run_batch
+from pitchcraft.data.demo_shop import load_products
 from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, split
 from pitchcraft.scale.shards import shard_files
 from tests.llm_fixtures import MODEL_CACHE
@@ -134,6 +135,36 @@ def test_an_interrupted_ray_batch_resumes_without_duplicates(
     assert report.succeeded == 2000 - len(kept)
     assert set(written_lines(tmp_path / "out").values()) == {1}
     assert dict(done_results(tmp_path / "out")) == local_results[0]
+
+
+@pytest.mark.slow
+def test_a_copywriter_batch_on_ray_against_a_model_server_equals_the_local_runner(
+    cluster: TestCluster, vllm_url: str, adapters_dir: Path, tmp_path: Path
+) -> None:
+    from pitchcraft.scale.ray_batch import run_batch_on_ray
+
+    catalog = tmp_path / "products.jsonl"
+    products = load_products()[:4]
+    catalog.write_text("".join(p.model_dump_json() + "\n" for p in products), encoding="utf-8")
+    settings = Settings(
+        store_path=tmp_path / "chroma",
+        cache_dir=MODEL_CACHE,
+        adapters_dir=adapters_dir,
+        llm_backend="openai",
+        llm_url=vllm_url,
+        concurrency=1,  # one request at a time both ways: the same arithmetic on the server
+    )
+    registry = Registry(settings).load()
+    copywriter = registry.get("copywriter")
+    options = {"variants": 1, "channel": "email"}
+    local = run_batch(
+        copywriter, registry.context(), catalog, tmp_path / "local.jsonl", defaults=options
+    )
+    on_ray = run_batch_on_ray(
+        copywriter, settings, str(catalog), tmp_path / "ray", workers=1, defaults=options
+    )
+    assert local.succeeded == on_ray.succeeded == 4
+    assert dict(done_results(tmp_path / "ray")) == dict(done_results(tmp_path / "local.jsonl"))
 
 
 @pytest.mark.slow

@@ -159,7 +159,9 @@ class Settings(BaseSettings):
     )
     llm_url: str | None = Field(
         default=None,
-        description="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8100/v1",
+        description="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8100/v1; "
+        "several separated by commas make a pool (each request goes to the least-loaded "
+        "server that answers).",
     )
     llm_api_key: SecretStr | None = Field(default=None, description="API key for llm_url.")
     llm_model: str | None = Field(
@@ -198,16 +200,35 @@ class Settings(BaseSettings):
             self.batch_size = BATCH_PER_WORKER * self.concurrency
         return self
 
+    @field_validator("llm_url")
+    @classmethod
+    def _http_urls(cls, value: str | None) -> str | None:
+        for url in split_urls(value):
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return value
+
+    @property
+    def llm_urls(self) -> list[str]:
+        """The model servers llm_url names (one, or a pool)."""
+        return split_urls(self.llm_url)
+
     def backend_line(self) -> str:
         """Which engine answers, for a start-up banner."""
         if self.llm_backend == "local":
             return "model: the embedded model, in this process"
         if self.llm_backend == "openai":
-            return f"model: the model server at {self.llm_url}"
+            return f"model: {self._servers()}"
         return (
-            f"model: the model server at {self.llm_url} once it answers; the embedded model "
+            f"model: {self._servers()} once it answers; the embedded model "
             "until then and whenever it does not"
         )
+
+    def _servers(self) -> str:
+        urls = self.llm_urls
+        if len(urls) == 1:
+            return f"the model server at {urls[0]}"
+        return f"a pool of {len(urls)} model servers ({', '.join(urls)})"
 
     @field_validator("plugins", "extra_plugins", "api_keys", "api_cors_origins", mode="before")
     @classmethod
@@ -230,3 +251,7 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def split_urls(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").replace(" ", ",").split(",") if part.strip()]

@@ -47,6 +47,12 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8100,
     wait: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 600,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Servers to start, on consecutive ports (a pool for PITCHCRAFT_LLM_URL)."
+        ),
+    ] = 1,
 ) -> None:
     """Start vLLM with the base model and every adapter; print its URL when healthy."""
     from pitchcraft.llm import serve
@@ -55,14 +61,15 @@ def serve_command(
     running = serve.status(settings)
     if running.get("running"):
         out.print(str(running["url"]))
-        err.print("already running")
+        err.print("already running (`pitchcraft model stop` first to start others)")
         return
     with err.status("starting vLLM (first run installs it: several minutes) ..."):
-        state = serve.start(settings, host, port, wait)
-    out.print(state.url)
+        states = serve.start_replicas(settings, host, port, replicas, wait)
+    urls = ",".join(state.url for state in states)
+    out.print(urls)
     err.print(
-        f"adapters: {', '.join(state.adapters) or 'none'}. Use it with:\n"
-        f"  export PITCHCRAFT_LLM_BACKEND=openai PITCHCRAFT_LLM_URL={state.url}",
+        f"adapters: {', '.join(states[0].adapters) or 'none'}. Use it with:\n"
+        f"  export PITCHCRAFT_LLM_BACKEND=openai PITCHCRAFT_LLM_URL={urls}",
     )
 
 
@@ -78,7 +85,7 @@ def status_command() -> None:
 @model_app.command("stop")
 @friendly_errors
 def stop_command() -> None:
-    """Stop the vLLM server started by `model serve`."""
+    """Stop the vLLM server(s) started by `model serve`."""
     from pitchcraft.llm import serve
 
     stopped = serve.stop(load_settings())

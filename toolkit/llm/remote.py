@@ -13,6 +13,7 @@ import httpx
 from langchain_openai import ChatOpenAI
 
 from pitchcraft.errors import ModelUnavailable, PitchcraftError
+from pitchcraft.llm.pool import POOL_BASE, AsyncPoolTransport, PoolTransport, ServerPool
 from pitchcraft.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,20 +40,26 @@ def unreachable_as_unavailable(base_url: str | None) -> Iterator[None]:
 class GuardedChatOpenAI(ChatOpenAI):
     """ChatOpenAI whose connection failures become ModelUnavailable naming the server."""
 
+    servers: str | None = None  # a pool's servers, named in place of its virtual URL
+
+    @property
+    def _server(self) -> str | None:
+        return self.servers or self.openai_api_base
+
     def _generate(self, *args: Any, **kwargs: Any) -> Any:
-        with unreachable_as_unavailable(self.openai_api_base):
+        with unreachable_as_unavailable(self._server):
             return super()._generate(*args, **kwargs)
 
     async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
-        with unreachable_as_unavailable(self.openai_api_base):
+        with unreachable_as_unavailable(self._server):
             return await super()._agenerate(*args, **kwargs)
 
     def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        with unreachable_as_unavailable(self.openai_api_base):
+        with unreachable_as_unavailable(self._server):
             yield from super()._stream(*args, **kwargs)
 
     async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        with unreachable_as_unavailable(self.openai_api_base):
+        with unreachable_as_unavailable(self._server):
             async for chunk in super()._astream(*args, **kwargs):
                 yield chunk
 
@@ -62,29 +69,38 @@ HEALTH_TIMEOUT = httpx.Timeout(2.0, connect=1.0)  # `auto`'s check must not hold
 
 class OpenAIBackend:
     def __init__(self, settings: Settings) -> None:
-        if not settings.llm_url:
+        urls = settings.llm_urls
+        if not urls:
             raise PitchcraftError(
                 f"llm_backend is {settings.llm_backend!r} but llm_url (PITCHCRAFT_LLM_URL) is "
                 "not set"
             )
         self.settings = settings
-        self.base_url = settings.llm_url.rstrip("/")
         self.api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none"
         self.timeout = httpx.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s)
+        self.pool = (
+            ServerPool(urls, {"Authorization": f"Bearer {self.api_key}"}) if len(urls) > 1 else None
+        )
+        self.base_url = POOL_BASE if self.pool else urls[0].rstrip("/")
+        self.label = self.pool.label if self.pool else f"model server {self.base_url}"
         self._models: tuple[float, list[dict[str, Any]]] | None = None
         self._health: tuple[float, bool] | None = None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
     def _fetch_models(self, timeout: httpx.Timeout) -> list[dict[str, Any]]:
-        """GET /models (raises httpx.HTTPError); a list that answers is kept for served()."""
-        resp = httpx.get(
-            f"{self.base_url}/models",
-            headers={"Authorization": f"Bearer {self.api_key}"},
-            timeout=timeout,
-        )
-        resp.raise_for_status()
-        models = list(resp.json().get("data", []))
+        """GET /models (raises httpx.HTTPError); a list that answers is kept for served().
+        A pool lists what any of its servers serves."""
+        if self.pool is not None:
+            models = self.pool.models(timeout)
+        else:
+            resp = httpx.get(
+                f"{self.base_url}/models",
+                headers={"Authorization": f"Bearer {self.api_key}"},
+                timeout=timeout,
+            )
+            resp.raise_for_status()
+            models = list(resp.json().get("data", []))
         self._models = (time.monotonic(), models)
         return models
 
@@ -96,7 +112,7 @@ class OpenAIBackend:
             try:
                 return self._fetch_models(self.timeout)
             except httpx.HTTPError as err:
-                raise ModelUnavailable(f"model server {self.base_url} unreachable: {err}") from None
+                raise ModelUnavailable(f"{self.label} unreachable: {err}") from None
 
     def answers(self, up_for_s: float = 30.0, down_for_s: float = 5.0) -> bool:
         """Whether the server answers now: its /models list, the answer kept a while (longer
@@ -120,7 +136,7 @@ class OpenAIBackend:
         models = self.served()
         roots = [m["id"] for m in models if not m.get("parent")]
         if not roots:
-            raise ModelUnavailable(f"model server {self.base_url} serves no model")
+            raise ModelUnavailable(f"{self.label} serves no model")
         return roots[0]
 
     def resolve(self, adapter: str | None) -> str:
@@ -135,6 +151,13 @@ class OpenAIBackend:
         return self.base_model()
 
     def chat(self, adapter: str | None, max_tokens: int, temperature: float) -> GuardedChatOpenAI:
+        routing: dict[str, Any] = {}
+        if self.pool is not None:
+            routing = {
+                "servers": self.pool.label,
+                "http_client": httpx.Client(transport=PoolTransport(self.pool)),
+                "http_async_client": httpx.AsyncClient(transport=AsyncPoolTransport(self.pool)),
+            }
         return GuardedChatOpenAI(
             model=self.resolve(adapter),
             base_url=self.base_url,
@@ -144,4 +167,5 @@ class OpenAIBackend:
             max_tokens=max_tokens,
             temperature=temperature,
             stream_usage=True,  # token counts when streamed, as when not
+            **routing,
         )

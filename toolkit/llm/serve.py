@@ -142,9 +142,21 @@ def server_env() -> dict[str, str]:
     return env
 
 
-def state_file(settings: Settings, run_dir: Path | None = None) -> Path:
+def state_file(settings: Settings, run_dir: Path | None = None, replica: int = 0) -> Path:
     """Where a started server is recorded (pid, URL); `run_dir` keeps test servers apart."""
-    return (run_dir or settings.cache_dir) / "vllm-server.json"
+    suffix = f"-{replica}" if replica else ""
+    return (run_dir or settings.cache_dir) / f"vllm-server{suffix}.json"
+
+
+def replicas_recorded(settings: Settings, run_dir: Path | None = None) -> list[int]:
+    """Replicas with a state file: 0 (the server `model serve` starts) and any others."""
+    found = [0] if state_file(settings, run_dir).is_file() else []
+    folder = run_dir or settings.cache_dir
+    for path in folder.glob("vllm-server-*.json"):
+        number = path.stem.removeprefix("vllm-server-")
+        if number.isdigit():
+            found.append(int(number))
+    return sorted(found)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_file: Path, wait_s: float) -> None:
@@ -166,39 +178,81 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_file: Path, wait_s
 
 
 def start(
-    settings: Settings, host: str, port: int, wait_s: float = 600, run_dir: Path | None = None
+    settings: Settings,
+    host: str,
+    port: int,
+    wait_s: float = 600,
+    run_dir: Path | None = None,
+    replicas: int = 1,
 ) -> ServerState:
-    """Start vLLM in the background and return once it answers /health."""
+    """Start vLLM in the background and return once it answers /health; with `replicas`,
+    that many servers on consecutive ports (returns the first; see start_replicas)."""
+    return start_replicas(settings, host, port, replicas, wait_s, run_dir)[0]
+
+
+def start_replicas(
+    settings: Settings,
+    host: str,
+    port: int,
+    replicas: int,
+    wait_s: float = 600,
+    run_dir: Path | None = None,
+) -> list[ServerState]:
+    """`replicas` servers on ports port, port+1, ..., started together; all are stopped
+    again if one does not become healthy."""
     python = vllm_python(settings.cache_dir)
     model_dir = base_model_dir(settings.cache_dir)
     adapters = find_adapters(settings.adapters_dir)
-    log_file = (run_dir or settings.cache_dir) / "vllm-server.log"
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(
-            server_command(python, model_dir, adapters, host, port),
-            env=server_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives the CLI; `model stop` ends it
-        )
-    url = f"http://{host}:{port}"
-    wait_healthy(url, proc, log_file, wait_s)
-    state = ServerState(
-        pid=proc.pid, url=f"{url}/v1", log_file=str(log_file), adapters=list(adapters)
-    )
-    state_file(settings, run_dir).write_text(state.model_dump_json())
-    return state
+    folder = run_dir or settings.cache_dir
+    launched = []
+    for replica in range(replicas):
+        log_file = folder / (f"vllm-server-{replica}.log" if replica else "vllm-server.log")
+        with log_file.open("wb") as log:
+            proc = subprocess.Popen(
+                server_command(python, model_dir, adapters, host, port + replica),
+                env=server_env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives the CLI; `model stop` ends it
+            )
+        launched.append((replica, proc, log_file, f"http://{host}:{port + replica}"))
+    states = []
+    try:
+        for replica, proc, log_file, url in launched:
+            wait_healthy(url, proc, log_file, wait_s)
+            state = ServerState(
+                pid=proc.pid, url=f"{url}/v1", log_file=str(log_file), adapters=list(adapters)
+            )
+            state_file(settings, run_dir, replica).write_text(state.model_dump_json())
+            states.append(state)
+    except BaseException:
+        for _, proc, _, _ in launched:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        raise
+    return states
 
 
-def read_state(settings: Settings, run_dir: Path | None = None) -> ServerState | None:
-    path = state_file(settings, run_dir)
+def read_state(
+    settings: Settings, run_dir: Path | None = None, replica: int = 0
+) -> ServerState | None:
+    path = state_file(settings, run_dir, replica)
     if not path.is_file():
         return None
     return ServerState.model_validate_json(path.read_text())
 
 
 def status(settings: Settings, run_dir: Path | None = None) -> dict[str, object]:
-    state = read_state(settings, run_dir)
+    """The first server's status, with `replicas` listing every server when there are more."""
+    replicas = replicas_recorded(settings, run_dir)
+    first = replica_status(settings, run_dir, 0)
+    if replicas and replicas != [0]:
+        first["replicas"] = [replica_status(settings, run_dir, r) for r in replicas]
+    return first
+
+
+def replica_status(settings: Settings, run_dir: Path | None, replica: int) -> dict[str, object]:
+    state = read_state(settings, run_dir, replica)
     if state is None:
         return {"running": False}
     try:
@@ -209,14 +263,22 @@ def status(settings: Settings, run_dir: Path | None = None) -> dict[str, object]
 
 
 def stop(settings: Settings, wait_s: float = 60, run_dir: Path | None = None) -> bool:
-    """SIGTERM the server (it stops its engine processes too); True if one was running."""
-    state = read_state(settings, run_dir)
+    """SIGTERM every recorded server (each stops its engine processes too); True if one
+    was running."""
+    stopped = [
+        stop_replica(settings, r, wait_s, run_dir) for r in replicas_recorded(settings, run_dir)
+    ]
+    return any(stopped)
+
+
+def stop_replica(settings: Settings, replica: int, wait_s: float, run_dir: Path | None) -> bool:
+    state = read_state(settings, run_dir, replica)
     if state is None:
         return False
     try:
         os.kill(state.pid, signal.SIGTERM)
     except ProcessLookupError:
-        state_file(settings, run_dir).unlink(missing_ok=True)
+        state_file(settings, run_dir, replica).unlink(missing_ok=True)
         return False
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
@@ -232,5 +294,5 @@ def stop(settings: Settings, wait_s: float = 60, run_dir: Path | None = None) ->
     else:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(state.pid, signal.SIGKILL)
-    state_file(settings, run_dir).unlink(missing_ok=True)
+    state_file(settings, run_dir, replica).unlink(missing_ok=True)
     return True
