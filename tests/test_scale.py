@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,15 +16,17 @@ import pytest
 
 from pitchcraft import Registry, Settings
 from pitchcraft.batch import done_results, run_batch
+from pitchcraft.data.datasets import electronics_catalog
 from pitchcraft.data.demo_shop import load_products
 from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, split
 from pitchcraft.scale.shards import shard_files
 from tests.llm_fixtures import MODEL_CACHE
+from tests.test_cli import PITCHCRAFT
 
 ray = pytest.importorskip("ray", reason="the scale extra is not installed")
 
 
-class TestCluster:
+class RayTestCluster:
     """A head and one worker node, each offering two CPUs to Ray."""
 
     def __init__(self) -> None:
@@ -43,8 +48,8 @@ class TestCluster:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[TestCluster]:
-    started = TestCluster()
+def cluster() -> Iterator[RayTestCluster]:
+    started = RayTestCluster()
     yield started
     started.shutdown()
 
@@ -106,7 +111,7 @@ def run_on_ray(settings: Settings, source: Path, output: Path, **options: Any) -
 
 @pytest.mark.slow
 def test_ray_batch_equals_the_local_runner(
-    cluster: TestCluster, settings: Settings, reviews: Path, local_results: Any, tmp_path: Path
+    cluster: RayTestCluster, settings: Settings, reviews: Path, local_results: Any, tmp_path: Path
 ) -> None:
     expected, expected_errors = local_results
     report = run_on_ray(settings, reviews, tmp_path / "out", workers=3)
@@ -120,7 +125,7 @@ def test_ray_batch_equals_the_local_runner(
 
 @pytest.mark.slow
 def test_an_interrupted_ray_batch_resumes_without_duplicates(
-    cluster: TestCluster, settings: Settings, reviews: Path, local_results: Any, tmp_path: Path
+    cluster: RayTestCluster, settings: Settings, reviews: Path, local_results: Any, tmp_path: Path
 ) -> None:
     def interrupt(done: int, total: int) -> None:
         if done >= 600:
@@ -139,7 +144,7 @@ def test_an_interrupted_ray_batch_resumes_without_duplicates(
 
 @pytest.mark.slow
 def test_a_copywriter_batch_on_ray_against_a_model_server_equals_the_local_runner(
-    cluster: TestCluster, vllm_url: str, adapters_dir: Path, tmp_path: Path
+    cluster: RayTestCluster, vllm_url: str, adapters_dir: Path, tmp_path: Path
 ) -> None:
     from pitchcraft.scale.ray_batch import run_batch_on_ray
 
@@ -168,8 +173,77 @@ def test_a_copywriter_batch_on_ray_against_a_model_server_equals_the_local_runne
 
 
 @pytest.mark.slow
+def test_the_command_runs_a_batch_on_the_cluster_and_says_what_ray_needs(
+    cluster: RayTestCluster, cli_env: dict[str, str], reviews: Path, tmp_path: Path
+) -> None:
+    env = {**cli_env, "PITCHCRAFT_CACHE_DIR": str(MODEL_CACHE)}
+    env["PITCHCRAFT_STORE_PATH"] = str(tmp_path / "chroma")
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(reviews.read_text(encoding="utf-8").splitlines(True)[:40]))
+    command = [PITCHCRAFT, "run", "sentiment", "-i", str(small), "--set", "depth=fast"]
+    ray_options = ["--engine", "ray", "--ray-address", cluster.cluster.address]
+    proc = subprocess.run(
+        [*command, *ray_options], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 1, proc.stderr  # the two rows no plugin can take
+    assert "40 rows: 38 done now, 0 already done, 2 invalid" in proc.stderr
+    assert len(done_results(tmp_path / "small.sentiment.out")) == 38
+    ingest = [PITCHCRAFT, "ingest", "products", str(small), *ray_options]
+    proc = subprocess.run(ingest, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "PITCHCRAFT_CHROMA_URL" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_nothing_of_ray_is_imported_without_engine_ray(cli_env: dict[str, str]) -> None:
+    code = (
+        "import sys; from typer.testing import CliRunner; from pitchcraft.cli import app; "
+        "CliRunner().invoke(app, ['run', '--help']); "
+        "import pitchcraft.batch, pitchcraft.store.cli, pitchcraft.llm.remote; "
+        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=cli_env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.stdout.strip() == "[]", proc.stderr
+
+
+@pytest.mark.slow
+def test_ingest_on_ray_embeds_in_the_workers_and_skips_unchanged_products(
+    cluster: RayTestCluster, chroma_server: str, embedding_cache: Path, tmp_path: Path
+) -> None:
+    from pitchcraft.scale.ray_ingest import ingest_products_on_ray
+    from pitchcraft.store.store import ProductStore
+
+    products = electronics_catalog()[:300]
+    lines = [p.model_dump_json() for p in products]
+    lines += [products[5].model_dump_json(), '{"id": "no-title"}']
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = Settings(
+        store_path=tmp_path / "unused",
+        cache_dir=embedding_cache,
+        chroma_url=chroma_server,
+        collection_prefix=f"t{uuid.uuid4().hex[:10]}_",
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    report = ingest_products_on_ray(settings, str(catalog), rejects, batch_size=64, workers=2)
+    assert (report.rows, report.counts.added, report.rejected) == (302, 300, 2)
+    reasons = {r["line"]: r for r in map(json.loads, rejects.read_text().splitlines())}
+    assert (
+        reasons[301]["fields"] == {"id": "duplicate"}
+        and "first at line 6" in reasons[301]["reason"]
+    )
+    assert "title" in reasons[302]["fields"]
+    store = ProductStore.from_settings(settings)
+    assert store.stats().products == 300
+    assert products[7].id in [h.product.id for h in store.search_products(products[7].title, k=3)]
+    again = ingest_products_on_ray(settings, str(catalog), rejects, batch_size=64, workers=2)
+    assert (again.counts.added, again.counts.updated, again.counts.unchanged) == (0, 0, 300)
+
+
+@pytest.mark.slow
 def test_a_node_killed_mid_job_loses_and_repeats_no_row(
-    cluster: TestCluster, settings: Settings, reviews: Path, local_results: Any, tmp_path: Path
+    cluster: RayTestCluster, settings: Settings, reviews: Path, local_results: Any, tmp_path: Path
 ) -> None:
     """Runs last in this module: the worker node does not come back."""
     killed: list[int] = []

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pitchcraft.errors import PitchcraftError
+
+if TYPE_CHECKING:
+    from pitchcraft.scale.source import Source
 
 NO_RAY = "--engine ray needs Ray: pip install 'pitchcraft[scale]'"
 # Reading and parsing files is light; the plugin workers take whole CPUs. Reads ask for none,
@@ -71,3 +74,33 @@ def ray_errors() -> Iterator[None]:
             inner = getattr(cause, "cause", None)
             cause = inner if isinstance(inner, BaseException) else cause.__cause__
         raise
+
+
+def parsed_dataset(
+    ray: Any,
+    source: Source,
+    parse: Callable[..., list[dict[str, Any]]],
+    options: dict[str, Any],
+    rows_per_block: int,
+) -> Any:
+    """The rows of every file of `source`, parsed by `parse(record, **options)` and held in
+    the cluster's object store, in blocks of `rows_per_block` so that one large file spreads
+    over every worker."""
+    from pitchcraft.scale.source import EXTENSIONS
+
+    files = ray.data.read_binary_files(
+        source.uri,
+        include_paths=True,
+        file_extensions=EXTENSIONS,
+        num_cpus=READ_CPUS,
+        # They take no CPU: bound how many files are read at once.
+        concurrency=None if source.single else max(2, cluster_cpus()),
+    )
+    parsed = files.flat_map(parse, fn_kwargs=options, num_cpus=READ_CPUS)
+    return parsed.repartition(target_num_rows_per_block=rows_per_block).materialize()
+
+
+def actor_pool(ray: Any, workers: int | None, worker_cpus: float) -> Any:
+    """Up to `workers` actors (default: one per cluster CPU), at least one."""
+    size = workers or max(1, int(cluster_cpus() // worker_cpus))
+    return ray.data.ActorPoolStrategy(min_size=1, max_size=size)

@@ -21,9 +21,9 @@ from typing import Any
 from pitchcraft.batch import BatchReport, BatchStopped, JsonlWriter, Row, run_chunk
 from pitchcraft.plugin import Plugin
 from pitchcraft.registry import Registry
-from pitchcraft.scale.cluster import READ_CPUS, cluster_cpus, connect, ray_errors
+from pitchcraft.scale.cluster import actor_pool, connect, parsed_dataset, ray_errors
 from pitchcraft.scale.shards import ShardWriter, compact, read_done
-from pitchcraft.scale.source import EXTENSIONS, Key, Source, describe_source, parse_file, row_of
+from pitchcraft.scale.source import Key, Source, describe_source, parse_file, row_of
 from pitchcraft.settings import Settings
 
 ERRORS_FILE = "errors.jsonl"
@@ -94,7 +94,6 @@ def run_batch_on_ray(
     output.mkdir(parents=True, exist_ok=True)
     ray = connect(address)
     done = read_done(output)
-    pool = workers or max(1, int(cluster_cpus() // worker_cpus))
     report = BatchReport(output=output, errors=output / ERRORS_FILE)
     with ray_errors():
         rows = _parsed_rows(ray, source, plugin, defaults or {}, done, settings.batch_size)
@@ -103,7 +102,7 @@ def run_batch_on_ray(
             PluginWorker,
             fn_constructor_kwargs={"target": plugin.name, "settings": settings},
             batch_size=settings.batch_size,
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool),
+            compute=actor_pool(ray, workers, worker_cpus),
             num_cpus=worker_cpus,
             batch_format="numpy",
         )
@@ -124,21 +123,8 @@ def _parsed_rows(
     done: dict[Key, str],
     rows_per_block: int,
 ) -> Any:
-    files = ray.data.read_binary_files(
-        source.uri,
-        include_paths=True,
-        file_extensions=EXTENSIONS,
-        num_cpus=READ_CPUS,
-        # They take no CPU: bound how many files are read at once.
-        concurrency=None if source.single else max(2, cluster_cpus()),
-    )
-    parsed = files.flat_map(
-        parse_file,
-        fn_kwargs={"source": source, "model": plugin.Input, "defaults": defaults, "done": done},
-        num_cpus=READ_CPUS,
-    )
-    # Blocks of a batch's size, so one large file spreads over every worker.
-    return parsed.repartition(target_num_rows_per_block=rows_per_block).materialize()
+    options = {"source": source, "model": plugin.Input, "defaults": defaults, "done": done}
+    return parsed_dataset(ray, source, parse_file, options, rows_per_block)
 
 
 def _write_results(

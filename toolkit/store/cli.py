@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pitchcraft.cli_common import err, friendly_errors, load_settings, out, print_json
+from pitchcraft.cli_common import (
+    Engine,
+    EngineOption,
+    RayAddressOption,
+    WorkersOption,
+    err,
+    friendly_errors,
+    load_settings,
+    out,
+    print_json,
+)
 from pitchcraft.context import Context
 from pitchcraft.errors import InputError, PitchcraftError
 from pitchcraft.progress import progress_bar
@@ -45,17 +55,40 @@ def interrupted() -> typer.Exit:
 @ingest_app.command("products")
 @friendly_errors
 def ingest_products_command(
-    file: Annotated[Path, typer.Argument(help="Catalog: .jsonl, .csv or .parquet.")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="Catalog: .jsonl, .csv or .parquet (with --engine ray also a folder of "
+            "them, or a URI such as s3://bucket/catalog/)."
+        ),
+    ],
     rejects: RejectsOption = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 256,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Validate and upsert products (by id). Rerunning skips unchanged products."""
-    from pitchcraft.store.ingest import ingest_products
-
-    store = open_store()
     try:
         with progress_bar("products") as update:
-            report = ingest_products(store, file, rejects, batch_size, on_progress=update)
+            if engine is Engine.ray:
+                from pitchcraft.scale.ray_ingest import ingest_products_on_ray
+
+                report = ingest_products_on_ray(
+                    load_settings(),
+                    file,
+                    rejects,
+                    batch_size,
+                    address=ray_address,
+                    workers=workers,
+                    on_progress=update,
+                )
+            else:
+                from pitchcraft.store.ingest import ingest_products
+
+                report = ingest_products(
+                    open_store(), Path(file), rejects, batch_size, on_progress=update
+                )
     except KeyboardInterrupt:
         raise interrupted() from None
     finish(report)

@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -52,11 +52,14 @@ class Rejects:
         self.count = 0
         self._fh: Any = None
 
-    def add(self, line: int, reason: str, fields: dict[str, str] | None = None) -> None:
+    def add(
+        self, line: int, reason: str, fields: dict[str, str] | None = None, file: str = ""
+    ) -> None:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("w", encoding="utf-8")
-        record: dict[str, Any] = {"line": line, "reason": reason}
+        record: dict[str, Any] = {"file": file} if file else {}
+        record.update(line=line, reason=reason)
         if fields:
             record["fields"] = fields
         self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -75,7 +78,21 @@ def default_rejects_path(source: Path) -> Path:
     return Path.cwd() / f"{source.stem}.rejects.jsonl"
 
 
-def validate_row(row: Row, model: type[BaseModel], rejects: Rejects) -> Any | None:
+class RejectSink(Protocol):
+    def add(self, line: int, reason: str, fields: dict[str, str] | None = None) -> None: ...
+
+
+class RejectList:
+    """Rejected rows kept in memory (a Ray worker's, sent back to be written)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def add(self, line: int, reason: str, fields: dict[str, str] | None = None) -> None:
+        self.records.append({"line": line, "reason": reason, "fields": fields})
+
+
+def validate_row(row: Row, model: type[BaseModel], rejects: RejectSink) -> Any | None:
     if row.problem is not None:
         rejects.add(row.line, row.problem)
         return None
@@ -109,11 +126,7 @@ def ingest_products(
                 if product is None:
                     continue
                 if product.id in first_line:
-                    rejects.add(
-                        row.line,
-                        f"duplicate id {product.id!r} (first at line {first_line[product.id]})",
-                        {"id": "duplicate"},
-                    )
+                    rejects.add(row.line, duplicate_id(product.id, first_line), {"id": "duplicate"})
                     continue
                 first_line[product.id] = row.line
                 batch.append(product)
@@ -125,6 +138,10 @@ def ingest_products(
         report.rejects_file = rejects.close()
         report.seconds = time.perf_counter() - start
     return report
+
+
+def duplicate_id(product_id: str, first_line: dict[str, int]) -> str:
+    return f"duplicate id {product_id!r} (first at line {first_line[product_id]})"
 
 
 class KnowledgeRow(BaseModel):
