@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from pitchcraft.api.cli import api_key, serve
-from pitchcraft.batch import BatchStopped, run_batch, write_batch_report, write_results_sheet
+from pitchcraft.batch_cli import BatchJob, ClusterJob, run_batch_with_progress
 from pitchcraft.chain.cli import chain_app
 from pitchcraft.cli_common import (
-    EXIT_UNAVAILABLE,
     Engine,
     EngineOption,
     RayAddressOption,
@@ -23,7 +21,6 @@ from pitchcraft.cli_common import (
     default_output,
     err,
     friendly_errors,
-    labelled,
     load_settings,
     parse_json_object,
     print_json,
@@ -243,7 +240,7 @@ def run(
         defaults=defaults,
         cluster=ClusterJob(address=ray_address, workers=workers) if on_ray else None,
     )
-    run_batch_with_progress(reg, plugin, batch, sheet, report)
+    run_batch_with_progress(reg, target, batch, sheet, report)
 
 
 def parse_set_values(values: list[str]) -> dict[str, Any]:
@@ -257,74 +254,6 @@ def parse_set_values(values: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             defaults[key.strip()] = raw
     return defaults
-
-
-@dataclass(frozen=True)
-class ClusterJob:
-    address: str | None
-    workers: int | None
-
-
-@dataclass(frozen=True)
-class BatchJob:
-    source: str
-    output: Path
-    overwrite: bool
-    defaults: dict[str, Any]
-    cluster: ClusterJob | None  # None: this process
-
-
-def run_batch_with_progress(
-    reg: Registry, plugin: str, job: BatchJob, sheet: Path | None, report_dir: Path | None
-) -> None:
-    output = job.output
-    try:
-        with progress_bar(plugin) as update:
-            if job.cluster is None:
-                report = run_batch(
-                    reg.get(plugin),
-                    reg.context(),
-                    Path(job.source),
-                    output,
-                    overwrite=job.overwrite,
-                    on_progress=update,
-                    defaults=job.defaults,
-                )
-            else:
-                from pitchcraft.scale.ray_batch import run_batch_on_ray
-
-                report = run_batch_on_ray(
-                    reg.get(plugin),
-                    reg.settings,
-                    job.source,
-                    output,
-                    address=job.cluster.address,
-                    workers=job.cluster.workers,
-                    overwrite=job.overwrite,
-                    defaults=job.defaults,
-                    on_progress=update,
-                )
-    except KeyboardInterrupt:
-        err.print(f"interrupted: finished rows are in {output}; rerun the same command to resume")
-        raise typer.Exit(130) from None
-    except BatchStopped as stopped:
-        err.print(labelled("error:", "red", str(stopped)), soft_wrap=True)
-        raise typer.Exit(EXIT_UNAVAILABLE) from None
-    if report.stale:
-        err.print(f"recomputed {len(report.stale)} rows that changed since the last run")
-    err.print(
-        f"{report.total} rows: {report.succeeded} done now, {report.already_done} already done, "
-        f"{report.invalid} invalid, {report.failed} failed -> {output}",
-    )
-    if sheet is not None:
-        count = write_results_sheet(reg.get(plugin), output, sheet)
-        err.print(f"sheet: {count} rows -> {sheet}")
-    if report_dir is not None:
-        files = write_batch_report(reg.get(plugin), reg.context(), output, report_dir)
-        err.print(f"report: {len(files)} files -> {report_dir}")
-    if report.errors is not None:
-        err.print(f"row errors (line number, field, reason): {report.errors}")
-        raise typer.Exit(1)
 
 
 def add_plugin_commands() -> None:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from pitchcraft.batch_cli import BatchJob, ClusterJob, run_batch_with_progress
+from pitchcraft.chain.batch import CHAIN_PREFIX, batch_target
 from pitchcraft.chain.runner import ChainLibrary, ChainResult
 from pitchcraft.cli_common import (
+    Engine,
+    EngineOption,
+    RayAddressOption,
+    WorkersOption,
+    default_output,
     err,
     friendly_errors,
     labelled,
@@ -19,6 +27,7 @@ from pitchcraft.cli_common import (
     print_skipped,
     read_json_arg,
 )
+from pitchcraft.errors import PitchcraftError
 from pitchcraft.registry import Registry
 
 chain_app = typer.Typer(help="Run chains of plugins declared in YAML.", no_args_is_help=True)
@@ -70,14 +79,49 @@ def chain_show(name: Annotated[str, typer.Argument(help="Chain name.")]) -> None
 def chain_run(
     name: Annotated[str, typer.Argument(help="Chain name (see `pitchcraft chain list`).")],
     json_input: Annotated[
-        str, typer.Option("--json", help="The chain input as JSON, @file.json, or - for stdin.")
-    ],
+        str | None,
+        typer.Option("--json", help="The chain input as JSON, @file.json, or - for stdin."),
+    ] = None,
     events: Annotated[
         bool, typer.Option("--events", help="Print each step event as a JSON line as it happens.")
     ] = False,
+    input_path: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Batch: one chain input a row (.jsonl, .csv, .parquet; with --engine ray "
+            "also a folder or a URI).",
+        ),
+    ] = None,
+    output_path: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Batch output; rerunning resumes it."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Start the batch afresh instead of resuming.")
+    ] = False,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
 ) -> None:
-    """Run a chain; prints the result with each step's trace. Exit 1 when a step failed
-    (earlier steps' results are still printed)."""
+    """Run a chain on one input (prints the result with each step's trace; exit 1 when a
+    step failed, earlier steps' results still printed) or on a file of inputs (--input)."""
+    if (json_input is None) == (input_path is None):
+        raise PitchcraftError("give exactly one of --json (one input) or --input (a batch)")
+    if input_path is not None:
+        registry = Registry(load_settings()).load()
+        on_ray = engine is Engine.ray
+        job = BatchJob(
+            source=input_path,
+            output=output_path or default_output(input_path, name, "" if on_ray else ".jsonl"),
+            overwrite=overwrite,
+            defaults={},
+            cluster=ClusterJob(address=ray_address, workers=workers) if on_ray else None,
+        )
+        run_batch_with_progress(registry, batch_target(registry, CHAIN_PREFIX + name), job)
+        return
+    assert json_input is not None
     chain = library().get(name)
     data = parse_json_object(read_json_arg(json_input))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pitchcraft.batch import BatchReport, BatchStopped, JsonlWriter, Row, run_chunk
+from pitchcraft.chain.batch import batch_target
 from pitchcraft.plugin import Plugin
 from pitchcraft.registry import Registry
 from pitchcraft.scale.cluster import actor_pool, connect, parsed_dataset, ray_errors
@@ -34,7 +35,7 @@ class PluginWorker:
 
     def __init__(self, target: str, settings: Settings) -> None:
         registry = Registry(settings).load()
-        self.plugin = registry.get(target)
+        self.plugin = batch_target(registry, target)
         self.ctx = registry.context()
 
     def __call__(self, columns: dict[str, Any]) -> dict[str, list[Any]]:
