@@ -207,6 +207,59 @@ def test_nothing_of_ray_is_imported_without_engine_ray(cli_env: dict[str, str]) 
     assert proc.stdout.strip() == "[]", proc.stderr
 
 
+DIGEST = """
+name: quick-digest
+description: Polarity of each review (fast tier), then what to improve first.
+input:
+  reviews: {type: "list[str]", required: true, description: Review texts.}
+steps:
+  - id: reviews
+    plugin: sentiment
+    for_each: $input.reviews
+    as: review
+    with: {text: $review, depth: fast}
+  - id: digest
+    plugin: review-summary
+    with: {reviews: $reviews}
+"""
+
+
+@pytest.mark.slow
+def test_a_chain_batch_on_ray_equals_the_local_runner(
+    cluster: RayTestCluster, reviews: Path, tmp_path: Path
+) -> None:
+    from pitchcraft.chain.batch import batch_target
+    from pitchcraft.scale.ray_batch import run_batch_on_ray
+
+    (tmp_path / "chains").mkdir()
+    (tmp_path / "chains" / "quick-digest.yaml").write_text(DIGEST, encoding="utf-8")
+    lines = reviews.read_text(encoding="utf-8").splitlines()[:60]
+    texts = [json.loads(line)["text"] for line in lines if line.startswith('{"')]
+    texts = [text for text in texts if text][:48]
+    inputs = tmp_path / "digests.jsonl"
+    rows = [{"reviews": texts[i : i + 6]} for i in range(0, 48, 6)] + [{"reviews": []}]
+    inputs.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    settings = Settings(
+        store_path=tmp_path / "chroma", cache_dir=MODEL_CACHE, chains_dir=tmp_path / "chains"
+    )
+    registry = Registry(settings).load()
+    chain = batch_target(registry, "chain:quick-digest")
+    local = run_batch(chain, registry.context(), inputs, tmp_path / "local.jsonl")
+    on_ray = run_batch_on_ray(chain, settings, str(inputs), tmp_path / "ray", workers=2)
+    assert (local.succeeded, local.failed) == (on_ray.succeeded, on_ray.failed) == (8, 1)
+
+    def without_timings(results: list[tuple[int, dict[str, Any]]]) -> dict[int, Any]:
+        for _, result in results:
+            for step in result["trace"]:
+                step.pop("seconds")
+        return dict(results)
+
+    expected = without_timings(done_results(tmp_path / "local.jsonl"))
+    assert without_timings(done_results(tmp_path / "ray")) == expected
+    assert all(r["status"] == "ok" for r in expected.values())
+    assert {s["status"] for r in expected.values() for s in r["trace"]} == {"ok"}
+
+
 @pytest.mark.slow
 def test_ingest_on_ray_embeds_in_the_workers_and_skips_unchanged_products(
     cluster: RayTestCluster, chroma_server: str, embedding_cache: Path, tmp_path: Path

@@ -83,9 +83,10 @@ def parsed_dataset(
     options: dict[str, Any],
     rows_per_block: int,
 ) -> Any:
-    """The rows of every file of `source`, parsed by `parse(record, **options)` and held in
-    the cluster's object store, in blocks of `rows_per_block` so that one large file spreads
-    over every worker."""
+    """The rows of every file of `source`, parsed by `parse(record, **options)`, streamed in
+    blocks of `rows_per_block` so that one large file spreads over every worker. Nothing is
+    held back: workers start while files are still being read, and the input never has to
+    fit in the object store (so the total is known only at the end)."""
     from pitchcraft.scale.source import EXTENSIONS
 
     files = ray.data.read_binary_files(
@@ -97,7 +98,7 @@ def parsed_dataset(
         concurrency=None if source.single else max(2, cluster_cpus()),
     )
     parsed = files.flat_map(parse, fn_kwargs=options, num_cpus=READ_CPUS)
-    return parsed.repartition(target_num_rows_per_block=rows_per_block).materialize()
+    return parsed.repartition(target_num_rows_per_block=rows_per_block)
 
 
 def actor_pool(ray: Any, workers: int | None, worker_cpus: float) -> Any:

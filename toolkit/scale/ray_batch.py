@@ -83,7 +83,7 @@ def run_batch_on_ray(
     worker_cpus: float = 1.0,
     overwrite: bool = False,
     defaults: dict[str, Any] | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
 ) -> BatchReport:
     """Run `plugin` over every row of `source_uri` (a file or folder) into the folder
     `output`; see the module docstring. `workers` defaults to one per CPU of the cluster."""
@@ -98,7 +98,6 @@ def run_batch_on_ray(
     report = BatchReport(output=output, errors=output / ERRORS_FILE)
     with ray_errors():
         rows = _parsed_rows(ray, source, plugin, defaults or {}, done, settings.batch_size)
-        report.total = rows.count()
         results = rows.map_batches(
             PluginWorker,
             fn_constructor_kwargs={"target": plugin.name, "settings": settings},
@@ -133,7 +132,7 @@ def _write_results(
     source: Source,
     output: Path,
     report: BatchReport,
-    on_progress: Callable[[int, int], None] | None,
+    on_progress: Callable[[int, int | None], None] | None,
 ) -> dict[Key, str]:
     """Writes each result as it arrives; returns every row's current input hash."""
     current: dict[Key, str] = {}
@@ -164,16 +163,19 @@ def _write_results(
                     report.failed += status == "failed"
                     errors.write({**place, "line": key[1], **json.loads(batch["record"][i])})
             if on_progress:
-                on_progress(len(current), report.total)
+                on_progress(len(current), None)
             if down is not None:
                 raise BatchStopped(
-                    f"{down}; stopped after {len(current)} of {report.total} rows "
+                    f"{down}; stopped after {len(current)} rows "
                     f"({report.succeeded} done now, kept in {output}): rerun the same "
                     "command once it is back"
                 )
     finally:
         shards.close()
         errors.close()
+    report.total = len(current)
+    if on_progress:
+        on_progress(report.total, report.total)
     return current
 
 

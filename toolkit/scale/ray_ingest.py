@@ -89,7 +89,7 @@ def ingest_products_on_ray(
     *,
     address: str | None = None,
     workers: int | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
 ) -> IngestReport:
     if settings.chroma_url is None:
         raise PitchcraftError(NEEDS_SERVER)
@@ -101,7 +101,6 @@ def ingest_products_on_ray(
     try:
         with ray_errors():
             rows = parsed_dataset(ray, source, parse_catalog, {"source": source}, batch_size)
-            report.rows = rows.count()
             results = rows.map_batches(
                 IngestWorker,
                 fn_constructor_kwargs={"settings": settings},
@@ -118,7 +117,8 @@ def ingest_products_on_ray(
                     for record in json.loads(batch["rejects"][i]):
                         rejects.add(**record)
                 if on_progress:
-                    on_progress(settled, report.rows)
+                    on_progress(settled, None)
+            report.rows = settled
     finally:
         report.rejected = rejects.count
         report.rejects_file = rejects.close()
