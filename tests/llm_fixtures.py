@@ -123,3 +123,15 @@ def llm(request: pytest.FixtureRequest, adapters_dir: Path) -> ModelClient:
             cache_dir=MODEL_CACHE, adapters_dir=adapters_dir, llm_backend="openai", llm_url=url
         )
     )
+
+
+def server_settings(folder: Path, adapters_dir: Path, llm_url: str, **extra: Any) -> Settings:
+    """Settings of a store in `folder` whose model calls go to the server(s) at `llm_url`."""
+    return Settings(
+        store_path=folder / "chroma",
+        cache_dir=MODEL_CACHE,
+        adapters_dir=adapters_dir,
+        llm_backend="openai",
+        llm_url=llm_url,
+        **extra,
+    )

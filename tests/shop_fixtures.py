@@ -116,3 +116,10 @@ def api_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def catalog_file(path: Path, products: int) -> Path:
+    """The first `products` demo-shop products as a JSONL catalogue at `path`."""
+    rows = demo_shop.load_products()[:products]
+    path.write_text("".join(p.model_dump_json() + "\n" for p in rows), encoding="utf-8")
+    return path

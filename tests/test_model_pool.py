@@ -13,10 +13,10 @@ import pytest
 
 from pitchcraft import Registry, Settings
 from pitchcraft.batch import done_results, run_batch
-from pitchcraft.data.demo_shop import load_products
 from pitchcraft.llm import serve
 from pitchcraft.llm.pool import NoServer, ServerPool
-from tests.llm_fixtures import MODEL_CACHE
+from tests.llm_fixtures import MODEL_CACHE, server_settings
+from tests.shop_fixtures import catalog_file
 from tests.store_fixtures import free_port
 
 
@@ -91,18 +91,9 @@ def test_a_batch_completes_on_the_other_server_when_one_stops(
     tmp_path: Path,
 ) -> None:
     serve_settings, run_dir, second_url = second_server
-    catalog = tmp_path / "products.jsonl"
-    products = load_products()[:8]
-    catalog.write_text("".join(p.model_dump_json() + "\n" for p in products), encoding="utf-8")
-    settings = Settings(
-        store_path=tmp_path / "chroma",
-        cache_dir=MODEL_CACHE,
-        adapters_dir=adapters_dir,
-        llm_backend="openai",
-        llm_url=f"{vllm_url},{second_url}",
-        concurrency=4,
-        batch_size=8,
-    )
+    catalog = catalog_file(tmp_path / "products.jsonl", 8)
+    pool = f"{vllm_url},{second_url}"
+    settings = server_settings(tmp_path, adapters_dir, pool, concurrency=4, batch_size=8)
     registry = Registry(settings).load()
     busy: list[float] = []
     done = threading.Event()

@@ -17,10 +17,10 @@ import pytest
 from pitchcraft import Registry, Settings
 from pitchcraft.batch import done_results, run_batch
 from pitchcraft.data.datasets import electronics_catalog
-from pitchcraft.data.demo_shop import load_products
 from pitchcraft.plugins.sentiment.corpus import chinese_examples, english_examples, split
 from pitchcraft.scale.shards import shard_files
-from tests.llm_fixtures import MODEL_CACHE
+from tests.llm_fixtures import MODEL_CACHE, server_settings
+from tests.shop_fixtures import catalog_file
 from tests.test_cli import PITCHCRAFT
 
 ray = pytest.importorskip("ray", reason="the scale extra is not installed")
@@ -148,17 +148,9 @@ def test_a_copywriter_batch_on_ray_against_a_model_server_equals_the_local_runne
 ) -> None:
     from pitchcraft.scale.ray_batch import run_batch_on_ray
 
-    catalog = tmp_path / "products.jsonl"
-    products = load_products()[:4]
-    catalog.write_text("".join(p.model_dump_json() + "\n" for p in products), encoding="utf-8")
-    settings = Settings(
-        store_path=tmp_path / "chroma",
-        cache_dir=MODEL_CACHE,
-        adapters_dir=adapters_dir,
-        llm_backend="openai",
-        llm_url=vllm_url,
-        concurrency=1,  # one request at a time both ways: the same arithmetic on the server
-    )
+    catalog = catalog_file(tmp_path / "products.jsonl", 4)
+    # One request at a time both ways: the same arithmetic on the server.
+    settings = server_settings(tmp_path, adapters_dir, vllm_url, concurrency=1)
     registry = Registry(settings).load()
     copywriter = registry.get("copywriter")
     options = {"variants": 1, "channel": "email"}
@@ -192,6 +184,21 @@ def test_the_command_runs_a_batch_on_the_cluster_and_says_what_ray_needs(
     proc = subprocess.run(ingest, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "PITCHCRAFT_CHROMA_URL" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_compacting_shards_keeps_one_current_record_a_row(tmp_path: Path) -> None:
+    from pitchcraft.scale.shards import ShardWriter, compact, read_done
+
+    writer = ShardWriter(tmp_path, run="a", rows=2)
+    for line, sha in [(1, "x1"), (2, "x2"), (3, "x3"), (2, "x2")]:  # line 2 written twice
+        writer.write({"line": line, "input_sha": sha, "output": {}})
+    writer.close()
+    (tmp_path / "part-a-00001.jsonl").open("a").write('{"line": 4, "inpu')  # torn
+    assert read_done(tmp_path) == {("", 1): "x1", ("", 2): "x2", ("", 3): "x3"}
+    # line 1 changed since, line 3 vanished from the input
+    assert compact(tmp_path, {("", 1): "new", ("", 2): "x2"}) == 4
+    assert read_done(tmp_path) == {("", 2): "x2"}
+    assert written_lines(tmp_path) == Counter({2: 1})
 
 
 def test_nothing_of_ray_is_imported_without_engine_ray(cli_env: dict[str, str]) -> None:

@@ -200,7 +200,24 @@ def _answer(request: httpx.Request, response: httpx.Response, stream: Any) -> ht
 LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
-class PoolTransport(httpx.BaseTransport):
+class _Routing:
+    """What the sync and async transports share: a response whose end (or a cut-off)
+    settles its server's count."""
+
+    pool: ServerPool
+
+    def _counted(
+        self, request: httpx.Request, response: httpx.Response, server: Server, wrap: type
+    ) -> httpx.Response:
+        stream = wrap(
+            response.stream,
+            lambda: self.pool.release(server),
+            lambda: self.pool.mark_down(server),
+        )
+        return _answer(request, response, stream)
+
+
+class PoolTransport(_Routing, httpx.BaseTransport):
     def __init__(self, pool: ServerPool) -> None:
         self.pool = pool
         self.inner = httpx.HTTPTransport(limits=LIMITS)
@@ -214,18 +231,13 @@ class PoolTransport(httpx.BaseTransport):
             except SERVER_GONE:
                 attempts.failed(server)
                 continue
-            stream = _SyncCounted(
-                response.stream,  # type: ignore[arg-type]
-                lambda s=server: self.pool.release(s),
-                lambda s=server: self.pool.mark_down(s),
-            )
-            return _answer(request, response, stream)
+            return self._counted(request, response, server, _SyncCounted)
 
     def close(self) -> None:
         self.inner.close()
 
 
-class AsyncPoolTransport(httpx.AsyncBaseTransport):
+class AsyncPoolTransport(_Routing, httpx.AsyncBaseTransport):
     def __init__(self, pool: ServerPool) -> None:
         self.pool = pool
         self.inner = httpx.AsyncHTTPTransport(limits=LIMITS)
@@ -239,12 +251,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             except SERVER_GONE:
                 attempts.failed(server)
                 continue
-            stream = _AsyncCounted(
-                response.stream,  # type: ignore[arg-type]
-                lambda s=server: self.pool.release(s),
-                lambda s=server: self.pool.mark_down(s),
-            )
-            return _answer(request, response, stream)
+            return self._counted(request, response, server, _AsyncCounted)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

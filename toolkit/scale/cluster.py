@@ -37,16 +37,20 @@ def connect(address: str | None) -> Any:
     # "local" starts a fresh instance; None would join whatever cluster /tmp/ray last
     # recorded, even one that has since died (and wait on it).
     address = address or os.environ.get("RAY_ADDRESS") or "local"
+    # Ray's own notices (token auth, actor restarts) on the user's terminal read as errors;
+    # failures still reach pitchcraft as exceptions. RAY_BACKEND_LOG_LEVEL set wins.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     try:
         ray.init(
             address=address,
             ignore_reinit_error=True,
             log_to_driver=False,
             include_dashboard=False,
-            logging_level=logging.WARNING,
+            logging_level=logging.ERROR,
         )
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise PitchcraftError(f"cannot join the Ray cluster at {address}: {err}") from None
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # a line per dataset otherwise
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # pitchcraft draws its own
     context.print_on_execution_start = False

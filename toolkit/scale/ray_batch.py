@@ -12,7 +12,6 @@ changed or vanished, so an interrupted job resumes.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +19,11 @@ from typing import Any
 
 from pitchcraft.batch import BatchReport, BatchStopped, JsonlWriter, Row, run_chunk
 from pitchcraft.chain.batch import batch_target
+from pitchcraft.errors import PitchcraftError
 from pitchcraft.plugin import Plugin
 from pitchcraft.registry import Registry
 from pitchcraft.scale.cluster import actor_pool, connect, parsed_dataset, ray_errors
-from pitchcraft.scale.shards import ShardWriter, compact, read_done
+from pitchcraft.scale.shards import ShardWriter, compact, read_done, shard_files
 from pitchcraft.scale.source import Key, Source, describe_source, parse_file, row_of
 from pitchcraft.settings import Settings
 
@@ -89,9 +89,10 @@ def run_batch_on_ray(
     `output`; see the module docstring. `workers` defaults to one per CPU of the cluster."""
     source = describe_source(source_uri)
     if output.is_file():
-        raise BatchStopped(f"{output} is a file; a batch on Ray writes a folder of shards")
-    if overwrite:
-        shutil.rmtree(output, ignore_errors=True)
+        raise PitchcraftError(f"{output} is a file; a batch on Ray writes a folder of shards")
+    if overwrite:  # only what a batch writes: the folder may hold other files
+        for written in [*shard_files(output), output / ERRORS_FILE]:
+            written.unlink(missing_ok=True)
     output.mkdir(parents=True, exist_ok=True)
     ray = connect(address)
     done = read_done(output)
