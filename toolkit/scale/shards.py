@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,47 +19,49 @@ def shard_files(folder: Path) -> list[Path]:
     return sorted(folder.glob(SHARD_PATTERN)) if folder.is_dir() else []
 
 
-def _records(path: Path) -> Iterator[tuple[Key, str, str]]:
+def _records(lines: Iterable[str]) -> Iterator[tuple[Key, str, str]]:
     """(key, input hash, the line as written) of each whole record; a torn last line from an
     interrupted run is skipped."""
-    with path.open(encoding="utf-8") as handle:
-        for text in handle:
-            try:
-                record = json.loads(text)
-                key = (str(record.get("file", "")), int(record["line"]))
-                sha = str(record["input_sha"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue
-            yield key, sha, text if text.endswith("\n") else text + "\n"
+    for text in lines:
+        try:
+            record = json.loads(text)
+            key = (str(record.get("file", "")), int(record["line"]))
+            sha = str(record["input_sha"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+        yield key, sha, text if text.endswith("\n") else text + "\n"
 
 
 def read_done(folder: Path) -> dict[Key, str]:
     """Rows an earlier run finished, with the hash of the input they were computed from."""
-    return {key: sha for shard in shard_files(folder) for key, sha, _ in _records(shard)}
+    done: dict[Key, str] = {}
+    for shard in shard_files(folder):
+        with shard.open(encoding="utf-8") as handle:
+            done.update((key, sha) for key, sha, _ in _records(handle))
+    return done
 
 
 def compact(folder: Path, current: dict[Key, str]) -> int:
     """Drop records of rows that changed, vanished or were written twice; returns how many.
-    Only shards that lose something are rewritten."""
+    Each shard is read once; only shards that lose something are rewritten."""
     kept: set[Key] = set()
     dropped = 0
     for shard in shard_files(folder):
-        lines = []
-        for key, sha, text in _records(shard):
+        lines = shard.read_text(encoding="utf-8").splitlines(keepends=True)
+        keep = []
+        for key, sha, text in _records(lines):
             if current.get(key) != sha or key in kept:
                 continue
             kept.add(key)
-            lines.append(text)
-        with shard.open(encoding="utf-8") as handle:
-            before = sum(1 for _ in handle)
-        if len(lines) == before:
+            keep.append(text)
+        if len(keep) == len(lines):
             continue
-        dropped += before - len(lines)
-        if not lines:
+        dropped += len(lines) - len(keep)
+        if not keep:
             shard.unlink()
             continue
         tmp = shard.with_name(shard.name + ".tmp")
-        tmp.write_text("".join(lines), encoding="utf-8")
+        tmp.write_text("".join(keep), encoding="utf-8")
         os.replace(tmp, shard)
     return dropped
 
