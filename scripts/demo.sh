@@ -30,8 +30,10 @@ if [ "$engine" = fast ] && [ -z "${PITCHCRAFT_LLM_BACKEND:-}" ]; then
         mkdir -p "$(dirname "$log")"
         echo "vLLM: setting up and starting in the background (log: $log)" >&2
         # its own process group, so that stopping the demo stops a setup still running
+        # one server at the URL above, every adapter a LoRA module of it (merged adapters
+        # would need their servers' URLs before they exist)
         setsid bash -c '.venv/bin/pitchcraft model setup && .venv/bin/pitchcraft model serve \
-            --port "$1"' _ "$port" >"$log" 2>&1 &
+            --port "$1" --merge none' _ "$port" >"$log" 2>&1 &
         server=$!
     fi
 fi

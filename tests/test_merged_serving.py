@@ -133,3 +133,20 @@ def test_a_merged_adapter_server_answers_as_the_lora_adapter_does(
     finally:
         serve.stop(settings, run_dir=tmp_path)
     assert serve.recorded_states(settings, tmp_path) == []
+
+
+def test_model_serve_names_an_unknown_adapter_before_starting_anything(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from pitchcraft.cli import app
+
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "adapter_config.json").write_text("{}")
+    monkeypatch.setenv("PITCHCRAFT_ADAPTERS_DIR", str(tmp_path))
+    monkeypatch.setattr(serve, "vllm_python", pytest.fail)
+    done = CliRunner().invoke(app, ["model", "serve", "--merge", "copy,slogans"])
+    assert done.exit_code != 0
+    assert "no adapter named slogans (adapters: copy)" in done.output
+    assert "Traceback" not in done.output
