@@ -144,6 +144,26 @@ def test_fit_cuts_at_a_boundary() -> None:
     assert fit("Long lasting power for every device at home", 20, "chars") == "Long lasting power"
     assert fit("金霸王电池,持久耐用,家中常备", 20, "width") == "金霸王电池,持久耐用"
     assert measure(fit(ZH_TEXT[:40], 60, "width"), "width") == 60
+    assert fit("Women's Knits — Tops (item 872)", 30, "chars") == "Women's Knits — Tops"
+    assert fit("金霸王电池（40节装，持久耐用）", 16, "width") == "金霸王电池"
+
+
+def test_items_added_from_facts_are_never_cut_inside_brackets() -> None:
+    """A real case: headlines filled from "Women's Knits — Tops (item 872)" read
+    "Women's Knits — Tops (item" and the variant failed its own length check."""
+    knit = Product(
+        id="en-872",
+        title="Women's Knits — Tops (item 872)",
+        description="Women's knits from the General line, Tops department.",
+        category="Tops",
+        brand="Lumen & Loom",
+        price=39.0,
+    )
+    cc = context("google_ads_rsa", knit, keywords=["Lumen & Loom"])
+    parts: Parts = {"headlines": ["Lumen & Loom Women's Knits"], "descriptions": ["Soft knits."]}
+    fixed = Repairer(cc).repair(parts, run_checks(parts, cc))
+    assert length_findings(fixed, cc) == [], fixed
+    assert all(s.count("(") == s.count(")") for s in fixed["headlines"])
 
 
 # -- advertising compliance ----------------------------------------------------------------

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from pitchcraft.plugins.copywriter.channels import Channel
 from pitchcraft.plugins.copywriter.rules import RuleBook
-from pitchcraft.plugins.copywriter.textunits import ENDS_OPEN, measure
+from pitchcraft.plugins.copywriter.textunits import BRACKET_PAIRS, ENDS_OPEN, measure
 from pitchcraft.text.grounding import Facts, grounding_problems
 from pitchcraft.text.terms import Lexicon
 
@@ -28,7 +28,6 @@ ECHO_ANYWHERE = {"words": 6, "chars": 8}
 REPEAT = re.compile(r"(\S.{1,80}?)(?:[\s,，、;；.。]*\1){2,}")
 # Text cut out of a sentence: it starts with a joining mark (or ends open, textunits).
 STARTS_CUT = re.compile(r"^\s*[,;:，、；：)）]")
-PAIRS = ("()", "（）", "[]", "【】", "“”", "《》")
 MIN_WORDS = 2  # one word where a sentence fits (a bullet, a body) is a fragment
 MIN_HANS = 2
 SENTENCE_ROOM = 60  # fields this long at least hold sentences; shorter ones may be a name
@@ -141,7 +140,7 @@ def form_problems(text: str, field: str, cc: CheckContext) -> list[tuple[str, st
     found = []
     if STARTS_CUT.search(stripped) or (ENDS_OPEN.search(stripped) and field not in TAG_FIELDS):
         found.append(("is cut from a sentence", stripped[-12:]))
-    for left, right in PAIRS:
+    for left, right in BRACKET_PAIRS:
         if stripped.count(left) != stripped.count(right):
             found.append((f"has unbalanced {left}{right}", left))
     if field not in TAG_FIELDS and cc.limit(field) >= SENTENCE_ROOM:

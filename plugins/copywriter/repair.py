@@ -58,13 +58,13 @@ class Repairer:
         return fact_lines(self.cc)
 
     def fallback(self, field: str, used: Iterable[str]) -> str:
+        """The first fact line that, cut to fit, is new here and a finished piece of copy."""
         taken = set(used)
         limit = self.cc.limit(field)
-        for line in self._fallbacks:
-            candidate = fit(line, limit, self.cc.channel.unit)
-            if candidate and candidate not in taken:
-                return candidate
-        return fit(self._fallbacks[0], limit, self.cc.channel.unit)
+        fitted = [fit(line, limit, self.cc.channel.unit) for line in self._fallbacks]
+        fresh = [c for c in fitted if c and c not in taken]
+        whole = [c for c in fresh if not form_problems(c, field, self.cc)]
+        return next(iter(whole + fresh), fitted[0])
 
     def repair(self, parts: Parts, findings: list[Finding]) -> Parts:
         parts = {k: list(v) if isinstance(v, list) else v for k, v in parts.items()}

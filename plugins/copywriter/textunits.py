@@ -10,6 +10,7 @@ Unit = Literal["chars", "width", "utf8_bytes"]
 # Where a cut reads naturally: after sentence or clause punctuation, or at a space.
 BOUNDARY = re.compile(r"[。！？!?；;，,、：:]|\s")
 TRAILING = " \t\n,，、;；:：-–—/|·"
+BRACKET_PAIRS = ("()", "（）", "[]", "【】", "“”", "《》")
 # Text that ends on a heading's colon or a word that needs another after it ("... by",
 # "...的") was cut from a sentence.
 ENDS_OPEN = re.compile(
@@ -50,13 +51,21 @@ def fit(text: str, limit: int, unit: Unit) -> str:
         late = [c for c in cuts if c >= end // 2]
         if late:
             prefix = prefix[: late[-1]]
-    prefix = prefix.rstrip(TRAILING)
+    prefix = without_open_bracket(prefix.rstrip(TRAILING))
     for _ in range(3):  # "... for remotes, toys a" -> "... for remotes, toys"
         shorter = ENDS_OPEN.sub("", prefix).rstrip(TRAILING)
         if shorter == prefix or not shorter:
             break
         prefix = shorter
     return prefix
+
+
+def without_open_bracket(text: str) -> str:
+    """A cut inside brackets ends before them: "Knits — Tops (item" -> "Knits — Tops"."""
+    for left, right in BRACKET_PAIRS:
+        while text.count(left) > text.count(right) and text.rfind(left) > 0:
+            text = text[: text.rfind(left)].rstrip(TRAILING)
+    return text
 
 
 def is_cjk(char: str) -> bool:

@@ -76,11 +76,12 @@ def serve_command(
     with err.status("starting vLLM (first run installs it: several minutes) ..."):
         states = serve.start_replicas(settings, host, port, replicas, wait, merge=merged)
     urls = ",".join(state.url for state in states)
-    out.print(urls)
+    out.print(urls, soft_wrap=True)
     err.print(
         f"LoRA adapters: {', '.join(states[0].adapters) or 'none'}; "
         f"merged: {', '.join(merged) or 'none'}. Use it with:\n"
         f"  export PITCHCRAFT_LLM_BACKEND=openai PITCHCRAFT_LLM_URL={urls}",
+        soft_wrap=True,  # one line to copy, however long the pool's URL
     )
 
 
