@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common import print_json_line, print_refusals, print_table
-from benchmarks.eval_sentiment import model_tier, test_sets
+from benchmarks.eval_sentiment import Method, model_labeller, score, test_sets
 from pitchcraft.context import Context
 from pitchcraft.settings import Settings
 
@@ -43,7 +43,10 @@ EVAL_NEEDS = {"en": "{noun} recommendations, please", "zh": "有没有好的{nou
 
 
 def reviews_task(ctx: Context, per_language: int, drafts: int) -> dict[str, float]:
-    figures = model_tier(ctx, test_sets(per_language), concurrency=16)
+    tally: dict[str, float] = {}
+    method = Method("model", "shipped", model_labeller(ctx, 16, tally))
+    score(method, test_sets(per_language), None)
+    figures = method.figures | tally
     figures["main"] = (figures["accuracy_zh"] + figures["accuracy_en"]) / 2
     return figures
 

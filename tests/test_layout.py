@@ -130,3 +130,12 @@ def test_no_import_cycles() -> None:
         if node not in state:
             visit(node)
     assert [" -> ".join(c) for c in cycles] == []
+
+
+@pytest.mark.parametrize("script", sorted(p.stem for p in (REPO / "benchmarks").glob("*.py")))
+def test_every_benchmark_imports(script: str) -> None:
+    """Benchmarks share helpers; a renamed one must not leave a script broken until its
+    next (long) run."""
+    import importlib
+
+    importlib.import_module(f"benchmarks.{script}")
