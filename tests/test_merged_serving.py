@@ -45,13 +45,17 @@ def test_merge_choice_names_all_none_and_unknown() -> None:
         serve.merge_choice("sales", ADAPTERS, cuda=False)
 
 
-@pytest.mark.parametrize(("free_gib", "merged"), [(100.0, 4), (18.2, 2), (8.0, 0)])
+@pytest.mark.parametrize(
+    ("free_gib", "merged", "beside_two_replicas"), [(100.0, 4, 4), (18.2, 2, 1), (8.0, 0, 0)]
+)
 def test_auto_merges_as_many_adapters_as_fit_in_free_memory(
-    monkeypatch: pytest.MonkeyPatch, free_gib: float, merged: int
+    monkeypatch: pytest.MonkeyPatch, free_gib: float, merged: int, beside_two_replicas: int
 ) -> None:
     monkeypatch.setattr(serve, "memory_available_gib", lambda: free_gib)
     assert serve.merge_choice("auto", ADAPTERS, cuda=False) == list(ADAPTERS)[:merged]
     assert serve.merge_choice("auto", ADAPTERS, cuda=True) == []  # LoRA is fast on GPUs
+    beside_two = serve.merge_choice("auto", ADAPTERS, cuda=False, replicas=2)
+    assert beside_two == list(ADAPTERS)[:beside_two_replicas]
 
 
 def test_merged_adapters_are_not_also_lora_modules_of_the_base_server(

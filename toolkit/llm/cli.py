@@ -67,7 +67,8 @@ def serve_command(
     from pitchcraft.llm.local import find_adapters
 
     settings = load_settings()
-    merged = serve.merge_choice(merge, find_adapters(settings.adapters_dir), serve.has_cuda())
+    adapters = find_adapters(settings.adapters_dir)
+    merged = serve.merge_choice(merge, adapters, serve.has_cuda(), replicas)
     running = serve.status(settings)
     if running.get("running"):
         out.print(str(running["url"]))

@@ -220,10 +220,13 @@ def start(
     return start_replicas(settings, host, port, replicas, wait_s, run_dir, merge)[0]
 
 
-def merge_choice(requested: str, adapters: dict[str, Path], cuda: bool) -> list[str]:
+def merge_choice(
+    requested: str, adapters: dict[str, Path], cuda: bool, replicas: int = 1
+) -> list[str]:
     """The adapters to serve merged: a comma list of names, 'all', 'none', or 'auto' (on a
-    CPU as many as fit in the memory free now, in the adapters folder's order, leaving
-    MEMORY_RESERVE_GIB for the rest; on a GPU none, where vLLM's LoRA kernels are fast)."""
+    CPU as many as fit in the memory free now beside `replicas` base-model servers, in the
+    adapters folder's order, leaving MEMORY_RESERVE_GIB for the rest; on a GPU none, where
+    vLLM's LoRA kernels are fast)."""
     names = [n.strip() for n in requested.split(",") if n.strip()]
     if names in (["none"], []):
         return []
@@ -233,7 +236,7 @@ def merge_choice(requested: str, adapters: dict[str, Path], cuda: bool) -> list[
         if cuda:
             return []
         room = memory_available_gib() - MEMORY_RESERVE_GIB
-        fits = [n for n in range(len(adapters) + 1) if memory_needed_gib(1 + n) <= room]
+        fits = [n for n in range(len(adapters) + 1) if memory_needed_gib(replicas + n) <= room]
         return list(adapters)[: max(fits, default=0)]
     unknown = [n for n in names if n not in adapters]
     if unknown:
