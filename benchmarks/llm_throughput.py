@@ -143,10 +143,8 @@ def merged_servers(
     fit in memory; the rest stay LoRA on the base model's server and are left out of the
     spread, whose time they would set)."""
     from pitchcraft.llm import serve
-    from pitchcraft.llm.local import find_adapters
 
-    adapters = find_adapters(settings.adapters_dir)
-    merged = serve.merge_choice("auto", adapters, serve.has_cuda())
+    merged = serve.adapters_to_merge(settings, "auto")
     if not merged:
         print("merged servers skipped: no adapter server fits in free memory")
         return []

@@ -114,12 +114,11 @@ def vllm_url(settings: Settings, merge: str) -> Iterator[str]:
     """The URL (a pool with merged adapters) of the servers `model serve` runs, or of
     servers started here as `model serve --merge MERGE` would."""
     from pitchcraft.llm import serve
-    from pitchcraft.llm.local import find_adapters
 
     running = serve.recorded_states(settings) if serve.status(settings).get("running") else []
     states = running
     if not running:
-        merged = serve.merge_choice(merge, find_adapters(settings.adapters_dir), serve.has_cuda())
+        merged = serve.adapters_to_merge(settings, merge)
         states = serve.start_replicas(settings, "127.0.0.1", 8100, 1, merge=merged)
     try:
         yield serve.pool_url(states)

@@ -64,11 +64,9 @@ def serve_command(
 ) -> None:
     """Start vLLM with the base model and every adapter; print its URL when healthy."""
     from pitchcraft.llm import serve
-    from pitchcraft.llm.local import find_adapters
 
     settings = load_settings()
-    adapters = find_adapters(settings.adapters_dir)
-    merged = serve.merge_choice(merge, adapters, serve.has_cuda(), replicas)
+    merged = serve.adapters_to_merge(settings, merge, replicas)
     running = serve.status(settings)
     if running.get("running"):
         out.print(str(running["url"]))

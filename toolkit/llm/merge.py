@@ -38,17 +38,18 @@ def adapter_version(adapter_dir: Path) -> str:
 def merged_model_dir(cache_dir: Path, name: str, adapter_dir: Path) -> Path:
     """The base model with adapter `name` merged in, made on first call and cached under
     `cache_dir/models/merged`; a changed adapter gets a new folder."""
-    target = cache_dir / "models" / "merged" / f"{name}-{adapter_version(adapter_dir)}"
+    version = adapter_version(adapter_dir)
+    target = cache_dir / "models" / "merged" / f"{name}-{version}"
     if (target / "READY").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(target.parent / f"{target.name}.lock"):
         if not (target / "READY").is_file():
-            _merge(base_model_dir(cache_dir), adapter_dir, target)
+            _merge(base_model_dir(cache_dir), adapter_dir, target, version)
     return target
 
 
-def _merge(base: Path, adapter_dir: Path, target: Path) -> None:
+def _merge(base: Path, adapter_dir: Path, target: Path, version: str) -> None:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -65,7 +66,7 @@ def _merge(base: Path, adapter_dir: Path, target: Path) -> None:
         for name in BASE_FILES:
             if (base / name).is_file():
                 shutil.copyfile(base / name, staging / name)
-        (staging / "READY").write_text(adapter_version(adapter_dir))
+        (staging / "READY").write_text(version)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

@@ -245,9 +245,18 @@ def merge_choice(
     return list(dict.fromkeys(names))
 
 
+def adapters_to_merge(settings: Settings, requested: str, replicas: int = 1) -> list[str]:
+    """merge_choice over the adapters folder of `settings`, on this machine."""
+    return merge_choice(requested, find_adapters(settings.adapters_dir), has_cuda(), replicas)
+
+
+def kv_cache_gib(servers: int) -> int:
+    """Each server's KV cache when `servers` run together."""
+    return KV_CACHE_GIB if servers == 1 else KV_CACHE_GIB_SHARED
+
+
 def memory_needed_gib(servers: int) -> float:
-    kv = KV_CACHE_GIB if servers == 1 else KV_CACHE_GIB_SHARED
-    return servers * (SERVER_MEMORY_GIB + kv)
+    return servers * (SERVER_MEMORY_GIB + kv_cache_gib(servers))
 
 
 def memory_available_gib() -> float:
@@ -298,7 +307,6 @@ def start_replicas(
         )
     python = vllm_python(settings.cache_dir)
     specs = server_specs(settings, replicas, merge)
-    kv_cache = KV_CACHE_GIB if servers == 1 else KV_CACHE_GIB_SHARED
     folder = run_dir or settings.cache_dir
     launched = []
     for number, spec in enumerate(specs):
@@ -309,7 +317,7 @@ def start_replicas(
         with log_file.open("wb") as log:
             proc = subprocess.Popen(
                 command,
-                env=server_env(kv_cache),
+                env=server_env(kv_cache_gib(servers)),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives the CLI; `model stop` ends it
