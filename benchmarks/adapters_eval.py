@@ -83,6 +83,7 @@ def reasons_task(ctx: Context, count: int, drafts: int) -> dict[str, float]:
     from concurrent.futures import ThreadPoolExecutor
 
     from pitchcraft.data import demo_shop
+    from pitchcraft.llm.verified import DraftPlan
     from pitchcraft.plugins.recommender.reasons import write_reason
     from pitchcraft.text.terms import load_lexicon
 
@@ -92,7 +93,8 @@ def reasons_task(ctx: Context, count: int, drafts: int) -> dict[str, float]:
 
     def first_draft(case: tuple[object, str]) -> tuple[bool, list[str]]:
         facts, language = case
-        outcome = write_reason(facts, language, ctx, lexicon, brands, retries=0, drafts=drafts)  # type: ignore[arg-type]
+        plan = DraftPlan(drafts=drafts, seed=0)
+        outcome = write_reason(facts, language, ctx, lexicon, brands, retries=0, plan=plan)  # type: ignore[arg-type]
         return outcome.by == "model", outcome.problems
 
     with ThreadPoolExecutor(16) as pool:

@@ -63,7 +63,11 @@ class SchemaFilledChat(BaseChatModel):
 
 class SchemaFilledClient(ModelClient):
     def chat(
-        self, adapter: str | None = None, max_tokens: int | None = None, temperature: float = 0.0
+        self,
+        adapter: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
     ) -> BaseChatModel:
         return SchemaFilledChat(callbacks=[self.usage.handler(adapter)])
 

@@ -133,7 +133,7 @@ def test_the_engine_hands_freed_memory_back_after_each_batch(
 def test_several_drafts_are_one_batch_with_the_greedy_draft_first(
     local_llm: ModelClient,
 ) -> None:
-    from pitchcraft.llm.verified import first_passing
+    from pitchcraft.llm.verified import DraftPlan, first_passing
 
     class Tagline(BaseModel):
         tagline: str = Field(max_length=80)
@@ -142,21 +142,34 @@ def test_several_drafts_are_one_batch_with_the_greedy_draft_first(
     greedy = local_llm.structured(Tagline, max_tokens=40).invoke(prompt)
     engine = local_llm.engine()
     before = engine.batches
-    found = first_passing(
-        local_llm,
-        Tagline,
-        prompt,
-        lambda t: ["the greedy one"] if t == greedy else [],
-        adapter=None,
-        max_tokens=40,
-        drafts=3,
-        temperature=1.0,
-    )
+
+    def drafts(seed: int) -> list[Tagline | None]:
+        return first_passing(
+            local_llm,
+            Tagline,
+            prompt,
+            lambda t: ["the greedy one"] if t == greedy else [],
+            adapter=None,
+            max_tokens=40,
+            plan=DraftPlan(drafts=3, temperature=1.0, seed=seed),
+        ).candidates
+
+    found = drafts(seed=1)
     assert engine.batches - before == 1  # three rows of one generate call
-    assert found.candidates[0] == greedy  # the greedy row stayed greedy among sampled ones
-    assert found.refusals[0] == ["the greedy one"]
-    if found.value is not None:  # a sampled draft that differs from the greedy one
-        assert found.draft in (2, 3) and found.value != greedy
+    assert found[0] == greedy  # the greedy row stayed greedy among sampled ones
+    assert found == drafts(seed=1)  # the same seed, the same drafts
+    assert found[1:] != drafts(seed=2)[1:]
+
+
+def test_a_seeded_sampled_reply_is_the_same_each_time(llm: ModelClient) -> None:
+    prompt = "Invent a name for a new tea shop and say why in one sentence."
+
+    def sampled(seed: int) -> str:
+        return str(llm.chat(max_tokens=24, temperature=1.0, seed=seed).invoke(prompt).content)
+
+    first = sampled(seed=5)
+    assert sampled(seed=5) == first
+    assert sampled(seed=6) != first
 
 
 def test_adapter_by_name_changes_the_output(llm: ModelClient) -> None:

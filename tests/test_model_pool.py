@@ -93,7 +93,10 @@ def test_a_batch_completes_on_the_other_server_when_one_stops(
     serve_settings, run_dir, second_url = second_server
     catalog = catalog_file(tmp_path / "products.jsonl", 8)
     pool = f"{vllm_url},{second_url}"
-    settings = server_settings(tmp_path, adapters_dir, pool, concurrency=4, batch_size=8)
+    one_draft = {"copywriter": {"drafts": 1}}  # the test is of failing over, not of drafts
+    settings = server_settings(
+        tmp_path, adapters_dir, pool, concurrency=4, batch_size=8, plugin_options=one_draft
+    )
     registry = Registry(settings).load()
     busy: list[float] = []
     done = threading.Event()

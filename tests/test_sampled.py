@@ -14,6 +14,7 @@ from pitchcraft.errors import ModelUnavailable
 from pitchcraft.finetune.sampled import refusal_kind, sample_examples
 from pitchcraft.finetune.sets import DraftInput, in_training_split
 from pitchcraft.llm.structured import StructuredOutputError
+from pitchcraft.llm.verified import DraftPlan
 
 
 class Reply(BaseModel):
@@ -28,7 +29,7 @@ class PerPrompt:
         self.adapters: set[Any] = set()
         self.lock = threading.Lock()
 
-    def structured(self, schema: Any, adapter: Any, max_tokens: Any, temperature: float = 0.0):
+    def structured(self, schema: Any, adapter: Any, *_: Any) -> Any:
         client = self
         self.adapters.add(adapter)
 
@@ -74,8 +75,7 @@ def test_accepted_drafts_become_examples_at_most_keep_distinct_ones_an_input() -
         FakeContext(client),  # type: ignore[arg-type]
         [item("a"), item("b"), item("c")],
         adapter="support",
-        drafts=4,
-        temperature=0.9,
+        plan=DraftPlan(drafts=4, temperature=0.9),
         keep=2,
     )
     answers = [e.messages[-1].content for e in examples]
@@ -93,8 +93,7 @@ def test_an_input_whose_request_failed_is_left_out_and_a_dead_server_stops_the_r
         FakeContext(client),  # type: ignore[arg-type]
         [item("a"), item("slow"), item("c")],
         adapter=None,
-        drafts=1,
-        temperature=0.9,
+        plan=DraftPlan(),
     )
     assert [e.messages[-1].content for e in examples] == ['{"text":"ok a"}', '{"text":"ok c"}']
     assert (figures.inputs_failed, figures.drafts, figures.inputs_accepted) == (1, 2, 2)
@@ -104,8 +103,7 @@ def test_an_input_whose_request_failed_is_left_out_and_a_dead_server_stops_the_r
             FakeContext(down),  # type: ignore[arg-type]
             [item("a"), item("b")],
             adapter=None,
-            drafts=1,
-            temperature=0.9,
+            plan=DraftPlan(),
         )
 
 
@@ -116,8 +114,7 @@ def test_progress_is_reported_up_to_the_last_input() -> None:
         FakeContext(client),  # type: ignore[arg-type]
         [item(str(n)) for n in range(11)],
         adapter=None,
-        drafts=1,
-        temperature=0.9,
+        plan=DraftPlan(),
         on_progress=lambda done, total: seen.append((done, total)),
     )
     assert seen == [(n, 11) for n in range(1, 12)]

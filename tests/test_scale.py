@@ -149,8 +149,11 @@ def test_a_copywriter_batch_on_ray_against_a_model_server_equals_the_local_runne
     from pitchcraft.scale.ray_batch import run_batch_on_ray
 
     catalog = catalog_file(tmp_path / "products.jsonl", 4)
-    # One request at a time both ways: the same arithmetic on the server.
-    settings = server_settings(tmp_path, adapters_dir, vllm_url, concurrency=1)
+    # One request at a time both ways (one draft each): the same arithmetic on the server.
+    one_draft = {"copywriter": {"drafts": 1}}
+    settings = server_settings(
+        tmp_path, adapters_dir, vllm_url, concurrency=1, plugin_options=one_draft
+    )
     registry = Registry(settings).load()
     copywriter = registry.get("copywriter")
     options = {"variants": 1, "channel": "email"}

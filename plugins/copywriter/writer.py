@@ -175,8 +175,8 @@ class VariantWriter:
     def _first_draft(self, messages: list[BaseMessage]) -> tuple[Parts | None, int | None]:
         """The first draft that passes every check among `drafts` asked for together, else
         the greedy one (which rewrites and repair then work on); and its number."""
-        options = self.ctx.options(NAME, CopywriterOptions)
-        if options.drafts <= 1:
+        plan = self.ctx.options(NAME, CopywriterOptions).plan(self.ctx.llm)
+        if plan.drafts <= 1:
             parts = self._ask(messages)
             return parts, None if parts is None else 1
         found = first_passing(
@@ -186,8 +186,7 @@ class VariantWriter:
             lambda reply: [f.message for f in run_checks(as_parts(reply), self.cc)],
             adapter="copy",
             max_tokens=self.cc.channel.max_tokens,
-            drafts=options.drafts,
-            temperature=options.draft_temperature,
+            plan=plan,
         )
         if found.value is not None:
             return as_parts(found.value), found.draft

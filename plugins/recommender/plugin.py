@@ -441,8 +441,7 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
                 brands,
                 opts.reason_retries,
                 opts.use_model,
-                drafts=opts.drafts,
-                temperature=opts.draft_temperature,
+                plan=opts.plan(ctx.llm),
             )
 
         outcomes = ctx.parallel(reason, picks)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from pitchcraft.context import Context
 from pitchcraft.errors import ModelUnavailable
 from pitchcraft.llm.structured import ascii_quotes, json_safe_quotes
-from pitchcraft.llm.verified import first_passing
+from pitchcraft.llm.verified import ONE_DRAFT, DraftPlan, first_passing
 from pitchcraft.store.schema import Language, Product, detect_language
 from pitchcraft.text.grounding import Facts, fact_attributes, grounding_problems
 from pitchcraft.text.terms import Lexicon
@@ -203,11 +203,10 @@ def write_reason(
     catalogue_brands: Sequence[str],
     retries: int,
     use_model: bool = True,
-    drafts: int = 1,
-    temperature: float = 0.7,
+    plan: DraftPlan = ONE_DRAFT,
 ) -> ReasonOutcome:
     """The model's reason if a draft passes the check, else the template. Each round asks
-    for `drafts` drafts at once (the greedy one, then sampled ones); up to `retries` more
+    for `plan.drafts` drafts at once (the greedy one, then sampled ones); up to `retries` more
     rounds are told what was wrong."""
     if not use_model:
         return ReasonOutcome(text=template_reason(facts, language), by="template")
@@ -225,15 +224,14 @@ def write_reason(
                 lambda d: reason_problems(d.reason, facts, language, lexicon, catalogue_brands),
                 adapter=ADAPTER,
                 max_tokens=MAX_TOKENS,
-                drafts=drafts,
-                temperature=temperature,
+                plan=plan,
             )
         except ModelUnavailable as err:
             log.warning("recommender: no model reason: %s", err)
             refused.append(str(err))
             break
         if found.value is not None and found.draft is not None:
-            number = round_ * drafts + found.draft
+            number = round_ * plan.drafts + found.draft
             text = found.value.reason.strip()
             return ReasonOutcome(text=text, by="model", problems=refused, draft=number)
         refused += [problem for problems in found.refusals for problem in problems]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from pitchcraft.context import Context
 from pitchcraft.errors import ModelUnavailable
 from pitchcraft.llm.structured import Prompt, json_safe_quotes
-from pitchcraft.llm.verified import first_passing
+from pitchcraft.llm.verified import ONE_DRAFT, DraftPlan, first_passing
 from pitchcraft.plugins.support.evidence import Sentence
 from pitchcraft.plugins.support.text import join_sentences, split_sentences
 from pitchcraft.store.schema import Language, detect_language
@@ -212,11 +212,10 @@ def model_answer(
     sources: Sequence[Sentence],
     language: Language,
     ctx: Context,
-    drafts: int = 1,
-    temperature: float = 0.7,
+    plan: DraftPlan = ONE_DRAFT,
 ) -> tuple[str, list[int], int] | None:
     """(answer, indices of the cited sources, the draft that passed) from the shared model:
-    up to `drafts` drafts, the first whose every claim checks out; None when none does."""
+    up to `plan.drafts` drafts, the first whose every claim checks out; None when none does."""
     prompt = answer_prompt(question, summary, sources, language, ctx)
     try:
         found = first_passing(
@@ -226,8 +225,7 @@ def model_answer(
             lambda d: answer_problems(d, sources, language),
             adapter=NAME,
             max_tokens=MAX_TOKENS,
-            drafts=drafts,
-            temperature=temperature,
+            plan=plan,
         )
     except ModelUnavailable as err:  # the customer still gets the quoted sources
         log.warning("support: no model, quoting sources: %s", err)

@@ -285,8 +285,7 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
             sources,
             language,
             ctx,
-            drafts=options.drafts,
-            temperature=options.draft_temperature,
+            plan=options.plan(ctx.llm),
         )
         if drafted is not None:
             text, picks, draft = drafted

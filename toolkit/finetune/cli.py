@@ -161,6 +161,7 @@ def prepare_from_model(
 ) -> None:
     from pitchcraft.finetune.sampled import sample_examples
     from pitchcraft.finetune.sets import PreparedData, write_prepared
+    from pitchcraft.llm.verified import DraftPlan
     from pitchcraft.progress import progress_bar
 
     chosen, ctx = offered_set(settings, task, from_model=True)
@@ -169,15 +170,18 @@ def prepare_from_model(
         out.print(f"no adapter {how.adapter!r} served: the base model drafts", style="yellow")
         how = how.model_copy(update={"adapter": None})
     inputs = list(chosen.inputs(ctx, count, seed))
+    if not inputs:
+        raise InputError(
+            "finetune",
+            {
+                "--from-model": f"the plugin found no {task} inputs to draft for (an empty store? "
+                "`pitchcraft ingest demo` loads the demo shop)"
+            },
+        )
+    plan = DraftPlan(drafts=how.drafts, temperature=how.temperature, seed=seed)
     with progress_bar(f"draft {task}") as update:
         built, figures = sample_examples(
-            ctx,
-            inputs,
-            adapter=how.adapter,
-            drafts=how.drafts,
-            temperature=how.temperature,
-            keep=how.keep,
-            on_progress=update,
+            ctx, inputs, adapter=how.adapter, plan=plan, keep=how.keep, on_progress=update
         )
     if not built:
         raise InputError("finetune", {"--from-model": f"no draft of {len(inputs)} inputs passed"})

@@ -18,7 +18,7 @@ from pitchcraft.context import Context
 from pitchcraft.errors import ModelUnavailable
 from pitchcraft.finetune.data import Example
 from pitchcraft.finetune.sets import DraftInput, SampledFigures, structured_example
-from pitchcraft.llm.verified import checked_drafts
+from pitchcraft.llm.verified import DraftPlan, checked_drafts
 
 # Inputs failing one after another that mean the server is down, not slow: the run stops.
 FAILED_IN_A_ROW = 8
@@ -34,8 +34,7 @@ def sample_examples(
     inputs: Sequence[DraftInput],
     *,
     adapter: str | None,
-    drafts: int,
-    temperature: float,
+    plan: DraftPlan,
     keep: int = 2,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Example], SampledFigures]:
@@ -50,8 +49,7 @@ def sample_examples(
                 item.check,
                 adapter=adapter,
                 max_tokens=item.max_tokens,
-                drafts=drafts,
-                temperature=temperature,
+                plan=plan,
             )
         except ModelUnavailable as err:  # one slow request must not end an hour's run
             return err
@@ -60,7 +58,7 @@ def sample_examples(
     refusals: Counter[str] = Counter()
     accepted_inputs = accepted_drafts = repaired = failed = 0
     # Inputs drafted at once, each `drafts` requests: together the requests the engine takes.
-    in_flight = max(1, ctx.settings.concurrency // max(1, drafts))
+    in_flight = max(1, ctx.settings.concurrency // plan.drafts)
     results: list[list[tuple[object, list[str]]] | ModelUnavailable | None] = [None] * len(inputs)
     failed_in_a_row = 0
     drafted = ctx.completed(draft, inputs, in_flight)
@@ -92,11 +90,11 @@ def sample_examples(
         examples += kept.values()
     figures = SampledFigures(
         model=adapter or "base",
-        drafts_per_input=drafts,
-        temperature=temperature,
+        drafts_per_input=plan.drafts,
+        temperature=plan.temperature,
         inputs=len(inputs),
         inputs_accepted=accepted_inputs,
-        drafts=(len(inputs) - failed) * drafts,
+        drafts=(len(inputs) - failed) * plan.drafts,
         drafts_accepted=accepted_drafts,
         drafts_repaired=repaired,
         refusals=dict(refusals.most_common(8)),

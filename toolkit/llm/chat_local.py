@@ -30,6 +30,7 @@ class LocalChatModel(BaseChatModel):
     adapter: str | None = None
     max_tokens: int = 256
     temperature: float = 0.0
+    seed: int | None = None  # of a sampled reply: the same seed, the same reply
 
     @property
     def _llm_type(self) -> str:
@@ -42,6 +43,7 @@ class LocalChatModel(BaseChatModel):
             to_chat_messages(messages),
             max_new_tokens=int(kwargs.get("max_tokens", self.max_tokens)),
             temperature=float(kwargs.get("temperature", self.temperature)),
+            seed=kwargs.get("seed", self.seed),
             adapter=self.adapter,
             json_schema=kwargs.get("json_schema"),
             on_text=on_text,

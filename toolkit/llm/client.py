@@ -77,16 +77,21 @@ class ModelClient:
             return self._engine
 
     def chat(
-        self, adapter: str | None = None, max_tokens: int | None = None, temperature: float = 0.0
+        self,
+        adapter: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
     ) -> BaseChatModel:
-        """A LangChain chat model; `adapter` names a task LoRA (copy, reasons, support, reviews)."""
+        """A LangChain chat model; `adapter` names a task LoRA (copy, reasons, support, reviews);
+        a sampled model (`temperature` > 0) with a `seed` gives the same reply each time."""
         tokens = max_tokens or self.settings.llm_max_tokens
         if not self.settings.llm_adapters:
             adapter = None
         counter = [self.usage.handler(adapter)]
         if self.on_server():
             assert self._remote is not None
-            model: BaseChatModel = self._remote.chat(adapter, tokens, temperature)
+            model: BaseChatModel = self._remote.chat(adapter, tokens, temperature, seed)
             model.callbacks = counter
             return model
         from pitchcraft.llm.chat_local import LocalChatModel
@@ -96,6 +101,7 @@ class ModelClient:
             adapter=adapter,
             max_tokens=tokens,
             temperature=temperature,
+            seed=seed,
             callbacks=counter,
         )
 
@@ -105,11 +111,12 @@ class ModelClient:
         adapter: str | None = None,
         max_tokens: int | None = None,
         temperature: float = 0.0,
+        seed: int | None = None,
     ) -> Structured[T]:
         """`.invoke(prompt)` returns a validated `schema` instance."""
         from pitchcraft.llm.chat_local import LocalChatModel
 
-        model: Any = self.chat(adapter, max_tokens, temperature)
+        model: Any = self.chat(adapter, max_tokens, temperature, seed)
         json_schema = schema.model_json_schema()
         if self._remote is not None and not isinstance(model, LocalChatModel):
             # the server constrains decoding to the schema (vLLM: xgrammar)

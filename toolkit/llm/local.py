@@ -44,6 +44,7 @@ class _Request:
     adapter: str | None
     json_schema: dict[str, Any] | None = None
     on_text: Callable[[str], None] | None = None
+    seed: int | None = None
     future: Future[Generation] = field(default_factory=Future)
 
     @property
@@ -107,25 +108,48 @@ class RowStreamer:
         pass
 
 
-class RowTemperature:
-    """Logits processor giving each row of a batch its own temperature; a row at 0 keeps only
-    its most likely token, so it is decoded greedily while the others are sampled."""
+TOP_K, TOP_P = 50, 0.95  # the candidates a sampled token is drawn from
 
-    def __init__(self, temperatures: list[float]) -> None:
+
+class RowSampler:
+    """Logits processor that picks each row's next token itself: the most likely one for a
+    row at temperature 0, else one drawn (temperature, top-k, top-p) with the row's own
+    generator, seeded when its request has a seed. `generate` then decodes greedily over the
+    picks, so a seeded row draws the same tokens whatever rows share its batch."""
+
+    def __init__(self, temperatures: list[float], seeds: list[int | None]) -> None:
         self.temperatures = temperatures
+        self.seeds = seeds
+        self.generators: list[Any] = []
+
+    def _generator(self, row: int, device: Any) -> Any:
+        import torch
+
+        while len(self.generators) <= row:
+            generator = torch.Generator(device=device)
+            seed = self.seeds[len(self.generators)]
+            if seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed(seed)
+            self.generators.append(generator)
+        return self.generators[row]
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
+        picks = torch.argmax(scores, dim=-1)
         for row, temperature in enumerate(self.temperatures):
-            if temperature > 0:
-                scores[row] = scores[row] / temperature
-            else:
-                best = int(torch.argmax(scores[row]))
-                kept = scores[row, best].clone()
-                scores[row] = float("-inf")
-                scores[row, best] = kept
-        return scores
+            if temperature <= 0:
+                continue
+            top, ids = torch.topk(scores[row].float() / temperature, TOP_K)
+            probs = torch.softmax(top, dim=-1)
+            probs[torch.cumsum(probs, dim=-1) - probs >= TOP_P] = 0  # past top-p
+            drawn = torch.multinomial(probs, 1, generator=self._generator(row, scores.device))
+            picks[row] = ids[drawn[0]]
+        chosen = torch.full_like(scores, float("-inf"))
+        chosen.scatter_(1, picks.unsqueeze(1), 0.0)
+        return chosen
 
 
 class LocalEngine:
@@ -171,12 +195,21 @@ class LocalEngine:
         adapter: str | None = None,
         json_schema: dict[str, Any] | None = None,
         on_text: Callable[[str], None] | None = None,
+        seed: int | None = None,
     ) -> Future[Generation]:
         """Queue a request; the Generation arrives in the returned future. Concurrent requests
         are batched together. With `json_schema` the reply is constrained to JSON matching
-        it; `on_text` is called (on the engine's thread) with each new piece of text."""
+        it; `on_text` is called (on the engine's thread) with each new piece of text. A
+        sampled request with a `seed` draws its tokens from its own generator, so the batch
+        it shares does not change them."""
         request = _Request(
-            messages, max_new_tokens, temperature, self._resolve(adapter), json_schema, on_text
+            messages,
+            max_new_tokens,
+            temperature,
+            self._resolve(adapter),
+            json_schema,
+            on_text,
+            seed,
         )
         self._queue.put(request)
         return request.future
@@ -245,13 +278,11 @@ class LocalEngine:
             self._load_adapters(wanted)
         if self._loaded:  # a peft model: name each row's adapter, base rows included
             extra["adapter_names"] = [r.adapter or BASE for r in group]
-        temperatures = [r.temperature for r in group]
-        sampling: dict[str, Any] = {"do_sample": False}
-        if any(t > 0 for t in temperatures):  # greedy rows stay greedy in a sampled batch
+        if any(r.temperature > 0 for r in group):  # greedy rows stay greedy beside them
             from transformers import LogitsProcessorList
 
-            processors = LogitsProcessorList([RowTemperature(temperatures)])
-            sampling = {"do_sample": True, "top_p": 0.95, "logits_processor": processors}
+            sampler = RowSampler([r.temperature for r in group], [r.seed for r in group])
+            extra["logits_processor"] = LogitsProcessorList([sampler])
         schemas = [r.json_schema for r in group if r.json_schema is not None]
         if schemas:
             from pitchcraft.llm.constrained import allowed_tokens_fn, tokenizer_data
@@ -267,7 +298,7 @@ class LocalEngine:
                 **inputs,
                 max_new_tokens=max(r.max_new_tokens for r in group),
                 pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-                **sampling,
+                do_sample=False,
                 **extra,
             )
         self.batches += 1

@@ -150,7 +150,9 @@ class OpenAIBackend:
             log.warning("model server does not serve adapter %r; using the base model", adapter)
         return self.base_model()
 
-    def chat(self, adapter: str | None, max_tokens: int, temperature: float) -> GuardedChatOpenAI:
+    def chat(
+        self, adapter: str | None, max_tokens: int, temperature: float, seed: int | None = None
+    ) -> GuardedChatOpenAI:
         routing: dict[str, Any] = {}
         if self.pool is not None:
             routing = {
@@ -166,6 +168,7 @@ class OpenAIBackend:
             max_retries=self.settings.llm_retries,
             max_tokens=max_tokens,
             temperature=temperature,
+            seed=seed,  # vLLM: a per-request generator, so a batch does not change the reply
             stream_usage=True,  # token counts when streamed, as when not
             **routing,
         )

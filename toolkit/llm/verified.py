@@ -2,9 +2,10 @@
 the caller's own checker; the first that passes is used.
 
 Draft 1 is the greedy reply (exactly what a single call gives); drafts 2..K are sampled at
-`temperature`. They are asked for together, so the local engine batches them and a vLLM
-server computes the shared prompt once (prefix caching). Only draft 1 is streamed to a
-draft listener: the others would interleave with it.
+`temperature`, draft n with `seed + n` so the same request gets the same drafts. They are
+asked for together, so the local engine batches them and a vLLM server computes the shared
+prompt once (prefix caching). Only draft 1 is streamed to a draft listener: the others would
+interleave with it.
 """
 
 from __future__ import annotations
@@ -27,19 +28,49 @@ T = TypeVar("T", bound=BaseModel)
 Check = Callable[[T], Sequence[str]]  # the problems of a draft; empty when it passes
 
 
+# Drafts asked for while a model server answers: it computes them together, and on held-out
+# data 3 drafts doubled the copy drafts that pass every check (0.167 -> 0.333) and raised
+# support answers in the model's phrasing 0.408 -> 0.458 (README, "Adapters against the base
+# model"). The embedded engine asks for one: its batch is small and shared with the chat.
+SERVER_DRAFTS = 3
+
+
+@dataclass(frozen=True)
+class DraftPlan:
+    """How many drafts are asked for together, and how the sampled ones are drawn."""
+
+    drafts: int = 1
+    temperature: float = 0.7
+    seed: int | None = None  # draft n (n >= 2) samples with seed + n; None: unseeded
+
+
+ONE_DRAFT = DraftPlan()  # the greedy reply alone
+
+
 class DraftOptions(BaseModel):
     """Plugin options of a plugin that asks for several drafts (inherit them)."""
 
-    drafts: int = Field(
-        default=1,
+    drafts: int | None = Field(
+        default=None,
         ge=1,
         le=8,
         description="Drafts asked for together: the greedy one, then sampled ones; the first "
-        "that passes the plugin's checks is used.",
+        f"that passes the plugin's checks is used. Default: {SERVER_DRAFTS} while a model "
+        "server answers, 1 on the embedded engine.",
     )
     draft_temperature: float = Field(
         default=0.7, gt=0, le=2, description="Sampling temperature of drafts after the first."
     )
+    draft_seed: int | None = Field(
+        default=0,
+        description="Seed of the sampled drafts, so the same request gets the same drafts "
+        "(null: different ones each time).",
+    )
+
+    def plan(self, client: ModelClient) -> DraftPlan:
+        """The drafts to ask `client` for now (the default follows where requests go)."""
+        drafts = self.drafts or (SERVER_DRAFTS if client.on_server() else 1)
+        return DraftPlan(drafts, self.draft_temperature, self.draft_seed)
 
 
 @dataclass
@@ -64,31 +95,32 @@ def checked_drafts(
     *,
     adapter: str | None,
     max_tokens: int,
-    drafts: int = 1,
-    temperature: float = 0.7,
+    plan: DraftPlan = ONE_DRAFT,
     greedy_first: bool = True,
 ) -> list[tuple[T | None, list[str]]]:
     """Every draft asked for, in order, with its problems (empty: it passes; a reply that
     does not fit the schema is None with its problem). Draft 1 is greedy when
     `greedy_first`, the others sampled. ModelUnavailable propagates."""
-    greedy = client.structured(schema, adapter, max_tokens)
-    sampled = client.structured(schema, adapter, max_tokens, temperature=temperature)
 
     def ask(n: int) -> T | str:
-        model = greedy if n == 0 and greedy_first else sampled
+        if n == 0 and greedy_first:
+            model = client.structured(schema, adapter, max_tokens)
+        else:
+            seed = None if plan.seed is None else plan.seed + n + 1
+            model = client.structured(schema, adapter, max_tokens, plan.temperature, seed)
         try:
             return model.invoke(prompt)
         except StructuredOutputError as err:
             return f"unusable reply: {err.problem}"
 
-    if drafts <= 1:
+    if plan.drafts <= 1:
         outcomes = [ask(0)]
     else:
-        contexts = [contextvars.copy_context() for _ in range(drafts)]
-        with ThreadPoolExecutor(max_workers=drafts) as pool:
+        contexts = [contextvars.copy_context() for _ in range(plan.drafts)]
+        with ThreadPoolExecutor(max_workers=plan.drafts) as pool:
             futures = [
                 pool.submit(contexts[n].run, ask if n == 0 else quiet(ask), n)
-                for n in range(drafts)
+                for n in range(plan.drafts)
             ]
             outcomes = [f.result() for f in futures]
     return [
@@ -105,20 +137,12 @@ def first_passing(
     *,
     adapter: str | None,
     max_tokens: int,
-    drafts: int = 1,
-    temperature: float = 0.7,
+    plan: DraftPlan = ONE_DRAFT,
 ) -> Drafted[T]:
-    """Up to `drafts` drafts of `schema` for `prompt`, checked in order. ModelUnavailable
-    propagates; a reply that does not fit the schema is a refused draft."""
+    """Up to `plan.drafts` drafts of `schema` for `prompt`, checked in order.
+    ModelUnavailable propagates; a reply that does not fit the schema is a refused draft."""
     checked = checked_drafts(
-        client,
-        schema,
-        prompt,
-        check,
-        adapter=adapter,
-        max_tokens=max_tokens,
-        drafts=drafts,
-        temperature=temperature,
+        client, schema, prompt, check, adapter=adapter, max_tokens=max_tokens, plan=plan
     )
     result: Drafted[T] = Drafted(None, None)
     result.candidates = [value for value, _ in checked]
