@@ -163,9 +163,10 @@ def test_several_drafts_are_one_batch_with_the_greedy_draft_first(
 
 def test_a_seeded_sampled_reply_is_the_same_each_time(llm: ModelClient) -> None:
     prompt = "Invent a name for a new tea shop and say why in one sentence."
+    seeded = ModelClient(llm.settings.model_copy(update={"llm_server_seeds": True}))
 
     def sampled(seed: int) -> str:
-        return str(llm.chat(max_tokens=24, temperature=1.0, seed=seed).invoke(prompt).content)
+        return str(seeded.chat(max_tokens=24, temperature=1.0, seed=seed).invoke(prompt).content)
 
     first = sampled(seed=5)
     assert sampled(seed=5) == first

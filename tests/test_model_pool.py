@@ -27,6 +27,20 @@ def pool_of(*models: list[str]) -> ServerPool:
     return pool
 
 
+def test_a_slow_pool_is_said_to_be_overloaded_and_a_dead_one_unreachable() -> None:
+    from pitchcraft.errors import ModelUnavailable
+    from pitchcraft.llm.remote import unreachable_as_unavailable
+
+    label = pool_of(["base"], ["base"]).label
+    with pytest.raises(ModelUnavailable) as slow, unreachable_as_unavailable(label):
+        raise httpx.ReadTimeout("timed out")
+    assert str(slow.value).startswith(label + " did not answer in time")
+    assert "PITCHCRAFT_LLM_TIMEOUT_S" in str(slow.value)
+    dead = pytest.raises(ModelUnavailable, match=r"^model server http://x:1/v1 unreachable")
+    with dead, unreachable_as_unavailable("http://x:1/v1"):
+        raise httpx.ConnectError("refused")
+
+
 def test_requests_go_to_the_least_loaded_server_that_serves_the_adapter() -> None:
     pool = pool_of(["base", "copy"], ["base", "copy"], ["base"])
     first, second = pool.pick("copy", set()), pool.pick("copy", set())

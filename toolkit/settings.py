@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     llm_connect_timeout_s: float = Field(default=5, gt=0, description="Time to reach the server.")
     llm_retries: int = Field(default=2, ge=0, le=10, description="Retries of transient failures.")
     llm_max_tokens: int = Field(default=256, ge=1, le=8192, description="Default reply length.")
+    llm_server_seeds: bool = Field(
+        default=False,
+        description="Send sampled drafts' seeds to the model server (vLLM's per-request "
+        "seed), so a server gives the same drafts again. Off by default: vLLM 0.32's CPU "
+        "engine dies on a seeded request whose prompt it prefills in chunks.",
+    )
     structured_retries: int = Field(
         default=2, ge=0, le=5, description="Re-asks when a reply fails its JSON schema."
     )

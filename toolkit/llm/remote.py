@@ -28,13 +28,24 @@ def is_unreachable(err: BaseException) -> bool:
 
 
 @contextmanager
-def unreachable_as_unavailable(base_url: str | None) -> Iterator[None]:
+def unreachable_as_unavailable(server: str | None) -> Iterator[None]:
+    """Connection failures and timeouts as ModelUnavailable naming `server` (a URL, or a
+    pool's label: "model servers ...")."""
     try:
         yield
     except Exception as err:
-        if is_unreachable(err):
-            raise ModelUnavailable(f"model server {base_url} unreachable: {err}") from None
-        raise
+        if not is_unreachable(err):
+            raise
+        import openai
+
+        where = server if (server or "").startswith("model server") else f"model server {server}"
+        if isinstance(err, openai.APITimeoutError | httpx.TimeoutException):
+            raise ModelUnavailable(
+                f"{where} did not answer in time ({err}): it may be overloaded; send fewer "
+                "requests at once (PITCHCRAFT_CONCURRENCY) or allow longer "
+                "(PITCHCRAFT_LLM_TIMEOUT_S)"
+            ) from None
+        raise ModelUnavailable(f"{where} unreachable: {err}") from None
 
 
 class GuardedChatOpenAI(ChatOpenAI):
@@ -168,7 +179,8 @@ class OpenAIBackend:
             max_retries=self.settings.llm_retries,
             max_tokens=max_tokens,
             temperature=temperature,
-            seed=seed,  # vLLM: a per-request generator, so a batch does not change the reply
+            # vLLM: a per-request generator, so the batch does not change the reply
+            seed=seed if self.settings.llm_server_seeds else None,
             stream_usage=True,  # token counts when streamed, as when not
             **routing,
         )
