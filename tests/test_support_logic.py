@@ -16,6 +16,7 @@ from pitchcraft.plugins.support.answer import (
     DraftAnswer,
     answer_problems,
     phrasing_problems,
+    section_heading,
     unsupported_claims,
 )
 from pitchcraft.plugins.support.evidence import Sentence
@@ -273,6 +274,38 @@ def test_a_claim_that_turns_its_source_around_fails_however_many_words_it_shares
     assert unsupported_claims("The Sony WH1000XM5 headphones are out of stock.", en) == []
     both = ["The black one is in stock; the white one is out of stock."]
     assert unsupported_claims("The white one is out of stock.", both) == []
+
+
+def test_a_claim_stating_what_its_section_heading_denies_fails() -> None:
+    # the second-round support adapter's drafts, passed before the heading counted
+    section = "不在保修范围内"
+    zh = ["跌落、进液、电涌、非授权维修造成的损坏，以及划痕、电池容量随时间衰减等正常损耗。"]
+    assert unsupported_claims(
+        "进水损坏保修，以及划痕、电池容量随时间衰减等正常损耗。", zh, [section]
+    )
+    assert unsupported_claims("进液造成的损坏不在保修范围内。", zh, [section]) == []
+    assert unsupported_claims("进液造成的损坏不保修。", zh, [section]) == []
+    heading = section_heading("returns.en.md › Returns and refunds > Items that cannot be returned")
+    en = ["Gift cards, digital downloads and opened in-ear headphones (for hygiene reasons)."]
+    assert unsupported_claims("Opened in-ear headphones can be returned.", en, [heading])
+    assert unsupported_claims("Opened in-ear headphones cannot be returned.", en, [heading]) == []
+    product = section_heading("Sony WH-1000XM5 Wireless Headphones")
+    assert product == ""  # a product's title is no section heading
+
+
+def test_a_sum_in_another_currency_fails() -> None:
+    source = ["会员在生日当月可获得 10 美元优惠券，订单满 50 美元可用，有效期 30 天。"]
+    assert unsupported_claims("会员生日可获得10元优惠券，订单满50元可用，有效期30天。", source)
+    assert (
+        unsupported_claims("会员生日当月可获得 10 美元优惠券，订单满 50 美元可用。", source) == []
+    )
+    assert (
+        unsupported_claims(
+            "Members get a $10 coupon in their birthday month.",
+            ["A 10 USD coupon in the birthday month for members."],
+        )
+        == []
+    )
 
 
 SHIPPING = [

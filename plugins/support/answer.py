@@ -21,6 +21,7 @@ from pitchcraft.llm.verified import ONE_DRAFT, DraftPlan, first_passing
 from pitchcraft.plugins.support.evidence import Sentence
 from pitchcraft.plugins.support.text import join_sentences, split_sentences
 from pitchcraft.store.schema import Language, detect_language
+from pitchcraft.text.grounding import amounts
 from pitchcraft.text.words import content_words
 
 log = logging.getLogger(__name__)
@@ -61,41 +62,68 @@ def claims(answer: str) -> list[str]:
     ]
 
 
-# A state and its opposite (the negative first: it may contain the positive). A claim that
+# A state and the words that deny it (a denial may contain the state's word). A claim that
 # states one where the cited text states only the other turns the source around, however
-# many of its words it shares ("有货" against "缺货").
-OPPOSITES = (
-    ("out of stock", "in stock"),
-    ("sold out", "in stock"),
-    ("缺货", "有货"),
-    ("无货", "有货"),
-    ("unavailable", "available"),
-    ("not available", "available"),
-    ("not covered", "covered"),
-    ("不在保修范围", "在保修范围"),
-    ("不保修", "保修"),
+# many of its words it shares ("有货" against "缺货"); so does a claim stating the state under
+# a section headed by its denial ("进水损坏保修" under "不在保修范围内").
+OPPOSITES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("in stock", ("out of stock", "sold out", "not in stock")),
+    ("有货", ("缺货", "无货", "没货")),
+    ("available", ("unavailable", "not available")),
+    ("cover", ("not covered", "does not cover", "doesn't cover", "not cover")),
+    ("保修", ("不在保修范围", "不保修", "不属于保修")),
+    ("return", ("cannot be returned", "can't be returned", "non-returnable", "not returnable")),
+    ("退货", ("不可退", "不能退", "不予退")),
 )
 
 
-def states(text: str, negative: str, positive: str) -> tuple[bool, bool]:
-    """Whether the text states the negative, and the positive outside the negative."""
+def states(text: str, positive: str, denials: tuple[str, ...]) -> tuple[bool, bool]:
+    """Whether the text denies the state, and states it outside any denial."""
     lowered = text.lower()
-    return negative in lowered, positive in lowered.replace(negative, " ")
+    for denial in denials:
+        if denial in lowered:
+            return True, positive in lowered.replace(denial, " ")
+    return False, positive in lowered
 
 
-def turned_around(claim: str, source: str) -> bool:
-    for negative, positive in OPPOSITES:
-        claim_neg, claim_pos = states(claim, negative, positive)
-        source_neg, source_pos = states(source, negative, positive)
-        if (claim_pos and source_neg and not source_pos) or (
-            claim_neg and source_pos and not source_neg
+def turned_around(claim: str, source: str, headings: Sequence[str] = ()) -> bool:
+    for positive, denials in OPPOSITES:
+        claim_denies, claim_states = states(claim, positive, denials)
+        source_denies, source_states = states(source, positive, denials)
+        if (claim_states and source_denies and not source_states) or (
+            claim_denies and source_states and not source_denies
+        ):
+            return True
+        if (
+            claim_states
+            and not claim_denies
+            and any(states(h, positive, denials)[0] for h in headings)
         ):
             return True
     return False
 
 
-def unsupported_claims(answer: str, cited: Sequence[str]) -> list[str]:
-    """The answer's claims that the cited text does not back, or turns around."""
+def wrong_currency(claim: str, source: str) -> bool:
+    """A sum the source states in one currency, claimed in another ("10元" for "10 美元")."""
+    stated = amounts(source)
+    for amount, currency in amounts(claim):
+        others = {c for a, c in stated if a == amount}
+        if others and currency not in others:
+            return True
+    return False
+
+
+def section_heading(title: str) -> str:
+    """The section a policy sentence sits under ("returns.md › Returns > Items that cannot be
+    returned" -> "Items that cannot be returned"); "" for a product's title."""
+    return title.rsplit(" > ", 1)[1] if " > " in title else ""
+
+
+def unsupported_claims(
+    answer: str, cited: Sequence[str], headings: Sequence[str] = ()
+) -> list[str]:
+    """The answer's claims that the cited text does not back, turns around (or states
+    under `headings` that deny them), or puts in another currency."""
     source = " ".join(cited)
     have_numbers, have_words = numbers(source), content_words(source)
     bad = []
@@ -103,7 +131,7 @@ def unsupported_claims(answer: str, cited: Sequence[str]) -> list[str]:
         words = content_words(claim)
         covered = len(words & have_words) / len(words) if words else 1.0
         backed = numbers(claim) <= have_numbers and covered >= MIN_COVERAGE
-        if not backed or turned_around(claim, source):
+        if not backed or turned_around(claim, source, headings) or wrong_currency(claim, source):
             bad.append(claim)
     return bad
 
@@ -131,7 +159,8 @@ def answer_problems(
     if all(content_words(c) <= titles for c in claims(text)):
         return ["states nothing beyond a heading"]
     cited_text = [sources[i].text + " " + sources[i].title for i in cited]
-    return [f"unsupported: {claim!r}" for claim in unsupported_claims(text, cited_text)]
+    headings = [section_heading(sources[i].title) for i in cited]
+    return [f"unsupported: {claim!r}" for claim in unsupported_claims(text, cited_text, headings)]
 
 
 def form_problem(text: str) -> str | None:

@@ -71,6 +71,17 @@ def to_float(text: str) -> float:
     return float(text.replace(",", ""))
 
 
+def money_value(match: re.Match[str]) -> tuple[float, str]:
+    """(amount, currency) of a MONEY match: "10 美元" -> (10.0, "USD")."""
+    currency = CURRENCY_BEFORE[match["cb"]] if match["cb"] else CURRENCY_AFTER[match["ca"]]
+    return to_float(match["a1"] or match["a2"]), currency
+
+
+def amounts(text: str) -> list[tuple[float, str]]:
+    """Each sum of money in `text` with its currency."""
+    return [money_value(m) for m in MONEY.finditer(text)]
+
+
 def chinese_number(text: str) -> int | None:
     """十二 -> 12, 三百五十 -> 350, 五 -> 5; None when it is not a plain numeral."""
     total, current = 0, 0
@@ -156,8 +167,7 @@ def grounding_problems(text: str, facts: Facts, lexicon: Lexicon) -> list[tuple[
     problems: list[tuple[str, str]] = []
     money_spans = []
     for m in MONEY.finditer(text):
-        currency = CURRENCY_BEFORE[m["cb"]] if m["cb"] else CURRENCY_AFTER[m["ca"]]
-        amount = to_float(m["a1"] or m["a2"])
+        amount, currency = money_value(m)
         money_spans.append((m.start(), m.end()))
         if why := facts.money_problem(currency, amount):
             problems.append((m.group(), f"price {m.group()!r}: {why}"))
