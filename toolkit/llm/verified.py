@@ -30,7 +30,7 @@ Check = Callable[[T], Sequence[str]]  # the problems of a draft; empty when it p
 
 # Drafts asked for while a model server answers: it computes them together, and on held-out
 # data 3 drafts doubled the copy drafts that pass every check (0.167 -> 0.333) and raised
-# support answers in the model's phrasing 0.408 -> 0.458 (README, "Adapters against the base
+# support answers in the model's phrasing 0.492 -> 0.575 (README, "Adapters against the base
 # model"). The embedded engine asks for one: its batch is small and shared with the chat.
 SERVER_DRAFTS = 3
 
