@@ -246,6 +246,17 @@ def test_template_reasons_pass_the_check(language: str) -> None:
         assert COIN.title in text
 
 
+def test_a_sum_in_the_recommended_products_own_title_is_its_name_not_its_price() -> None:
+    # the shipped adapter named this product whole; "$100" was refused as a wrong price
+    card = Product(id="xbox", title="Xbox $100 Gift Card Digital Download", price=89.99)
+    facts = ReasonFacts(card, [CAMERA])
+    lexicon = load_lexicon(Settings())
+    named = "Because you bought the GoPro HERO11: Xbox $100 Gift Card Digital Download, 89.99 USD."
+    assert reason_problems(named, facts, "en", lexicon) == []
+    priced = "Because you bought the GoPro HERO11: this Xbox gift card costs only $100."
+    assert any("price '$100'" in p for p in reason_problems(priced, facts, "en", lexicon))
+
+
 def test_a_bought_title_quoted_verbatim_is_grounded_even_as_the_prompt_showed_it() -> None:
     lexicon = load_lexicon(Settings())
     bought = Product(id="pad", title='Backbone 27" Controller, $25 Credit Included')

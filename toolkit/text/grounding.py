@@ -162,13 +162,23 @@ class Facts:
 LINK = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|net|org|cn|io)\b\S*", re.I)
 
 
+def title_spans(text: str, title: str) -> list[tuple[int, int]]:
+    """Where `text` names the product by its whole title (case ignored)."""
+    if not title.strip():
+        return []
+    return [(m.start(), m.end()) for m in re.finditer(re.escape(title), text, re.I)]
+
+
 def grounding_problems(text: str, facts: Facts, lexicon: Lexicon) -> list[tuple[str, str]]:
     """(offending span, why) for each unsupported number, price or specification."""
     problems: list[tuple[str, str]] = []
     money_spans = []
+    named = title_spans(text, facts.product.title)
     for m in MONEY.finditer(text):
         amount, currency = money_value(m)
         money_spans.append((m.start(), m.end()))
+        if any(s <= m.start() < e for s, e in named):  # "Xbox $100 Gift Card": a name
+            continue
         if why := facts.money_problem(currency, amount):
             problems.append((m.group(), f"price {m.group()!r}: {why}"))
     for n in numbers_in(text):
