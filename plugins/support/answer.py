@@ -79,11 +79,10 @@ OPPOSITES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def states(text: str, positive: str, denials: tuple[str, ...]) -> tuple[bool, bool]:
     """Whether the text denies the state, and states it outside any denial."""
-    lowered = text.lower()
-    for denial in denials:
-        if denial in lowered:
-            return True, positive in lowered.replace(denial, " ")
-    return False, positive in lowered
+    lowered = rest = text.lower()
+    for denial in denials:  # every denial set aside, not only the first one found
+        rest = rest.replace(denial, " ")
+    return rest != lowered, positive in rest
 
 
 def turned_around(claim: str, source: str, headings: Sequence[str] = ()) -> bool:
