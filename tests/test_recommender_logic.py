@@ -19,7 +19,12 @@ from pitchcraft.plugins.recommender.metrics import ranking_metrics
 from pitchcraft.plugins.recommender.model import FitOptions, FittedModel, fit
 from pitchcraft.plugins.recommender.models import RecommendRequest
 from pitchcraft.plugins.recommender.ranking import fuse, mmr, scaled
-from pitchcraft.plugins.recommender.reasons import ReasonFacts, reason_problems, template_reason
+from pitchcraft.plugins.recommender.reasons import (
+    ReasonFacts,
+    price_text,
+    reason_problems,
+    template_reason,
+)
 from pitchcraft.plugins.recommender.signals import (
     DAY_S,
     Event,
@@ -267,3 +272,16 @@ def test_a_bought_title_quoted_verbatim_is_grounded_even_as_the_prompt_showed_it
     assert reason_problems(quoting, facts, "en", lexicon) == []
     paraphrasing = "Since you paid $25 for your controller, these Duracell batteries may help."
     assert any("price '$25'" in p for p in reason_problems(paraphrasing, facts, "en", lexicon))
+
+
+def test_a_chinese_reason_is_shown_the_price_in_words_it_can_copy() -> None:
+    # shown "14.99 USD", the model wrote "14.99元" for dollars: refused as the wrong currency
+    lexicon = load_lexicon(Settings())
+    facts = ReasonFacts(COIN, [CAMERA])
+    assert price_text(COIN, "zh") == "14.99美元"
+    assert price_text(COIN, "en") == "14.99 USD"
+    assert price_text(COIN.model_copy(update={"currency": "CNY"}), "zh") == "14.99元"
+    copied = f"您买过 GoPro 相机，这款 Duracell 纽扣电池只要{price_text(COIN, 'zh')}。"
+    assert reason_problems(copied, facts, "zh", lexicon) == []
+    yuan = "您买过 GoPro 相机，这款 Duracell 纽扣电池只要14.99元。"
+    assert any("not CNY" in p for p in reason_problems(yuan, facts, "zh", lexicon))

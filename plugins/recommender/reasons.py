@@ -23,7 +23,7 @@ from pitchcraft.errors import ModelUnavailable
 from pitchcraft.llm.structured import ascii_quotes, json_safe_quotes
 from pitchcraft.llm.verified import ONE_DRAFT, DraftPlan, first_passing
 from pitchcraft.store.schema import Language, Product, detect_language
-from pitchcraft.text.grounding import Facts, fact_attributes, grounding_problems
+from pitchcraft.text.grounding import Facts, fact_attributes, grounding_problems, price_words
 from pitchcraft.text.terms import Lexicon
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,10 @@ class ReasonFacts:
         return Facts(self.product, extra=[e for e in extra if e])
 
 
-def price_text(product: Product) -> str:
-    return f"{product.price:g} {product.currency}" if product.price is not None else ""
+def price_text(product: Product, language: Language) -> str:
+    if product.price is None:
+        return ""
+    return price_words(product.price, product.currency, language)
 
 
 def details_text(product: Product) -> str:
@@ -162,7 +164,7 @@ TEMPLATES: dict[Language, dict[str, str]] = {
 def template_reason(facts: ReasonFacts, language: Language) -> str:
     """A reason built from the facts alone (always grounded)."""
     wording = TEMPLATES[language]
-    price = price_text(facts.product)
+    price = price_text(facts.product, language)
     kind = "history" if facts.history else "need" if facts.need else "popular"
     return wording[kind].format(
         bought=facts.history[0].title if facts.history else "",
@@ -188,7 +190,7 @@ def reason_prompt(facts: ReasonFacts, language: Language, ctx: Context) -> str:
         "reason",
         language,
         product=shown,
-        price=price_text(product),
+        price=price_text(product, language),
         details=json_safe_quotes(details_text(product)),
         history=[json_safe_quotes(h.title) for h in facts.history],
         need=json_safe_quotes(facts.need),

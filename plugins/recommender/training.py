@@ -110,7 +110,7 @@ WORDINGS = {  # {detail} is ": <first clause>" when the clause is in the reason'
         "「{title}」{price}符合您的需求{detail}。",
     ],
 }
-PRICE = {"en": " ({})", "zh": "（{}）"}  # the price verbatim, currency included
+PRICE = {"en": " ({})", "zh": "（{}）"}  # the price as the prompt shows it, currency included
 DETAIL = {"en": ": {}", "zh": "：{}"}
 CROSS_LANGUAGE = {"zh": 0.5, "en": 0.1}  # shoppers are often shown a listing in the other language
 
@@ -128,11 +128,11 @@ def first_clause(product: Product) -> str:
     return clause if 3 <= len(clause) <= MAX_CLAUSE else ""
 
 
-def compose(facts: ReasonFacts, language: str, rng: random.Random) -> str:
+def compose(facts: ReasonFacts, language: Language, rng: random.Random) -> str:
     """One target sentence; the description's clause only when it is in `language`."""
     product = facts.product
     kind = "history" if facts.history else "need"
-    price = price_text(product)
+    price = price_text(product, language)
     clause = first_clause(product) if product.language == language else ""
     text = rng.choice(WORDINGS[(language, kind)]).format(
         bought=facts.history[0].title if facts.history else "",

@@ -59,12 +59,22 @@ CURRENCY_AFTER = {
     "EUR": "EUR",
     "GBP": "GBP",
 }
+# How a Chinese sentence names each currency after the sum ("89.99美元"): shown a code such as
+# "89.99 USD", the small model wrote "89.99元" for dollars.
+CURRENCY_NAME_ZH = {"CNY": "元", "USD": "美元", "EUR": "欧元", "GBP": "英镑"}
 _before = "|".join(re.escape(c) for c in sorted(CURRENCY_BEFORE, key=len, reverse=True))
 _after = "|".join(re.escape(c) for c in sorted(CURRENCY_AFTER, key=len, reverse=True))
 MONEY = re.compile(
     rf"(?P<cb>{_before})\s?(?P<a1>{NUMBER.pattern})"
     rf"|(?P<a2>{NUMBER.pattern})\s?(?P<ca>{_after})(?![A-Za-z])"
 )
+
+
+def price_words(amount: float, currency: str, language: str) -> str:
+    """A price as a sentence in `language` writes it: "89.99美元" in Chinese, "89.99 USD"."""
+    if language == "zh" and currency in CURRENCY_NAME_ZH:
+        return f"{amount:g}{CURRENCY_NAME_ZH[currency]}"
+    return f"{amount:g} {currency}".strip()
 
 
 def to_float(text: str) -> float:
