@@ -68,6 +68,12 @@ def write_card(adapter_dir: Path, report: TrainReport, data: Sequence[Path]) -> 
             " tokens and left out."
             if report.examples_too_long
             else ""
+        )
+        + (
+            f" At most {s.per_system} examples a system message were kept (in file order), so"
+            " no one kind of request (a channel) crowds out the others."
+            if s.per_system
+            else ""
         ),
         "",
         *origins,

@@ -60,6 +60,13 @@ def finetune_command(
         typer.Option(help="Adapter folder (default adapters_dir/TASK); prepare: the JSONL."),
     ] = None,
     fresh: Annotated[bool, typer.Option(help="Ignore a checkpoint of the same run.")] = False,
+    per_system: Annotated[
+        int,
+        typer.Option(
+            help="Examples sharing a system message at most, in file order (the copywriter's "
+            "names the channel); 0: all."
+        ),
+    ] = 0,
     from_model: Annotated[
         bool,
         typer.Option(
@@ -111,6 +118,7 @@ def finetune_command(
         eval_every=eval_every,
         patience=patience,
         max_length=max_length,
+        per_system=per_system,
     )
     train(settings, task, data, output, fresh, train_settings)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,23 @@ def load_sets(paths: Sequence[Path]) -> list[Example]:
                 seen.add(key)
                 examples.append(example)
     return examples
+
+
+def capped_per_system(examples: Sequence[Example], cap: int) -> list[Example]:
+    """At most `cap` examples (0: all) per system message, the first in order: the copywriter's
+    system message names the channel, and one channel the model finds easy (Amazon listings:
+    half of a drafted set) must not crowd out the others."""
+    if cap == 0:
+        return list(examples)
+    seen: Counter[str] = Counter()
+    kept = []
+    for example in examples:
+        first = example.messages[0]
+        key = first.content if first.role == "system" else ""
+        seen[key] += 1
+        if seen[key] <= cap:
+            kept.append(example)
+    return kept
 
 
 def split(examples: Sequence[Example], validation: float) -> tuple[list[Example], list[Example]]:

@@ -28,6 +28,7 @@ from pitchcraft.finetune.data import (
     Example,
     answer_span,
     batches,
+    capped_per_system,
     collate,
     encode,
     fingerprint,
@@ -52,6 +53,11 @@ class TrainSettings(BaseModel):
     patience: int = Field(default=3, ge=1, description="Evaluations without improvement.")
     max_length: int = Field(default=768, ge=16, description="Tokens per example at most.")
     validation: float = Field(default=0.1, gt=0, lt=1, description="Share held out.")
+    per_system: int = Field(
+        default=0,
+        ge=0,
+        description="Examples sharing a system message at most (0: all), in file order.",
+    )
     seed: int = 0
 
 
@@ -92,6 +98,7 @@ def finetune(
     import torch
 
     torch.manual_seed(settings.seed)
+    examples = capped_per_system(examples, settings.per_system)
     train_set, held_out = split(examples, settings.validation)
     data = fingerprint(examples)
     stamp = _stamp(task, data, settings)
