@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pitchcraft import Settings
 from pitchcraft.store import Product
-from pitchcraft.text.grounding import Facts, chinese_number, grounding_problems, numbers_in
+from pitchcraft.text.grounding import (
+    Facts,
+    amounts,
+    chinese_number,
+    grounding_problems,
+    numbers_in,
+    price_words,
+)
 from pitchcraft.text.terms import compile_terms, load_lexicon
 
 LEXICON = load_lexicon(Settings())
@@ -65,3 +74,23 @@ def test_users_extend_the_spec_terms(tmp_path: Path) -> None:
     lexicon = load_lexicon(Settings(tables_dir=tmp_path))
     assert "glow" in lexicon.mentioned("夜光表盘")
     assert grounding_problems("夜光", Facts(SPEAKER), lexicon)[0][0] == "夜光"
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("含 2 块电池", []),  # a measure word: two batteries (a reason was refused for it)
+        ("只要99块", [(99.0, "CNY")]),
+        ("只要99块钱", [(99.0, "CNY")]),
+        ("只要 89.99美元", [(89.99, "USD")]),
+        ("$5 off", [(5.0, "USD")]),
+    ],
+)
+def test_sums_of_money_and_their_currency(text: str, found: list[tuple[float, str]]) -> None:
+    assert amounts(text) == found
+
+
+def test_a_price_in_the_words_of_each_language() -> None:
+    assert price_words(89.99, "USD", "zh") == "89.99美元"
+    assert price_words(89.99, "USD", "en") == "89.99 USD"
+    assert price_words(5, "JPY", "zh") == "5 JPY"  # no Chinese name known: the code

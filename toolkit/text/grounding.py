@@ -46,6 +46,7 @@ CURRENCY_BEFORE = {
 }
 CURRENCY_AFTER = {
     "元": "CNY",
+    "块钱": "CNY",
     "块": "CNY",
     "美元": "USD",
     "美金": "USD",
@@ -63,7 +64,11 @@ CURRENCY_AFTER = {
 # "89.99 USD", the small model wrote "89.99元" for dollars.
 CURRENCY_NAME_ZH = {"CNY": "元", "USD": "美元", "EUR": "欧元", "GBP": "英镑"}
 _before = "|".join(re.escape(c) for c in sorted(CURRENCY_BEFORE, key=len, reverse=True))
-_after = "|".join(re.escape(c) for c in sorted(CURRENCY_AFTER, key=len, reverse=True))
+# "块" is also a measure word ("2 块电池", two batteries): money only with 钱 or no noun after.
+_after = "|".join(
+    re.escape(c) + ("(?![\u4e00-\u9fff])" if c == "块" else "")
+    for c in sorted(CURRENCY_AFTER, key=len, reverse=True)
+)
 MONEY = re.compile(
     rf"(?P<cb>{_before})\s?(?P<a1>{NUMBER.pattern})"
     rf"|(?P<a2>{NUMBER.pattern})\s?(?P<ca>{_after})(?![A-Za-z])"
