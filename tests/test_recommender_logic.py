@@ -228,6 +228,7 @@ CAMERA = Product(id="cam", title="GoPro HERO11 Black Action Camera Bundle", bran
         ("These Duracell coin batteries last 25 years.", "number '25'"),
         ("These Duracell batteries cost $9.99.", "price"),
         ("Since you bought a Canon camera, these Duracell cells help.", "'Canon'"),
+        ("Duracell coin batteries (Bought before: GoPro HERO11) fit your AirTag.", None),
         ("Since you bought the tent, this sleeping bag completes your kit.", "does not mention"),
         ("这款 Duracell 纽扣电池适合您。", "not written in English"),
         ("These waterproof Duracell batteries are great.", "waterproof"),

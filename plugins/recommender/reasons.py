@@ -45,6 +45,8 @@ NAME_WORD = re.compile(
 )
 TITLE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]{2,}|[\u4e00-\u9fff]{2,}|\d+[A-Za-z]+")
 STOP_WORDS = {"the", "and", "for", "with", "pack", "count", "new"}
+# The English prompt's labels: a draft copying "(Bought before: ...)" names nothing.
+LABEL_WORDS = {"recommended", "product", "brand", "category", "price", "details", "bought"}
 
 
 def mentions_product(text: str, product: Product) -> bool:
@@ -64,7 +66,11 @@ def mentions_product(text: str, product: Product) -> bool:
 
 def unknown_names(text: str, known_lower: str) -> list[str]:
     """Capitalised words (names) the facts do not contain."""
-    return [w for w in dict.fromkeys(NAME_WORD.findall(text)) if w.lower() not in known_lower]
+    return [
+        w
+        for w in dict.fromkeys(NAME_WORD.findall(text))
+        if w.lower() not in known_lower and w.lower() not in LABEL_WORDS
+    ]
 
 
 @dataclass
