@@ -94,3 +94,15 @@ def test_a_price_in_the_words_of_each_language() -> None:
     assert price_words(89.99, "USD", "zh") == "89.99美元"
     assert price_words(89.99, "USD", "en") == "89.99 USD"
     assert price_words(5, "JPY", "zh") == "5 JPY"  # no Chinese name known: the code
+
+
+def test_a_sum_copied_from_the_facts_is_grounded_whatever_its_currency_reads_as() -> None:
+    # "2 块" here counts batteries; a reason quoting the description was refused as a CNY price
+    camera = Product(
+        id="gopro", title="GoPro HERO11", description="附赠备用电池（共 2 块）", price=289.99
+    )
+    lexicon = load_lexicon(Settings())
+    quoting = "推荐 GoPro HERO11（289.99美元），附赠备用电池（共 2 块）。"
+    assert grounding_problems(quoting, Facts(camera, []), lexicon) == []
+    inventing = "推荐 GoPro HERO11，只要 3 块）。"
+    assert grounding_problems(inventing, Facts(camera, []), lexicon) != []

@@ -64,6 +64,7 @@ CURRENCY_AFTER = {
 # "89.99 USD", the small model wrote "89.99元" for dollars.
 CURRENCY_NAME_ZH = {"CNY": "元", "USD": "美元", "EUR": "欧元", "GBP": "英镑"}
 _before = "|".join(re.escape(c) for c in sorted(CURRENCY_BEFORE, key=len, reverse=True))
+MEASURE_WORDS = {"块"}  # also currencies: "2 块电池" is two batteries, "99块" 99 yuan
 # "块" is also a measure word ("2 块电池", two batteries): money only with 钱 or no noun after.
 _after = "|".join(
     re.escape(c) + ("(?![\u4e00-\u9fff])" if c == "块" else "")
@@ -194,6 +195,8 @@ def grounding_problems(text: str, facts: Facts, lexicon: Lexicon) -> list[tuple[
         money_spans.append((m.start(), m.end()))
         if any(s <= m.start() < e for s, e in named):  # "Xbox $100 Gift Card": a name
             continue
+        if m["ca"] in MEASURE_WORDS and m.group().lower() in facts.lower:
+            continue  # "电池（共 2 块）" copied from the facts counts batteries
         if why := facts.money_problem(currency, amount):
             problems.append((m.group(), f"price {m.group()!r}: {why}"))
     for n in numbers_in(text):
