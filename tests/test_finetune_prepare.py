@@ -49,7 +49,12 @@ def test_review_readings_come_from_the_training_split_with_checked_targets(ctx: 
 def test_reasons_use_the_training_half_and_pass_the_grounding_check(ctx: Context) -> None:
     from pitchcraft.data import demo_shop
     from pitchcraft.llm.structured import json_safe_quotes
-    from pitchcraft.plugins.recommender.reasons import DraftReason, ReasonFacts, reason_problems
+    from pitchcraft.plugins.recommender.reasons import (
+        DraftReason,
+        ReasonFacts,
+        price_text,
+        reason_problems,
+    )
     from pitchcraft.plugins.recommender.training import GROUNDED_REASONS, in_training_half
     from pitchcraft.text.terms import load_lexicon
 
@@ -75,8 +80,8 @@ def test_reasons_use_the_training_half_and_pass_the_grounding_check(ctx: Context
         # the need or history only widens the facts: the product alone must ground the rest
         facts = ReasonFacts(product, history=history, need=prompt)
         assert reason_problems(reason, facts, language, lexicon) == []
-        if product.price is not None:  # the price is copied with its currency
-            assert f"{product.price:g} {product.currency}" in reason
+        if product.price is not None:  # the price is copied as the prompt shows it
+            assert price_text(product, language) in reason  # type: ignore[arg-type]
     assert len({e.messages[2].content for e in examples}) == 30
     assert ("zh", "en") in languages  # Chinese reasons for English listings too
 
