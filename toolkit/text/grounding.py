@@ -64,10 +64,11 @@ CURRENCY_AFTER = {
 # "89.99 USD", the small model wrote "89.99元" for dollars.
 CURRENCY_NAME_ZH = {"CNY": "元", "USD": "美元", "EUR": "欧元", "GBP": "英镑"}
 _before = "|".join(re.escape(c) for c in sorted(CURRENCY_BEFORE, key=len, reverse=True))
-MEASURE_WORDS = {"块"}  # also currencies: "2 块电池" is two batteries, "99块" 99 yuan
-# "块" is also a measure word ("2 块电池", two batteries): money only with 钱 or no noun after.
+# Currencies that are also measure words ("2 块电池" is two batteries, "99块" 99 yuan): money
+# only with no noun after them.
+MEASURE_WORDS = {"块"}
 _after = "|".join(
-    re.escape(c) + ("(?![\u4e00-\u9fff])" if c == "块" else "")
+    re.escape(c) + ("(?![\u4e00-\u9fff])" if c in MEASURE_WORDS else "")
     for c in sorted(CURRENCY_AFTER, key=len, reverse=True)
 )
 MONEY = re.compile(
