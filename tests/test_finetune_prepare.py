@@ -131,6 +131,20 @@ def test_support_inputs_ask_about_the_training_half_with_the_responders_prompt(
     assert first.check(DraftAnswer(answer="Yes.", sources=[])) == ["cites no valid source"]
 
 
+def test_copy_inputs_are_half_chinese_and_from_the_training_half(ctx: Context) -> None:
+    from pitchcraft.data import demo_shop
+    from pitchcraft.plugins.copywriter.training import CHECKED_COPY, in_training_half
+
+    assert CHECKED_COPY.inputs is not None
+    held_out = {p.title for p in demo_shop.load_products() if not in_training_half(p)}
+    inputs = list(CHECKED_COPY.inputs(ctx, 40, 3))
+    prompts = [str(i.prompt) for i in inputs]
+    assert len(set(prompts)) == 40
+    # the catalogue is 4% Chinese; the inputs take the languages in turn, as the evaluation
+    assert sum("你是资深电商文案" in p for p in prompts) == 20
+    assert not [t for t in held_out if len(t) > 20 and any(t in p for p in prompts)]
+
+
 def test_prepare_from_model_keeps_only_drafts_the_check_accepts(
     demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

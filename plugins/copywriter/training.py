@@ -1,8 +1,9 @@
 """Fine-tuning inputs for the `copy` adapter: the chat the copywriter sends for one variant.
 
 Inputs: a product of half the demo shop's real catalogue (chosen by a hash of the product id;
-the other half is held out for the evaluation), a channel that takes the product's
-language, and one of the copywriter's angles; no audience, keywords or brand profile.
+the other half is held out for the evaluation), Chinese and English products in turn (as
+the evaluation; the catalogue is 4% Chinese), a channel that takes the product's language,
+and one of the copywriter's angles; no audience, keywords or brand profile.
 """
 
 from __future__ import annotations
@@ -89,15 +90,19 @@ def copy_inputs(ctx: Context, count: int, seed: int) -> Iterator[DraftInput]:
     from pitchcraft.data import demo_shop
 
     rng = random.Random(seed)
-    products = [p for p in demo_shop.load_products() if in_training_half(p)]
+    by_language: dict[str, list[Product]] = {"zh": [], "en": []}
+    for product in demo_shop.load_products():
+        if in_training_half(product):
+            by_language["zh" if product.language == "zh" else "en"].append(product)
+    languages = [lang for lang, products in by_language.items() if products]
     channels = list(channel_table(ctx).values())
     angles = list(angle_table(ctx).values())
     seen: set[tuple[str, str, int]] = set()
     tries = 0
     while len(seen) < count and tries < count * 20:
         tries += 1
-        product = rng.choice(products)
-        language = "zh" if product.language == "zh" else "en"
+        language = languages[len(seen) % len(languages)]
+        product = rng.choice(by_language[language])
         channel = rng.choice([c for c in channels if language in c.languages])
         angle = rng.randrange(len(angles))
         if (product.id, channel.key, angle) in seen:
