@@ -201,6 +201,21 @@ def test_mixed_adapter_batch_matches_separate_calls(local_llm: ModelClient) -> N
     assert mixed == [alone_base, alone_tuned] * 2
 
 
+def test_structured_and_plain_requests_share_a_batch_and_match_separate_calls(
+    local_llm: ModelClient,
+) -> None:
+    engine = local_llm.engine()
+    messages = [{"role": "user", "content": "Product: Bose SoundLink Flex SE speaker, IP67."}]
+    schema = Tagline.model_json_schema()
+    alone = [engine.generate(messages, 60, json_schema=schema).text]
+    alone.append(engine.generate(messages, 12).text)
+    Tagline.model_validate_json(alone[0])
+    before = engine.batches
+    futures = [engine.submit(messages, 60, json_schema=schema), engine.submit(messages, 12)]
+    assert [f.result().text for f in futures] == alone
+    assert engine.batches - before == 1  # one generate call: each row keeps its own schema
+
+
 def test_unknown_adapter_falls_back_to_base_and_says_so_once(
     llm: ModelClient, caplog: pytest.LogCaptureFixture
 ) -> None:

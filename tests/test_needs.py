@@ -174,6 +174,15 @@ def test_the_recognised_need_leads_the_chat_reply(shop: Context) -> None:
     assert reply.startswith("_Looking for: Headphones & Earbuds_")
 
 
+def test_a_chinese_chat_reply_names_the_currency_in_chinese(shop: Context) -> None:
+    from pitchcraft.plugins.recommender.plugin import Recommender
+
+    result = shop.call("recommender", {"need": "推荐一款运动相机，500美元以内", "reasons": False})
+    reply = Recommender().chat_reply(result)  # type: ignore[arg-type]
+    assert "–500美元" in reply.splitlines()[0]
+    assert "USD" not in reply and reply.count("美元") == len(result.items) + 1  # type: ignore[attr-defined]
+
+
 def test_support_also_retrieves_products_of_the_kind_a_question_asks_about(shop: Context) -> None:
     from pitchcraft.plugins.support import evidence
 

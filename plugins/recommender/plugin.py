@@ -41,6 +41,7 @@ from pitchcraft.plugins.recommender.rerank import RERANK_TOP, model_fits
 from pitchcraft.plugins.recommender.signals import unit_rows
 from pitchcraft.store import ProductStore
 from pitchcraft.store.schema import Language, Product, ProductFilter, detect_language
+from pitchcraft.text.grounding import price_words
 from pitchcraft.text.terms import load_lexicon
 
 NAME = "recommender"
@@ -139,7 +140,11 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
     def chat_reply(self, result: RecommendResult) -> str:
         lines = []
         for rank, item in enumerate(result.items, 1):
-            price = f" · {item.price:g} {item.currency}".rstrip() if item.price is not None else ""
+            price = (
+                f" · {price_words(item.price, item.currency, result.language)}"
+                if item.price is not None
+                else ""
+            )
             reason = f" — {item.reason}" if item.reason else ""
             reason += " _(template)_" if item.reason_by == "template" else ""
             lines.append(f"{rank}. **{item.title}**{price}{reason}")
@@ -478,7 +483,8 @@ def understood(need: Need) -> str:
     if need.min_price is not None or need.max_price is not None:
         low = f"{need.min_price:g}" if need.min_price is not None else ""
         high = f"{need.max_price:g}" if need.max_price is not None else ""
-        parts.append(f"{words['price']} {low}–{high} {need.currency or ''}".strip())
+        limits = price_words(f"{low}–{high}", need.currency or "", need.language)
+        parts.append(f"{words['price']} {limits}")
     if need.excluded_categories:
         parts.append(words["not"] + ", ".join(need.excluded_categories))
     if need.recipient:

@@ -47,12 +47,6 @@ class _Request:
     seed: int | None = None
     future: Future[Generation] = field(default_factory=Future)
 
-    @property
-    def group(self) -> bool:
-        """Requests that can share one generate call: constrained or not (each row keeps its
-        own temperature)."""
-        return self.json_schema is not None
-
 
 def find_adapters(folder: Path) -> dict[str, Path]:
     """{name: path} for each sub-folder holding a peft adapter_config.json."""
@@ -236,18 +230,14 @@ class LocalEngine:
                     batch.append(self._queue.get(timeout=remaining))
                 except queue.Empty:
                     break
-            groups: dict[bool, list[_Request]] = {}
-            for req in batch:
-                groups.setdefault(req.group, []).append(req)
-            for group in groups.values():
-                try:
-                    for req, result in zip(group, self._run(group), strict=True):
-                        req.future.set_result(result)
-                except Exception as err:  # every waiter hears about it; the worker lives on
-                    wrapped = PitchcraftError(f"local model failed: {type(err).__name__}: {err}")
-                    for req in group:
-                        if not req.future.done():
-                            req.future.set_exception(wrapped)
+            try:  # one generate call: each row keeps its schema, temperature and seed
+                for req, result in zip(batch, self._run(batch), strict=True):
+                    req.future.set_result(result)
+            except Exception as err:  # every waiter hears about it; the worker lives on
+                wrapped = PitchcraftError(f"local model failed: {type(err).__name__}: {err}")
+                for req in batch:
+                    if not req.future.done():
+                        req.future.set_exception(wrapped)
             trim_heap()
 
     def _load_adapters(self, names: set[str]) -> None:
@@ -278,18 +268,20 @@ class LocalEngine:
             self._load_adapters(wanted)
         if self._loaded:  # a peft model: name each row's adapter, base rows included
             extra["adapter_names"] = [r.adapter or BASE for r in group]
-        if any(r.temperature > 0 for r in group):  # greedy rows stay greedy beside them
-            from transformers import LogitsProcessorList
-
-            sampler = RowSampler([r.temperature for r in group], [r.seed for r in group])
-            extra["logits_processor"] = LogitsProcessorList([sampler])
-        schemas = [r.json_schema for r in group if r.json_schema is not None]
-        if schemas:
-            from pitchcraft.llm.constrained import allowed_tokens_fn, tokenizer_data
+        processors: list[Any] = []
+        if any(r.json_schema is not None for r in group):
+            from pitchcraft.llm.constrained import SchemaMask, tokenizer_data
 
             if self._token_data is None:
                 self._token_data = tokenizer_data(self.tokenizer)
-            extra["prefix_allowed_tokens_fn"] = allowed_tokens_fn(self._token_data, schemas)
+            processors.append(SchemaMask(self._token_data, [r.json_schema for r in group]))
+        if any(r.temperature > 0 for r in group):  # greedy rows stay greedy beside them
+            temperatures = [r.temperature for r in group]
+            processors.append(RowSampler(temperatures, [r.seed for r in group]))
+        if processors:  # the schema's mask first: the sampler draws among allowed tokens
+            from transformers import LogitsProcessorList
+
+            extra["logits_processor"] = LogitsProcessorList(processors)
         eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         if any(r.on_text is not None for r in group):
             extra["streamer"] = RowStreamer(self.tokenizer, group, eos)

@@ -77,11 +77,13 @@ MONEY = re.compile(
 )
 
 
-def price_words(amount: float, currency: str, language: str) -> str:
-    """A price as a sentence in `language` writes it: "89.99美元" in Chinese, "89.99 USD"."""
+def price_words(amount: float | str, currency: str, language: str) -> str:
+    """A price (or a range, "10–50") as a sentence in `language` writes it: "89.99美元" in
+    Chinese, "89.99 USD"."""
+    text = f"{amount:g}" if isinstance(amount, float | int) else amount
     if language == "zh" and currency in CURRENCY_NAME_ZH:
-        return f"{amount:g}{CURRENCY_NAME_ZH[currency]}"
-    return f"{amount:g} {currency}".strip()
+        return f"{text}{CURRENCY_NAME_ZH[currency]}"
+    return f"{text} {currency}".strip()
 
 
 def to_float(text: str) -> float:
