@@ -52,14 +52,14 @@ def character_set(characters: str) -> frozenset[str]:
     return frozenset(characters)
 
 
+@lru_cache(maxsize=1)  # one class a process, not one a batch
 def fast_enforcer_class() -> type:
     """lm-format-enforcer's TokenEnforcer with its vocabulary walk made cheap: the library
     builds a set of a node's children (20k+ characters at the root) to intersect with the
     characters the parser allows, at every node and step, which took a third of a
     constrained step here (in a JSON string the parser allows 17.8k characters); this
     intersects a cached set of the allowed characters with the children, walking the
-    smaller of the two. Same tokens allowed
-    (tests/test_structured.py compares the two)."""
+    smaller of the two. Same tokens allowed (tests/test_constrained.py compares the two)."""
     from lmformatenforcer import TokenEnforcer
 
     class FastTokenEnforcer(TokenEnforcer):  # type: ignore[misc]
