@@ -87,7 +87,7 @@ def test_accepted_drafts_become_examples_at_most_keep_distinct_ones_an_input() -
     assert client.adapters == {"support"}
 
 
-def test_an_input_whose_request_failed_is_left_out_and_a_dead_server_stops_the_run() -> None:
+def test_a_failed_input_is_left_out_with_why_and_a_dead_server_stops_the_run() -> None:
     client = PerPrompt({"a": ["ok a"], "slow": ["timeout"], "c": ["ok c"]})
     examples, figures = sample_examples(
         FakeContext(client),  # type: ignore[arg-type]
@@ -97,6 +97,7 @@ def test_an_input_whose_request_failed_is_left_out_and_a_dead_server_stops_the_r
     )
     assert [e.messages[-1].content for e in examples] == ['{"text":"ok a"}', '{"text":"ok c"}']
     assert (figures.inputs_failed, figures.drafts, figures.inputs_accepted) == (1, 2, 2)
+    assert figures.failures == {"model server unreachable: Request timed out.": 1}
     down = PerPrompt({"a": ["timeout"], "b": ["timeout"]})
     with pytest.raises(ModelUnavailable):
         sample_examples(

@@ -200,7 +200,9 @@ def prepare_from_model(
         f"{figures.inputs} inputs had one; {figures.drafts_accepted} of {figures.drafts} "
         "drafts were accepted."
         + (
-            f" {figures.inputs_failed} inputs were left out: their requests failed."
+            f" {figures.inputs_failed} inputs were left out: their requests failed ("
+            + "; ".join(f"{n}x {why}" for why, n in figures.failures.items())
+            + ")."
             if figures.inputs_failed
             else ""
         )

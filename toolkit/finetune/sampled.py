@@ -56,6 +56,7 @@ def sample_examples(
 
     examples: list[Example] = []
     refusals: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
     accepted_inputs = accepted_drafts = repaired = failed = 0
     # Inputs drafted at once, each `drafts` requests: together the requests the engine takes.
     in_flight = max(1, ctx.settings.concurrency // plan.drafts)
@@ -73,6 +74,7 @@ def sample_examples(
     for item, checked in zip(inputs, results, strict=True):  # in input order: reproducible
         if isinstance(checked, ModelUnavailable) or checked is None:
             failed += 1
+            failures[str(checked)[:120]] += 1
             continue
         kept: dict[str, Example] = {}
         for value, problems in checked:
@@ -99,5 +101,6 @@ def sample_examples(
         drafts_repaired=repaired,
         refusals=dict(refusals.most_common(8)),
         inputs_failed=failed,
+        failures=dict(failures.most_common(4)),
     )
     return examples, figures

@@ -83,6 +83,7 @@ class SampledFigures(BaseModel):
     drafts_accepted: int
     drafts_repaired: int = 0  # refused drafts kept after a small repair (counted in accepted)
     inputs_failed: int = 0  # inputs whose requests failed (timed out): left out, not refused
+    failures: dict[str, int] = {}  # why those requests failed, counted by message
     refusals: dict[str, int]  # the checks' reasons, counted by their first words
 
 
