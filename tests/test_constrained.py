@@ -18,17 +18,29 @@ def test_the_enforcers_bitmask_unpacks_to_the_allowed_tokens() -> None:
     assert unpacked(bits, 20).nonzero().flatten().tolist() == [0, 5]
 
 
+def test_token_ids_pack_into_the_enforcers_bitmask() -> None:
+    from pitchcraft.llm.constrained import packed, unpacked
+
+    bits = packed([0, 5, 31, 33, 5], 70)
+    assert bits.dtype == torch.int32 and bits.shape == (3,)
+    assert unpacked(bits, 70).nonzero().flatten().tolist() == [0, 5, 31, 33]
+
+
 @pytest.mark.slow  # the embedded model's tokenizer
-def test_the_fast_enforcer_allows_exactly_the_librarys_tokens() -> None:
+def test_the_fast_enforcer_and_string_cache_allow_exactly_the_librarys_tokens() -> None:
     from lmformatenforcer import JsonSchemaParser, TokenEnforcer
     from transformers import AutoTokenizer
 
     from pitchcraft.llm.base_model import base_model_dir
-    from pitchcraft.llm.constrained import fast_enforcer_class, tokenizer_data
+    from pitchcraft.llm.constrained import (
+        fast_enforcer_class,
+        library_tokenizer_data,
+        tokenizer_data,
+    )
     from tests.llm_fixtures import MODEL_CACHE
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir(MODEL_CACHE))
-    data = tokenizer_data(tokenizer)
+    data, library = tokenizer_data(tokenizer), library_tokenizer_data(tokenizer)
     schema = {
         "type": "object",
         "properties": {
@@ -41,7 +53,7 @@ def test_the_fast_enforcer_allows_exactly_the_librarys_tokens() -> None:
     reply = '{"headline": "保温杯 500ml, steel", "tags": ["gift", "户外"], "stars": 5}'
     prompt = tokenizer.encode("Reply in JSON.")
     ours = fast_enforcer_class()(data, JsonSchemaParser(schema))
-    theirs = TokenEnforcer(data, JsonSchemaParser(schema))
+    theirs = TokenEnforcer(library, JsonSchemaParser(schema))
     tokens = tokenizer.encode(reply)
     for step in range(len(tokens) + 1):
         sequence = prompt + tokens[:step]
