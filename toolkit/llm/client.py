@@ -20,15 +20,15 @@ _engines: dict[tuple[Any, ...], Any] = {}
 _engines_lock = threading.Lock()
 
 
-def shared_engine(model_dir: Path, adapters: dict[str, Path], max_batch: int) -> Any:
-    """One local engine per model, adapters and batch size in a process: contexts built
-    from equal settings share the weights (about 2 GB in float32) and the batching."""
+def shared_engine(cache_dir: Path, adapters: dict[str, Path], max_batch: int) -> Any:
+    """One local engine per model cache, adapters and batch size in a process: contexts
+    built from equal settings share the weights (about 1 GB) and the batching."""
     from pitchcraft.llm.local import LocalEngine
 
-    key = (model_dir, tuple(sorted(adapters.items())), max_batch)
+    key = (cache_dir, tuple(sorted(adapters.items())), max_batch)
     with _engines_lock:
         if key not in _engines:
-            _engines[key] = LocalEngine(model_dir, adapters, max_batch=max_batch)
+            _engines[key] = LocalEngine(cache_dir, adapters, max_batch=max_batch)
         return _engines[key]
 
 
@@ -66,11 +66,10 @@ class ModelClient:
         """The local engine, loaded on first use (the model folder is prepared once)."""
         with self._lock:
             if self._engine is None:
-                from pitchcraft.llm.base_model import base_model_dir
                 from pitchcraft.llm.local import find_adapters
 
                 self._engine = shared_engine(
-                    base_model_dir(self.settings.cache_dir),
+                    self.settings.cache_dir,
                     find_adapters(self.settings.adapters_dir),
                     self.settings.local_max_batch,
                 )
