@@ -270,6 +270,7 @@ class LocalEngine:
             return
         for name in self._merged.get(self._active or "", {}):
             self._parameters[name].data = self._base[name]
+        self._active = None  # the base's now, also if the merge below fails
         if adapter is not None:
             if adapter not in self._merged:
                 folder = merged_model_dir(self.cache_dir, adapter, self.adapters[adapter])
