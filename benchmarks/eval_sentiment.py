@@ -193,6 +193,9 @@ def aspect_tier(
         sum(q in text for q, text in quotes) / len(quotes) if quotes else 1.0
     )
     scores["unsupported_dropped"] = float(sum(res.unsupported_evidence for res in results))
+    scores["refused"] = float(sum(res.refused_aspects for res in results))
+    sources = [a.source for res in results for a in res.aspects]
+    scores["from_model"] = sources.count("model") / len(sources) if sources else 0.0
     return scores
 
 
@@ -331,12 +334,16 @@ def print_tables(
             m.figures["aspect_recall"],
             m.figures["aspect_polarity_accuracy"],
             m.figures["aspect_evidence_in_review"],
+            m.figures["aspect_from_model"],
+            m.figures["aspect_refused"],
         ]
         for m in methods
         if "aspect_precision" in m.figures
     ]
     print(f"\naspects on {aspects} hand-labelled reviews\n")
-    print_table(["tier", "precision", "recall", "polarity acc", "quotes in review"], aspect_rows)
+    headers = ["tier", "precision", "recall", "polarity acc", "quotes in review", "from the model",
+               "model's refused"]  # fmt: skip
+    print_table(headers, aspect_rows)
     print()
 
 

@@ -23,6 +23,7 @@ from pitchcraft.plugins.sentiment.aspects import (
     locate,
     model_aspects,
     reading_model,
+    with_lexicon,
 )
 from pitchcraft.plugins.sentiment.metrics import aspect_scores, expected_calibration_error, macro_f1
 from pitchcraft.plugins.sentiment.models import (
@@ -106,14 +107,42 @@ def test_model_aspects_keep_located_quotes_and_count_the_rest() -> None:
             ],
         }
     )
-    aspects, dropped = model_aspects(REVIEW, reading)
-    assert dropped == 1
+    aspects, dropped, refused = model_aspects(REVIEW, reading)
+    assert (dropped, refused) == (1, 0)
     assert [(a.aspect, a.polarity, a.evidence) for a in aspects] == [
         ("quality", "positive", "质量很好"),
         ("logistics", "negative", "物流太慢了"),
     ]
     assert all(REVIEW[a.start :].startswith(a.evidence) for a in aspects)
     assert is_mixed(aspects)
+
+
+def test_a_model_aspect_whose_quote_does_not_name_it_is_refused_and_the_lexicon_fills_in() -> None:
+    table = aspect_table(Context(Settings()))
+    review = "Love the color! Runs small, size up."
+    schema = reading_model(list(table.specs))
+    reading = schema.model_validate(
+        {
+            "overall": "positive",
+            "sarcastic": False,
+            "aspects": [  # the first is filed under the wrong aspect: its quote is colour
+                {"aspect": "size_fit", "polarity": "positive", "evidence": "Love the color"},
+                {"aspect": "appearance", "polarity": "positive", "evidence": "Love the color"},
+            ],
+        }
+    )
+    named, dropped, refused = model_aspects(review, reading, lambda q: table.mentioned(q, "en"))
+    assert (dropped, refused) == (0, 1)
+    assert [(a.aspect, a.source) for a in named] == [("appearance", "model")]
+    lexicon = [
+        Aspect(aspect=key, polarity="negative", evidence=c.text, start=c.start, source="lexicon")
+        for key, c in aspect_mentions(review, "en", table)
+    ]
+    merged = with_lexicon(named, lexicon)
+    assert {(a.aspect, a.source) for a in merged} == {
+        ("appearance", "model"),
+        ("size_fit", "lexicon"),
+    }
 
 
 def test_reading_model_accepts_only_aspects_of_the_table() -> None:

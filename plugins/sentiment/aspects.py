@@ -6,14 +6,16 @@ Two readers share the aspect table (data/aspects.yaml, user-extensible):
 - the model reader asks the shared model (`reviews` adapter, structured
   output) for aspects, polarities, quoted evidence and sarcasm.
 Every quote is located in the review (`locate`); one that cannot be found is
-dropped and counted, never returned.
+dropped and counted, never returned. A model aspect whose quote has none of its
+aspect's words is refused and counted too (the small model files quotes under the
+wrong aspects), and the lexicon's aspects stand for those the model did not name.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -195,16 +197,23 @@ def reading_model(aspect_keys: Sequence[str]) -> type[BaseModel]:
     )
 
 
-def model_aspects(review: str, reading: Any) -> tuple[list[Aspect], int]:
-    """The model's aspects whose quotes occur in the review, and how many were dropped."""
+def model_aspects(
+    review: str, reading: Any, mentions: Callable[[str], list[str]] | None = None
+) -> tuple[list[Aspect], int, int]:
+    """The model's aspects whose quotes occur in the review and, given `mentions` (the
+    aspect table's reading of a text), name their aspect; and how many were dropped for each
+    reason (quote not in the review, quote not about its aspect)."""
     kept: dict[str, Aspect] = {}
-    dropped = 0
+    dropped = refused = 0
     for mention in reading.aspects:
         located = locate(mention.evidence, review)
         if located is None:
             dropped += 1
             continue
         text, start = located
+        if mentions is not None and mention.aspect not in mentions(text):
+            refused += 1  # "it is a beautiful deep blue color" filed under size and fit
+            continue
         if mention.aspect not in kept:  # the first reading of an aspect wins
             kept[mention.aspect] = Aspect(
                 aspect=mention.aspect,
@@ -213,7 +222,13 @@ def model_aspects(review: str, reading: Any) -> tuple[list[Aspect], int]:
                 start=start,
                 source="model",
             )
-    return sorted(kept.values(), key=lambda a: a.start), dropped
+    return sorted(kept.values(), key=lambda a: a.start), dropped, refused
+
+
+def with_lexicon(model: Sequence[Aspect], lexicon: Sequence[Aspect]) -> list[Aspect]:
+    """The model's aspects, and the lexicon's for the aspects the model did not name."""
+    named = {a.aspect for a in model}
+    return sorted([*model, *(a for a in lexicon if a.aspect not in named)], key=lambda a: a.start)
 
 
 def is_mixed(aspects: Sequence[Aspect]) -> bool:

@@ -111,6 +111,11 @@ class ReviewResult(BaseModel):
     unsupported_evidence: int = Field(
         default=0, description="Aspects dropped because their quote was not in the review."
     )
+    refused_aspects: int = Field(
+        default=0,
+        description="The model's aspects dropped because their quote has none of the aspect's "
+        "words (full depth); the lexicon's aspects stand for the aspects the model missed.",
+    )
     reply: str | None = None
     reply_source: Literal["model", "template"] | None = None
     depth: Depth

@@ -28,6 +28,7 @@ from pitchcraft.plugins.sentiment.aspects import (
     is_mixed,
     lexicon_aspects,
     model_aspects,
+    with_lexicon,
 )
 from pitchcraft.plugins.sentiment.classifier import Prediction
 from pitchcraft.plugins.sentiment.models import (
@@ -165,12 +166,16 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
         lexicon: list[Aspect],
         ctx: Context,
     ) -> ReviewResult:
-        aspects, dropped, sarcastic, source = lexicon, 0, None, "classifier"
+        aspects, dropped, refused, sarcastic, source = lexicon, 0, 0, None, "classifier"
         label = pred.label
         if req.depth == "full":
             reading = read_with_model(req.text, language, ctx)
             if reading is not None:
-                aspects, dropped = model_aspects(req.text, reading)
+                table = aspect_table(ctx)
+                named, dropped, refused = model_aspects(
+                    req.text, reading, lambda quote: table.mentioned(quote, language)
+                )
+                aspects = with_lexicon(named, lexicon)
                 sarcastic = bool(reading.sarcastic)
                 if sarcastic and reading.overall == "negative" and label != "negative":
                     label, source = "negative", "model"
@@ -191,6 +196,7 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
             sarcastic=sarcastic,
             aspects=aspects,
             unsupported_evidence=dropped,
+            refused_aspects=refused,
             depth=req.depth,
         )
         if req.reply and result.polarity == "negative":
