@@ -131,7 +131,9 @@ def test_a_model_aspect_whose_quote_does_not_name_it_is_refused_and_the_lexicon_
             ],
         }
     )
-    named, dropped, refused = model_aspects(review, reading, lambda q: table.mentioned(q, "en"))
+    named, dropped, refused = model_aspects(
+        review, reading, lambda key, quote: table.supports(key, quote, "en")
+    )
     assert (dropped, refused) == (0, 1)
     assert [(a.aspect, a.source) for a in named] == [("appearance", "model")]
     lexicon = [
@@ -139,6 +141,8 @@ def test_a_model_aspect_whose_quote_does_not_name_it_is_refused_and_the_lexicon_
         for key, c in aspect_mentions(review, "en", table)
     ]
     merged = with_lexicon(named, lexicon)
+    assert table.supports("size_fit", "runs small", "en")
+    assert AspectTable({}).supports("anything", "no words to judge by", "en")
     assert {(a.aspect, a.source) for a in merged} == {
         ("appearance", "model"),
         ("size_fit", "lexicon"),

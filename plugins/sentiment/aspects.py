@@ -86,6 +86,12 @@ class AspectTable:
             if (p := self._patterns[(key, language)]) is not None and p.search(clause)
         ]
 
+    def supports(self, key: str, quote: str, language: str) -> bool:
+        """Whether `quote` holds a word of aspect `key`; True when the table has no words for
+        it in `language` (nothing to judge by)."""
+        pattern = self._patterns.get((key, language))
+        return pattern is None or pattern.search(quote) is not None
+
     def label(self, key: str, language: str) -> str:
         spec = self.specs.get(key)
         return spec.label.get(language, key) if spec else key
@@ -198,11 +204,11 @@ def reading_model(aspect_keys: Sequence[str]) -> type[BaseModel]:
 
 
 def model_aspects(
-    review: str, reading: Any, mentions: Callable[[str], list[str]] | None = None
+    review: str, reading: Any, supports: Callable[[str, str], bool] | None = None
 ) -> tuple[list[Aspect], int, int]:
-    """The model's aspects whose quotes occur in the review and, given `mentions` (the
-    aspect table's reading of a text), name their aspect; and how many were dropped for each
-    reason (quote not in the review, quote not about its aspect)."""
+    """The model's aspects whose quotes occur in the review and, given `supports` (aspect,
+    quote: the aspect table's judgement), are about their aspect; and how many were dropped
+    for each reason (quote not in the review, quote not about its aspect)."""
     kept: dict[str, Aspect] = {}
     dropped = refused = 0
     for mention in reading.aspects:
@@ -211,7 +217,7 @@ def model_aspects(
             dropped += 1
             continue
         text, start = located
-        if mentions is not None and mention.aspect not in mentions(text):
+        if supports is not None and not supports(mention.aspect, text):
             refused += 1  # "it is a beautiful deep blue color" filed under size and fit
             continue
         if mention.aspect not in kept:  # the first reading of an aspect wins

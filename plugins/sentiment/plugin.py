@@ -173,7 +173,7 @@ class SentimentAnalyzer(Plugin[ReviewRequest, ReviewResult]):
             if reading is not None:
                 table = aspect_table(ctx)
                 named, dropped, refused = model_aspects(
-                    req.text, reading, lambda quote: table.mentioned(quote, language)
+                    req.text, reading, lambda key, quote: table.supports(key, quote, language)
                 )
                 aspects = with_lexicon(named, lexicon)
                 sarcastic = bool(reading.sarcastic)
