@@ -15,6 +15,7 @@ tokens/s counts the completion tokens the toolkit's client reported; "of ceiling
 over the ceiling's tokens/s in the same run. Latency is per row, p50 / p95.
 
     python -m benchmarks.plugin_throughput [--quick] [--engines vllm,local] [--rows N]
+        [--plugins copywriter,recommender]
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from pitchcraft.settings import SERVER_IN_FLIGHT
 from pitchcraft.store.ingest import ingest_knowledge, ingest_products
 
 ENGINES = ("vllm", "local")
+PLUGINS = ("copywriter", "support", "recommender", "sentiment")
 
 
 def plugin_rows(n: int) -> dict[str, list[dict[str, Any]]]:
@@ -204,13 +206,22 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="rows a plugin (default 32)")
     parser.add_argument("--engines", default=",".join(ENGINES), help="vllm, local or both")
     parser.add_argument(
+        "--plugins", default=",".join(PLUGINS), help="which of " + ", ".join(PLUGINS)
+    )
+    parser.add_argument(
         "--merge", default="auto", help="adapters vLLM serves merged (as `model serve --merge`)"
     )
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if unknown := set(engines) - set(ENGINES):
         parser.error(f"--engines: unknown {', '.join(sorted(unknown))} (known: vllm, local)")
-    rows = plugin_rows(args.rows or (4 if args.quick else 32))
+    plugins = [p.strip() for p in args.plugins.split(",") if p.strip()]
+    if unknown := set(plugins) - set(PLUGINS):
+        parser.error(
+            f"--plugins: unknown {', '.join(sorted(unknown))} (known: {', '.join(PLUGINS)})"
+        )
+    found_rows = plugin_rows(args.rows or (4 if args.quick else 32))
+    rows = {name: found_rows[name] for name in plugins}
     table: list[list[object]] = []
     figures: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,9 +233,8 @@ def main() -> None:
                 part, found = run_engine(engine, None, rows, Path(tmp))
             table += part
             figures |= found
-    print(
-        f"{len(rows['support'])} rows a plugin; ceiling: up to {MAX_TOKENS} new tokens a request\n"
-    )
+    most = max(len(r) for r in rows.values())
+    print(f"{most} rows a plugin; ceiling: up to {MAX_TOKENS} new tokens a request\n")
     print_table(
         ["engine", "run", "rows", "tokens/s", "requests/min", "of ceiling", "p50 s", "p95 s"],
         table,

@@ -167,7 +167,19 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(
         default=None, description="Served base-model name; default: the server's first model."
     )
-    llm_timeout_s: float = Field(default=120, gt=0, description="Per-request time limit.")
+    llm_timeout_s: float = Field(
+        default=120,
+        gt=0,
+        description="Per-request time limit, from when the request is sent (a request waiting "
+        "its turn for llm_server_in_flight is not timed).",
+    )
+    llm_server_in_flight: int = Field(
+        default=SERVER_IN_FLIGHT,
+        ge=1,
+        le=1024,
+        description="Requests sent to one model server at once, drafts and rewrites included; "
+        "more wait their turn in the client, so a large batch is queued, not timed out.",
+    )
     llm_connect_timeout_s: float = Field(default=5, gt=0, description="Time to reach the server.")
     llm_retries: int = Field(default=2, ge=0, le=10, description="Retries of transient failures.")
     llm_max_tokens: int = Field(default=256, ge=1, le=8192, description="Default reply length.")

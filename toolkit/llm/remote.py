@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any
 
 import httpx
@@ -42,37 +43,57 @@ def unreachable_as_unavailable(server: str | None) -> Iterator[None]:
         if isinstance(err, openai.APITimeoutError | httpx.TimeoutException):
             raise ModelUnavailable(
                 f"{where} did not answer in time ({err}): it may be overloaded; send fewer "
-                "requests at once (PITCHCRAFT_CONCURRENCY) or allow longer "
+                "requests at once (PITCHCRAFT_LLM_SERVER_IN_FLIGHT) or allow longer "
                 "(PITCHCRAFT_LLM_TIMEOUT_S)"
             ) from None
         raise ModelUnavailable(f"{where} unreachable: {err}") from None
 
 
+@asynccontextmanager
+async def turn(gate: threading.Semaphore | None) -> AsyncIterator[None]:
+    """Hold one of `gate`'s places without blocking the event loop (polled: a waiter that is
+    cancelled holds nothing)."""
+    if gate is None:
+        yield
+        return
+    while not gate.acquire(blocking=False):
+        await asyncio.sleep(0.005)
+    try:
+        yield
+    finally:
+        gate.release()
+
+
 class GuardedChatOpenAI(ChatOpenAI):
-    """ChatOpenAI whose connection failures become ModelUnavailable naming the server."""
+    """ChatOpenAI whose connection failures become ModelUnavailable naming the server, and
+    whose requests wait for a place in `gate` (the requests in flight to its servers) before
+    they are sent, so that waiting is not part of their time limit."""
 
     servers: str | None = None  # a pool's servers, named in place of its virtual URL
+    gate: Any = None  # threading.Semaphore shared by every request to the same servers
 
     @property
     def _server(self) -> str | None:
         return self.servers or self.openai_api_base
 
     def _generate(self, *args: Any, **kwargs: Any) -> Any:
-        with unreachable_as_unavailable(self._server):
+        with self.gate or nullcontext(), unreachable_as_unavailable(self._server):
             return super()._generate(*args, **kwargs)
 
     async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
-        with unreachable_as_unavailable(self._server):
-            return await super()._agenerate(*args, **kwargs)
+        async with turn(self.gate):
+            with unreachable_as_unavailable(self._server):
+                return await super()._agenerate(*args, **kwargs)
 
     def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        with unreachable_as_unavailable(self._server):
+        with self.gate or nullcontext(), unreachable_as_unavailable(self._server):
             yield from super()._stream(*args, **kwargs)
 
     async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        with unreachable_as_unavailable(self._server):
-            async for chunk in super()._astream(*args, **kwargs):
-                yield chunk
+        async with turn(self.gate):
+            with unreachable_as_unavailable(self._server):
+                async for chunk in super()._astream(*args, **kwargs):
+                    yield chunk
 
 
 HEALTH_TIMEOUT = httpx.Timeout(2.0, connect=1.0)  # `auto`'s check must not hold a request up
@@ -98,6 +119,7 @@ class OpenAIBackend:
         self._health: tuple[float, bool] | None = None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
+        self._gates: dict[tuple[str, ...], threading.Semaphore] = {}
 
     def _fetch_models(self, timeout: httpx.Timeout) -> list[dict[str, Any]]:
         """GET /models (raises httpx.HTTPError); a list that answers is kept for served().
@@ -161,9 +183,24 @@ class OpenAIBackend:
             log.warning("model server does not serve adapter %r; using the base model", adapter)
         return self.base_model()
 
+    def gate(self, model: str) -> threading.Semaphore:
+        """The places in flight shared by requests for `model`: llm_server_in_flight for each
+        server serving it (a pool's servers serving the same models share theirs)."""
+        servers = (
+            tuple(s.url for s in self.pool.servers if s.serves(model))
+            if self.pool is not None
+            else (self.base_url,)
+        )
+        with self._lock:
+            if servers not in self._gates:
+                places = self.settings.llm_server_in_flight * max(1, len(servers))
+                self._gates[servers] = threading.BoundedSemaphore(places)
+            return self._gates[servers]
+
     def chat(
         self, adapter: str | None, max_tokens: int, temperature: float, seed: int | None = None
     ) -> GuardedChatOpenAI:
+        model = self.resolve(adapter)
         routing: dict[str, Any] = {}
         if self.pool is not None:
             routing = {
@@ -172,7 +209,8 @@ class OpenAIBackend:
                 "http_async_client": httpx.AsyncClient(transport=AsyncPoolTransport(self.pool)),
             }
         return GuardedChatOpenAI(
-            model=self.resolve(adapter),
+            model=model,
+            gate=self.gate(model),
             base_url=self.base_url,
             api_key=self.api_key,
             timeout=self.timeout,
