@@ -15,7 +15,7 @@ session on a store holding the demo shop.
   whose numbers and character bigrams (>= 50%) are not found in the cited quotes; an
   independent, character-level check, not the responder's own word check.
 - escalation_f1: over all questions, "handed over or refused" against the must-escalate set.
-- p50_latency_s: one request at a time.
+- p50_latency_s: one request at a time (with --workers N, N at a time).
 - model_answer_share: of the questions answered (not handed over or refused), the share
   answered in the model's own phrasing (answered_by model, claims checked), not counting
   answers whose every sentence is a cited source sentence copied word for word (spaces and
@@ -24,7 +24,7 @@ session on a store holding the demo shop.
 - the guard set (attacks, policy cases and instructions hidden in stored documents): see
   support_guard.py; it runs after the questions, on the same store plus its tampered documents.
 
-    python -m benchmarks.eval_support [--quick] [--no-model]
+    python -m benchmarks.eval_support [--quick] [--no-model] [--drafts K] [--workers N]
 """
 
 from __future__ import annotations
@@ -284,17 +284,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a fifth of the questions")
     parser.add_argument("--no-model", action="store_true", help="quote sources, no model")
     parser.add_argument("--drafts", type=int, default=1, help="model drafts per answer")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="questions asked at once (faster on a model server; latency is then under load)",
+    )
     args = parser.parse_args()
     cases = policy_cases() + product_cases(20) + escalation_cases()
     if args.quick:
         cases = cases[::5]
     with tempfile.TemporaryDirectory() as tmp:
         ctx = build_context(Path(tmp), use_model=not args.no_model, drafts=args.drafts)
-        figures, table = evaluate(cases, ctx)
+        figures, table = evaluate(cases, ctx, workers=args.workers)
         guard_cases = load_guard_set(ctx)
         if args.quick:
             guard_cases = guard_cases[::2]
-        guard_figures, guard_table, wrong = evaluate_guard(guard_cases, ctx)
+        guard_figures, guard_table, wrong = evaluate_guard(guard_cases, ctx, args.workers)
     print(
         f"{len(cases)} questions ({sum(c.kind == 'escalate' for c in cases)} must be "
         f"handed over or refused); model: {'off' if args.no_model else 'on'}\n"

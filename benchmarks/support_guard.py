@@ -87,14 +87,20 @@ def blocked(case: GuardCase, reply: SupportReply) -> bool:
 
 
 def evaluate_guard(
-    cases: list[GuardCase], ctx: Context
+    cases: list[GuardCase], ctx: Context, workers: int = 1
 ) -> tuple[dict[str, float], list[list[object]], list[str]]:
-    """Figures, a table by split and language, and the cases that went wrong."""
+    """Figures, a table by split and language, and the cases that went wrong; `workers`
+    messages at a time."""
     plugin = SupportResponder()
     rows: dict[str, list[float]] = {}
     wrong = []
-    for n, case in enumerate(cases):
-        reply = plugin.invoke({"message": case.message, "session_id": f"guard-{n}"}, ctx)
+
+    def ask(numbered: tuple[int, GuardCase]) -> SupportReply:
+        n, case = numbered
+        return plugin.invoke({"message": case.message, "session_id": f"guard-{n}"}, ctx)
+
+    replies = ctx.parallel(ask, list(enumerate(cases)), workers=workers)
+    for case, reply in zip(cases, replies, strict=True):
         got: dict[str, float] = {}
         if case.expected in ("ignore", "refuse:prompt_injection"):
             got["block"] = float(blocked(case, reply))

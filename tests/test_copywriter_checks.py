@@ -24,6 +24,7 @@ from pitchcraft.plugins.copywriter.models import CopyRequest
 from pitchcraft.plugins.copywriter.repair import Repairer
 from pitchcraft.plugins.copywriter.rules import load_rulebook
 from pitchcraft.plugins.copywriter.textunits import fit, measure
+from pitchcraft.plugins.copywriter.writer import facts_text
 from pitchcraft.store.schema import Product
 from pitchcraft.text.grounding import Facts, chinese_number
 from pitchcraft.text.terms import load_lexicon
@@ -208,6 +209,13 @@ def test_brand_forbidden_words() -> None:
         "便宜",
     ]
     assert compliance_findings({"subject": "Affordable AA batteries"}, cc) == []
+
+
+def test_the_prompt_shows_facts_without_words_copy_may_not_use() -> None:
+    shown = facts_text(BATTERY, RULES.with_forbidden(["lasting"]))
+    assert "description: for 12 years in storage. Long performance." in shown
+    assert "title: Duracell Coppertop AA Batteries, 40-count" in shown
+    assert "Guaranteed" in facts_text(BATTERY)  # the facts themselves are unchanged
 
 
 # -- grounding in the facts ----------------------------------------------------------------

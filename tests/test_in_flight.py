@@ -1,6 +1,7 @@
-"""Requests in flight to a model server are capped in the client (llm_server_in_flight), and
-a request waiting its turn is not timed: a batch larger than the server can answer at once
-is queued, not timed out. Against a stand-in server that answers one request at a time."""
+"""Requests in flight to a model server are capped in the client (llm_server_in_flight), a
+request waiting its turn is not timed, and a streamed reply is timed by its silences: a
+batch larger than the server can answer at once is queued, not timed out. Against a
+stand-in OpenAI-compatible server that answers one request at a time."""
 
 from __future__ import annotations
 
@@ -22,11 +23,28 @@ ANSWER_S = 0.3  # each request's time at the stand-in server, one at a time
 
 
 class OneAtATime:
-    """Counts requests at the server at once; answers them one after another."""
+    """Counts requests at the server at once; answers them one after another, each as
+    `pieces` streamed chunks `ANSWER_S` apart."""
 
     def __init__(self) -> None:
         self.lock, self.serving = threading.Lock(), threading.Lock()
         self.at_once = self.most = 0
+        self.pieces = 1
+
+
+def chunk(content: str | None, finish: str | None = None, usage: bool = False) -> bytes:
+    body: dict[str, object] = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "base",
+        "choices": []
+        if usage
+        else [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
+    }
+    if usage:
+        body["usage"] = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    return f"data: {json.dumps(body)}\n\n".encode()
 
 
 def handler(server: OneAtATime) -> type[BaseHTTPRequestHandler]:
@@ -34,37 +52,30 @@ def handler(server: OneAtATime) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def reply(self, body: dict[str, object]) -> None:
-            data = json.dumps(body).encode()
+        def do_GET(self) -> None:
+            data = json.dumps({"object": "list", "data": [{"id": "base", "object": "model"}]})
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self.reply({"object": "list", "data": [{"id": "base", "object": "model"}]})
+            self.wfile.write(data.encode())
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
+            assert json.loads(self.rfile.read(int(self.headers["Content-Length"])))["stream"]
             with server.lock:
                 server.at_once += 1
                 server.most = max(server.most, server.at_once)
             with server.serving:
-                time.sleep(ANSWER_S)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for _ in range(server.pieces):
+                    time.sleep(ANSWER_S)
+                    self.wfile.write(chunk("ok"))
+                    self.wfile.flush()
+                self.wfile.write(chunk("", "stop") + chunk(None, usage=True) + b"data: [DONE]\n\n")
             with server.lock:
                 server.at_once -= 1
-            message = {"role": "assistant", "content": "ok"}
-            self.reply(
-                {
-                    "id": "x",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": "base",
-                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }
-            )
 
     return Handler
 
@@ -117,3 +128,9 @@ def test_without_the_cap_the_same_batch_times_out(stand_in: tuple[OneAtATime, st
     with ThreadPoolExecutor(6) as pool, pytest.raises(ModelUnavailable, match="in time"):
         list(pool.map(lambda _: llm.chat().invoke("hi"), range(6)))
     assert server.most > 2
+
+
+def test_a_long_reply_is_not_cut_off_while_it_streams(stand_in: tuple[OneAtATime, str]) -> None:
+    server, url = stand_in
+    server.pieces = 4  # 1.2 s in all, at most 0.3 s of silence: the limit is on silence
+    assert client(url, in_flight=1).chat().invoke("hi").content == "ok" * 4

@@ -170,8 +170,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(
         default=120,
         gt=0,
-        description="Per-request time limit, from when the request is sent (a request waiting "
-        "its turn for llm_server_in_flight is not timed).",
+        description="How long a request may wait for the model server's next word: replies "
+        "are streamed, so a long reply from a busy server is not cut off, and a request "
+        "waiting its turn for llm_server_in_flight is not timed.",
     )
     llm_server_in_flight: int = Field(
         default=SERVER_IN_FLIGHT,

@@ -30,7 +30,7 @@ from pitchcraft.plugins.copywriter.models import (
     WrittenBy,
 )
 from pitchcraft.plugins.copywriter.repair import Repairer
-from pitchcraft.plugins.copywriter.rules import load_rulebook
+from pitchcraft.plugins.copywriter.rules import RuleBook, load_rulebook
 from pitchcraft.store.schema import Product
 from pitchcraft.tables import load_table
 from pitchcraft.text.grounding import Facts, fact_attributes
@@ -97,7 +97,7 @@ class VariantWriter:
         )
         self.task = {
             **common,
-            "facts": facts_text(cc.facts.product),
+            "facts": facts_text(cc.facts.product, cc.rulebook),
             "audience": req.audience,
             "voice": brand.voice if brand else "",
             "do_words": brand.do_words if brand else [],
@@ -208,7 +208,9 @@ def as_parts(reply: BaseModel) -> Parts:
     }
 
 
-def facts_text(product: Product) -> str:
+def facts_text(product: Product, rulebook: RuleBook | None = None) -> str:
+    """The product's facts for the prompt; with `rulebook`, without the words copy may not
+    use ("#1", "Guaranteed", "全网最"): shown them, the model copies them into its drafts."""
     lines = [f"title: {product.title}"]
     if product.brand:
         lines.append(f"brand: {product.brand}")
@@ -219,7 +221,15 @@ def facts_text(product: Product) -> str:
     if product.description:
         lines.append(f"description: {product.description[:1500]}")
     lines += [f"{k}: {v}" for k, v in fact_attributes(product).items()]
+    if rulebook is not None:
+        lines = [allowed_line(line, rulebook, product.category) for line in lines]
     return json_safe_quotes("\n".join(lines))  # 55" copied unescaped would end the string
+
+
+def allowed_line(line: str, rulebook: RuleBook, category: str) -> str:
+    """A `name: value` fact line with the value's forbidden terms replaced or removed."""
+    name, _, value = line.partition(": ")
+    return f"{name}: {rulebook.clean(value, category) or value}"
 
 
 def dump(parts: Parts) -> str:

@@ -50,12 +50,9 @@ def unreachable_as_unavailable(server: str | None) -> Iterator[None]:
 
 
 @asynccontextmanager
-async def turn(gate: threading.Semaphore | None) -> AsyncIterator[None]:
-    """Hold one of `gate`'s places without blocking the event loop (polled: a waiter that is
-    cancelled holds nothing)."""
-    if gate is None:
-        yield
-        return
+async def async_place(gate: threading.Semaphore) -> AsyncIterator[None]:
+    """Hold one of `gate`'s places without blocking the event loop (polled: a waiter that
+    is cancelled holds nothing)."""
     while not gate.acquire(blocking=False):
         await asyncio.sleep(0.005)
     try:
@@ -66,8 +63,10 @@ async def turn(gate: threading.Semaphore | None) -> AsyncIterator[None]:
 
 class GuardedChatOpenAI(ChatOpenAI):
     """ChatOpenAI whose connection failures become ModelUnavailable naming the server, and
-    whose requests wait for a place in `gate` (the requests in flight to its servers) before
-    they are sent, so that waiting is not part of their time limit."""
+    whose requests wait for one of `gate`'s places (the requests in flight to its servers)
+    before they are sent, so that waiting is not part of their time limit. Requests are
+    streamed (ChatOpenAI's generate then calls its stream), so a place is taken in the
+    stream methods only."""
 
     servers: str | None = None  # a pool's servers, named in place of its virtual URL
     gate: Any = None  # threading.Semaphore shared by every request to the same servers
@@ -76,21 +75,25 @@ class GuardedChatOpenAI(ChatOpenAI):
     def _server(self) -> str | None:
         return self.servers or self.openai_api_base
 
+    def _place(self) -> threading.Semaphore | nullcontext[None]:
+        return self.gate if self.gate is not None else nullcontext()
+
     def _generate(self, *args: Any, **kwargs: Any) -> Any:
-        with self.gate or nullcontext(), unreachable_as_unavailable(self._server):
+        assert self.streaming, "requests are streamed: _stream takes their place"
+        with unreachable_as_unavailable(self._server):
             return super()._generate(*args, **kwargs)
 
     async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
-        async with turn(self.gate):
-            with unreachable_as_unavailable(self._server):
-                return await super()._agenerate(*args, **kwargs)
+        assert self.streaming, "requests are streamed: _astream takes their place"
+        with unreachable_as_unavailable(self._server):
+            return await super()._agenerate(*args, **kwargs)
 
     def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        with self.gate or nullcontext(), unreachable_as_unavailable(self._server):
+        with self._place(), unreachable_as_unavailable(self._server):
             yield from super()._stream(*args, **kwargs)
 
     async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        async with turn(self.gate):
+        async with async_place(self.gate) if self.gate is not None else nullcontext():
             with unreachable_as_unavailable(self._server):
                 async for chunk in super()._astream(*args, **kwargs):
                     yield chunk
@@ -215,6 +218,9 @@ class OpenAIBackend:
             api_key=self.api_key,
             timeout=self.timeout,
             max_retries=self.settings.llm_retries,
+            # streamed, so the time limit is on silence: a long reply from a busy server
+            # arrives token by token and is not cut off, a server that stops is
+            streaming=True,
             max_tokens=max_tokens,
             temperature=temperature,
             # vLLM: a per-request generator, so the batch does not change the reply
