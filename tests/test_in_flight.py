@@ -30,6 +30,7 @@ class OneAtATime:
         self.lock, self.serving = threading.Lock(), threading.Lock()
         self.at_once = self.most = 0
         self.pieces = 1
+        self.cut_next = False  # the next reply stops after its first chunk, the server gone
 
 
 def chunk(content: str | None, finish: str | None = None, usage: bool = False) -> bytes:
@@ -68,6 +69,15 @@ def handler(server: OneAtATime) -> type[BaseHTTPRequestHandler]:
             with server.serving:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
+                if server.cut_next:  # promise more than comes: the client sees a cut
+                    server.cut_next = False
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    self.wfile.write(chunk("o"))
+                    self.wfile.flush()
+                    self.connection.close()
+                    server.at_once -= 1
+                    return
                 self.end_headers()
                 for _ in range(server.pieces):
                     time.sleep(ANSWER_S)
@@ -134,3 +144,13 @@ def test_a_long_reply_is_not_cut_off_while_it_streams(stand_in: tuple[OneAtATime
     server, url = stand_in
     server.pieces = 4  # 1.2 s in all, at most 0.3 s of silence: the limit is on silence
     assert client(url, in_flight=1).chat().invoke("hi").content == "ok" * 4
+
+
+def test_a_reply_cut_off_by_its_server_is_asked_for_again(
+    stand_in: tuple[OneAtATime, str],
+) -> None:
+    server, url = stand_in
+    server.cut_next = True
+    llm = ModelClient(Settings(llm_backend="openai", llm_url=url, llm_retries=1))
+    assert llm.chat().invoke("hi").content == "ok"
+    assert not server.cut_next

@@ -10,7 +10,13 @@ import pytest
 from pydantic import BaseModel
 
 from pitchcraft.llm.structured import StructuredOutputError
-from pitchcraft.llm.verified import SERVER_DRAFTS, DraftOptions, DraftPlan, first_passing
+from pitchcraft.llm.verified import (
+    SERVER_DRAFTS,
+    Drafted,
+    DraftOptions,
+    DraftPlan,
+    first_passing,
+)
 
 
 class Reply(BaseModel):
@@ -63,31 +69,27 @@ def test_the_first_passing_draft_is_used_with_the_refusals_of_the_others() -> No
     assert sorted(client.seeds, key=str) == [12, 13, 14, None]  # draft n samples with seed + n
 
 
-def test_a_preferred_passing_draft_wins_over_an_earlier_passing_one() -> None:
-    client = Scripted(Reply(text="ok plain"), [Reply(text="wrong"), Reply(text="ok own words")])
-    plan = DraftPlan(drafts=3)
-    found = first_passing(
+def preferring_own(client: Scripted) -> Drafted[Reply]:
+    return first_passing(
         client,
         Reply,
         "q",
         problems,
         adapter=None,
         max_tokens=10,
-        plan=plan,
+        plan=DraftPlan(drafts=3),
         prefer=lambda r: "own" in r.text,
+    )
+
+
+def test_a_preferred_passing_draft_wins_over_an_earlier_passing_one() -> None:
+    found = preferring_own(
+        Scripted(Reply(text="ok plain"), [Reply(text="wrong"), Reply(text="ok own words")])
     )
     assert found.value == Reply(text="ok own words") and found.draft == 3
     assert found.refusals == [["bad: wrong"]]
-    client = Scripted(Reply(text="wrong"), [Reply(text="ok plain"), Reply(text="ok again")])
-    found = first_passing(
-        client,
-        Reply,
-        "q",
-        problems,
-        adapter=None,
-        max_tokens=10,
-        plan=plan,
-        prefer=lambda r: "own" in r.text,
+    found = preferring_own(
+        Scripted(Reply(text="wrong"), [Reply(text="ok plain"), Reply(text="ok again")])
     )
     assert found.value == Reply(text="ok plain") and found.draft == 2  # none preferred
 

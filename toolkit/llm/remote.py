@@ -11,6 +11,10 @@ from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any
 
 import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import agenerate_from_stream, generate_from_stream
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
 from langchain_openai import ChatOpenAI
 
 from pitchcraft.errors import ModelUnavailable, PitchcraftError
@@ -49,10 +53,39 @@ def unreachable_as_unavailable(server: str | None) -> Iterator[None]:
         raise ModelUnavailable(f"{where} unreachable: {err}") from None
 
 
+def _cut_classes() -> tuple[type[BaseException], ...]:
+    """A reply's body cut off mid-way, in httpx and in httpx2 (what the openai client uses)."""
+    found: list[type[BaseException]] = [httpx.RemoteProtocolError, httpx.ReadError]
+    try:
+        import httpx2
+
+        found += [httpx2.RemoteProtocolError, httpx2.ReadError]
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+CUT = _cut_classes()
+
+
+def cut_off(err: BaseException) -> bool:
+    """The failure is a reply cut off by its server going away (its connection closed
+    mid-way), not a request that never reached a server (the client retried those)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, CUT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 @asynccontextmanager
-async def async_place(gate: threading.Semaphore) -> AsyncIterator[None]:
+async def async_place(gate: threading.Semaphore | None) -> AsyncIterator[None]:
     """Hold one of `gate`'s places without blocking the event loop (polled: a waiter that
-    is cancelled holds nothing)."""
+    is cancelled holds nothing); no gate, no wait."""
+    if gate is None:
+        yield
+        return
     while not gate.acquire(blocking=False):
         await asyncio.sleep(0.005)
     try:
@@ -62,11 +95,13 @@ async def async_place(gate: threading.Semaphore) -> AsyncIterator[None]:
 
 
 class GuardedChatOpenAI(ChatOpenAI):
-    """ChatOpenAI whose connection failures become ModelUnavailable naming the server, and
-    whose requests wait for one of `gate`'s places (the requests in flight to its servers)
-    before they are sent, so that waiting is not part of their time limit. Requests are
-    streamed (ChatOpenAI's generate then calls its stream), so a place is taken in the
-    stream methods only."""
+    """ChatOpenAI whose connection failures become ModelUnavailable naming the server, whose
+    requests wait for one of `gate`'s places (the requests in flight to its servers) before
+    they are sent, so that waiting is not part of their time limit, and whose replies are
+    streamed on the wire even when asked for whole, so that the time limit is on the
+    server's silence: a long reply from a busy server is not cut off, a server that stops is
+    found. A whole reply cut off by its server going away is asked for again (a pool sends
+    it to another server)."""
 
     servers: str | None = None  # a pool's servers, named in place of its virtual URL
     gate: Any = None  # threading.Semaphore shared by every request to the same servers
@@ -78,22 +113,50 @@ class GuardedChatOpenAI(ChatOpenAI):
     def _place(self) -> threading.Semaphore | nullcontext[None]:
         return self.gate if self.gate is not None else nullcontext()
 
-    def _generate(self, *args: Any, **kwargs: Any) -> Any:
-        assert self.streaming, "requests are streamed: _stream takes their place"
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         with unreachable_as_unavailable(self._server):
-            return super()._generate(*args, **kwargs)
+            for attempt in range(self.max_retries + 1):
+                try:
+                    with self._place():
+                        chunks = super()._stream(messages, stop, run_manager, **kwargs)
+                        return generate_from_stream(chunks)
+                except Exception as err:
+                    if not cut_off(err) or attempt == self.max_retries:
+                        raise
+                    log.warning("%s: a reply was cut off; asking again", self._server)
+        raise AssertionError("unreachable")
 
-    async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
-        assert self.streaming, "requests are streamed: _astream takes their place"
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         with unreachable_as_unavailable(self._server):
-            return await super()._agenerate(*args, **kwargs)
+            for attempt in range(self.max_retries + 1):
+                try:
+                    async with async_place(self.gate):
+                        chunks = super()._astream(messages, stop, run_manager, **kwargs)
+                        return await agenerate_from_stream(chunks)
+                except Exception as err:
+                    if not cut_off(err) or attempt == self.max_retries:
+                        raise
+                    log.warning("%s: a reply was cut off; asking again", self._server)
+        raise AssertionError("unreachable")
 
     def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         with self._place(), unreachable_as_unavailable(self._server):
             yield from super()._stream(*args, **kwargs)
 
     async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        async with async_place(self.gate) if self.gate is not None else nullcontext():
+        async with async_place(self.gate):
             with unreachable_as_unavailable(self._server):
                 async for chunk in super()._astream(*args, **kwargs):
                     yield chunk
@@ -218,9 +281,6 @@ class OpenAIBackend:
             api_key=self.api_key,
             timeout=self.timeout,
             max_retries=self.settings.llm_retries,
-            # streamed, so the time limit is on silence: a long reply from a busy server
-            # arrives token by token and is not cut off, a server that stops is
-            streaming=True,
             max_tokens=max_tokens,
             temperature=temperature,
             # vLLM: a per-request generator, so the batch does not change the reply
