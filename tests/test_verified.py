@@ -10,13 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from pitchcraft.llm.structured import StructuredOutputError
-from pitchcraft.llm.verified import (
-    SERVER_DRAFTS,
-    Drafted,
-    DraftOptions,
-    DraftPlan,
-    first_passing,
-)
+from pitchcraft.llm.verified import SERVER_DRAFTS, DraftOptions, DraftPlan, first_passing
 
 
 class Reply(BaseModel):
@@ -67,31 +61,6 @@ def test_the_first_passing_draft_is_used_with_the_refusals_of_the_others() -> No
     assert found.refusals == [["bad: wrong"], ["unusable reply: not JSON"]]
     assert sorted(client.temperatures) == [0.0, 0.7, 0.7, 0.7]  # asked for together
     assert sorted(client.seeds, key=str) == [12, 13, 14, None]  # draft n samples with seed + n
-
-
-def preferring_own(client: Scripted) -> Drafted[Reply]:
-    return first_passing(
-        client,
-        Reply,
-        "q",
-        problems,
-        adapter=None,
-        max_tokens=10,
-        plan=DraftPlan(drafts=3),
-        prefer=lambda r: "own" in r.text,
-    )
-
-
-def test_a_preferred_passing_draft_wins_over_an_earlier_passing_one() -> None:
-    found = preferring_own(
-        Scripted(Reply(text="ok plain"), [Reply(text="wrong"), Reply(text="ok own words")])
-    )
-    assert found.value == Reply(text="ok own words") and found.draft == 3
-    assert found.refusals == [["bad: wrong"]]
-    found = preferring_own(
-        Scripted(Reply(text="wrong"), [Reply(text="ok plain"), Reply(text="ok again")])
-    )
-    assert found.value == Reply(text="ok plain") and found.draft == 2  # none preferred
 
 
 def test_one_draft_is_the_greedy_call_alone() -> None:

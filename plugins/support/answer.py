@@ -188,13 +188,6 @@ def copies_sources(answer: str, sources: Sequence[Sentence]) -> bool:
     return all(part in quoted for part in parts if part)
 
 
-def phrased(draft: DraftAnswer, sources: Sequence[Sentence]) -> bool:
-    """The draft is in the model's own words and cites the best source first: preferred
-    among drafts that pass, as the best source most often holds the answer."""
-    cited = cited_sources(draft, sources)
-    return bool(cited) and cited[0] == 0 and not copies_sources(draft.answer, sources)
-
-
 def letters(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.lower())
 
@@ -250,8 +243,7 @@ def model_answer(
     plan: DraftPlan = ONE_DRAFT,
 ) -> tuple[str, list[int], int] | None:
     """(answer, indices of the cited sources, the draft that passed) from the shared model:
-    up to `plan.drafts` drafts, the first whose every claim checks out (a phrased one first,
-    see `phrased`); None when none does."""
+    up to `plan.drafts` drafts, the first whose every claim checks out; None when none does."""
     prompt = answer_prompt(question, summary, sources, language, ctx)
     try:
         found = first_passing(
@@ -262,7 +254,6 @@ def model_answer(
             adapter=NAME,
             max_tokens=MAX_TOKENS,
             plan=plan,
-            prefer=lambda d: phrased(d, sources),
         )
     except ModelUnavailable as err:  # the customer still gets the quoted sources
         log.warning("support: no model, quoting sources: %s", err)

@@ -138,19 +138,17 @@ def first_passing(
     adapter: str | None,
     max_tokens: int,
     plan: DraftPlan = ONE_DRAFT,
-    prefer: Callable[[T], bool] | None = None,
 ) -> Drafted[T]:
-    """Up to `plan.drafts` drafts of `schema` for `prompt`, checked in order: the first that
-    passes, or, with `prefer`, the first that passes and that `prefer` accepts (else the
-    first that passes). ModelUnavailable propagates; a reply that does not fit the schema is
-    a refused draft."""
+    """Up to `plan.drafts` drafts of `schema` for `prompt`, checked in order.
+    ModelUnavailable propagates; a reply that does not fit the schema is a refused draft."""
     checked = checked_drafts(
         client, schema, prompt, check, adapter=adapter, max_tokens=max_tokens, plan=plan
     )
-    passing = [(n, v) for n, (v, problems) in enumerate(checked) if v is not None and not problems]
-    preferred = [(n, v) for n, v in passing if prefer is None or prefer(v)]
-    chosen, value = (preferred or passing or [(len(checked), None)])[0]
-    result: Drafted[T] = Drafted(value, None if value is None else chosen + 1)
-    result.candidates = [v for v, _ in checked]
-    result.refusals = [problems for _, problems in checked[:chosen] if problems]
+    result: Drafted[T] = Drafted(None, None)
+    result.candidates = [value for value, _ in checked]
+    for n, (value, problems) in enumerate(checked, 1):
+        if not problems:
+            result.value, result.draft = value, n
+            return result
+        result.refusals.append(problems)
     return result
