@@ -251,8 +251,13 @@ def adapters_to_merge(settings: Settings, requested: str, replicas: int = 1) -> 
 
 
 def kv_cache_gib(servers: int) -> int:
-    """Each server's KV cache when `servers` run together."""
-    return KV_CACHE_GIB if servers == 1 else KV_CACHE_GIB_SHARED
+    """Each server's KV cache when `servers` run together; 1 GiB where less memory is free
+    now than a server and its usual cache need (vLLM refuses to start when the cache does
+    not fit: a second server beside a float32 model on a 24 GiB machine)."""
+    wanted = KV_CACHE_GIB if servers == 1 else KV_CACHE_GIB_SHARED
+    if memory_available_gib() < SERVER_MEMORY_GIB + wanted:
+        return KV_CACHE_GIB_SHARED
+    return wanted
 
 
 def memory_needed_gib(servers: int) -> float:
