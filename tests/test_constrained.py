@@ -40,24 +40,31 @@ def test_the_fast_enforcer_and_string_cache_allow_exactly_the_librarys_tokens() 
     from tests.llm_fixtures import MODEL_CACHE
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir(MODEL_CACHE))
-    data, library = tokenizer_data(tokenizer), library_tokenizer_data(tokenizer)
+    vocabulary = tokenizer_data(tokenizer)
+    library = library_tokenizer_data(tokenizer)
     schema = {
         "type": "object",
         "properties": {
-            "headline": {"type": "string", "maxLength": 30},
+            "headline": {"type": "string", "maxLength": 30, "minLength": 4},
             "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
             "stars": {"type": "integer"},
         },
         "required": ["headline", "tags", "stars"],
     }
-    reply = '{"headline": "保温杯 500ml, steel", "tags": ["gift", "户外"], "stars": 5}'
     prompt = tokenizer.encode("Reply in JSON.")
-    ours = fast_enforcer_class()(data, JsonSchemaParser(schema))
-    theirs = TokenEnforcer(library, JsonSchemaParser(schema))
-    tokens = tokenizer.encode(reply)
-    for step in range(len(tokens) + 1):
-        sequence = prompt + tokens[:step]
-        mine = ours.get_allowed_tokens(sequence).allowed_tokens
-        assert torch.equal(mine, theirs.get_allowed_tokens(sequence).allowed_tokens), step
-        if step < len(tokens):  # the reply is valid: each of its tokens is allowed
-            assert mine[tokens[step] >> 5] & (1 << (tokens[step] & 31))
+    for reply in (
+        '{"headline": "保温杯 500ml, steel", "tags": ["gift", "户外"], "stars": 5}',
+        # compact, a Chinese character first: the library's default ASCII alphabet stopped
+        # such a reply at its first character
+        '{"headline":"您的保温杯 500ml","tags":["礼物"],"stars":5}',
+    ):
+        ours = fast_enforcer_class()(vocabulary.data, JsonSchemaParser(schema, vocabulary.config))
+        theirs = TokenEnforcer(library, JsonSchemaParser(schema, vocabulary.config))
+        tokens = tokenizer.encode(reply)
+        for step in range(len(tokens) + 1):
+            sequence = prompt + tokens[:step]
+            mine = ours.get_allowed_tokens(sequence).allowed_tokens
+            assert torch.equal(mine, theirs.get_allowed_tokens(sequence).allowed_tokens), step
+            if step < len(tokens):  # the reply is valid: each of its tokens is allowed
+                allowed = mine[tokens[step] >> 5] & (1 << (tokens[step] & 31))
+                assert allowed, (reply, tokenizer.decode(tokens[: step + 1]))

@@ -158,7 +158,8 @@ def test_recommended_products_appear_before_the_model_writes_their_reasons(page:
         if first is not None and "writing" not in text and "thinking" not in text:
             complete = time.monotonic() - started
         time.sleep(0.05)
-    assert first is not None and complete is not None, states
+    (ARTIFACTS / "recommendation-states.txt").write_text("\n----\n".join(states))  # diagnosis
+    assert first is not None and complete is not None, states[-1]
     (ARTIFACTS / "time-to-first-result.txt").write_text(
         f"recommendation: first result {first:.2f} s, complete answer {complete:.2f} s\n"
     )

@@ -275,6 +275,20 @@ def test_a_bought_title_quoted_verbatim_is_grounded_even_as_the_prompt_showed_it
     assert any("price '$25'" in p for p in reason_problems(paraphrasing, facts, "en", lexicon))
 
 
+def test_the_shoppers_budget_quoted_from_their_need_is_not_a_price_claim() -> None:
+    # the embedded model's reasons quoted the need; "500美元" was refused as a wrong price
+    lexicon = load_lexicon(Settings())
+    facts = ReasonFacts(CAMERA.model_copy(update={"price": 289.99}), [], "运动相机，500美元以内")
+    for quoting in (
+        "您的需求是“运动相机，500美元以内”，推荐「GoPro HERO11 Black Action Camera Bundle」"
+        "（289.99美元）。",
+        "GoPro HERO11 Black Action Camera Bundle只要289.99美元，在您500美元以内的预算里。",
+    ):
+        assert reason_problems(quoting, facts, "zh", lexicon) == [], quoting
+    priced = "GoPro HERO11 Black Action Camera Bundle 售价500美元，适合运动拍摄。"
+    assert any("price '500美元'" in p for p in reason_problems(priced, facts, "zh", lexicon))
+
+
 def test_a_chinese_reason_is_shown_the_price_in_words_it_can_copy() -> None:
     # shown "14.99 USD", the model wrote "14.99元" for dollars: refused as the wrong currency
     lexicon = load_lexicon(Settings())

@@ -120,6 +120,16 @@ def blanked(text: str, phrases: Iterable[str]) -> str:
     return text
 
 
+NEED_CLAUSE = re.compile(r"[,，;；。、!！?？\n]+")
+
+
+def need_phrases(need: str) -> list[str]:
+    """The shopper's need and each of its clauses: copied into a reason, they are the
+    shopper's own words ("500美元以内" is their budget, not this product's price)."""
+    clauses = [c.strip() for c in NEED_CLAUSE.split(need) if len(c.strip()) >= 4]
+    return sorted({need.strip(), *clauses} - {""}, key=len, reverse=True)
+
+
 def reason_problems(
     text: str,
     facts: ReasonFacts,
@@ -138,7 +148,8 @@ def reason_problems(
     if detect_language(own) != language:
         problems.append(f"not written in {'Chinese' if language == 'zh' else 'English'}")
     known = facts.facts()  # holds the product's and the history's brands too
-    unquoted = blanked(text, bought)  # a bought title quoted whole is grounded, prices and all
+    # a bought title or the shopper's own words quoted whole are grounded, prices and all
+    unquoted = blanked(text, [*bought, *need_phrases(ascii_quotes(facts.need))])
     problems += [why for _, why in grounding_problems(unquoted, known, lexicon)]
     if not mentions_product(text, facts.product):
         problems.append("does not mention the recommended product")

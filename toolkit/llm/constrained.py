@@ -10,37 +10,75 @@ step (what `prefix_allowed_tokens_fn` takes) cost more than the model's own step
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+RegularTokens = list[tuple[int, str, bool]]  # (id, text, starts a word)
 
-def library_tokenizer_data(tokenizer: Any) -> Any:
-    """What the enforcer must know about the vocabulary, as the library builds it."""
-    from lmformatenforcer.tokenenforcer import TokenEnforcerTokenizerData
 
+def regular_tokens(tokenizer: Any) -> RegularTokens:
+    """Every token but the special ones, as the library's own integration lists them."""
     zero = tokenizer.encode("0")[-1]
     special = set(tokenizer.all_special_ids)
-    vocab_size = len(tokenizer)
     regular = []
-    for token in range(vocab_size):
+    for token in range(len(tokenizer)):
         if token in special:
             continue
         after_zero = tokenizer.decode([zero, token])[1:]
         alone = tokenizer.decode([token])
         regular.append((token, after_zero, len(after_zero) > len(alone)))
+    return regular
+
+
+def library_tokenizer_data(tokenizer: Any, regular: RegularTokens | None = None) -> Any:
+    """What the enforcer must know about the vocabulary, as the library builds it."""
+    from lmformatenforcer.tokenenforcer import TokenEnforcerTokenizerData
 
     def decode(tokens: list[int]) -> str:
         return str(tokenizer.decode(tokens)).rstrip("\ufffd")
 
-    return TokenEnforcerTokenizerData(regular, decode, tokenizer.eos_token_id, True, vocab_size)
+    return TokenEnforcerTokenizerData(
+        regular_tokens(tokenizer) if regular is None else regular,
+        decode,
+        tokenizer.eos_token_id,
+        True,
+        len(tokenizer),
+    )
 
 
-def tokenizer_data(tokenizer: Any) -> Any:
+def json_string_alphabet(regular: RegularTokens) -> str:
+    """The characters a JSON string may hold raw: the library's ASCII default (its parser
+    gives up on any other character, so a reply stopped at its first Chinese character)
+    and every other printable character the vocabulary writes. Control characters and the
+    backslash stay out: JSON escapes them."""
+    from lmformatenforcer.consts import COMPLETE_ALPHABET
+
+    seen = {char for _, text, _ in regular for char in text}
+    extra = sorted(
+        c for c in seen - set(COMPLETE_ALPHABET) if c >= " " and c not in "\\\x7f\ufffd"
+    )
+    return COMPLETE_ALPHABET + "".join(extra)
+
+
+@dataclass(frozen=True)
+class MaskVocabulary:
+    """The enforcer's view of the vocabulary and the parser settings that go with it."""
+
+    data: Any  # lmformatenforcer's TokenEnforcerTokenizerData
+    config: Any  # lmformatenforcer's CharacterLevelParserConfig
+
+
+def tokenizer_data(tokenizer: Any) -> MaskVocabulary:
     """The library's tokenizer data (built once: a few seconds) with its JSON-string token
-    lists packed in one vectorised step (`fast_freetext_cache_class`)."""
-    data = library_tokenizer_data(tokenizer)
+    lists packed in one vectorised step (`fast_freetext_cache_class`), and a parser config
+    whose alphabet is the vocabulary's."""
+    from lmformatenforcer import CharacterLevelParserConfig
+
+    regular = regular_tokens(tokenizer)
+    data = library_tokenizer_data(tokenizer, regular)
     data.tokenizer_tree.json_freetext_tokens.__class__ = fast_freetext_cache_class()
-    return data
+    return MaskVocabulary(data, CharacterLevelParserConfig(alphabet=json_string_alphabet(regular)))
 
 
 def packed(token_ids: Sequence[int], vocab_size: int) -> Any:
@@ -138,12 +176,16 @@ class SchemaMask:
     """Logits processor: each row's scores kept only for the tokens its JSON schema allows
     next; a row without a schema is left as it is."""
 
-    def __init__(self, data: Any, schemas: Sequence[dict[str, Any] | None]) -> None:
+    def __init__(
+        self, vocabulary: MaskVocabulary, schemas: Sequence[dict[str, Any] | None]
+    ) -> None:
         from lmformatenforcer import JsonSchemaParser
 
         enforcer = fast_enforcer_class()
         self.enforcers = [
-            None if schema is None else enforcer(data, JsonSchemaParser(schema))
+            None
+            if schema is None
+            else enforcer(vocabulary.data, JsonSchemaParser(schema, vocabulary.config))
             for schema in schemas
         ]
 
