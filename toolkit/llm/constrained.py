@@ -55,9 +55,7 @@ def json_string_alphabet(regular: RegularTokens) -> str:
     from lmformatenforcer.consts import COMPLETE_ALPHABET
 
     seen = {char for _, text, _ in regular for char in text}
-    extra = sorted(
-        c for c in seen - set(COMPLETE_ALPHABET) if c >= " " and c not in "\\\x7f\ufffd"
-    )
+    extra = sorted(c for c in seen - set(COMPLETE_ALPHABET) if c >= " " and c not in "\\\x7f\ufffd")
     return COMPLETE_ALPHABET + "".join(extra)
 
 
