@@ -90,6 +90,13 @@ def test_the_products_are_shown_before_their_reasons(shop: Path) -> None:
     assert len(shown) == 1
 
 
+def test_warm_up_builds_what_a_first_request_would_wait_for(shop: Path) -> None:
+    ctx = context(shop)
+    assert ctx.store.products._keyword is None
+    PLUGIN.warm_up(ctx)  # the demo and the API call it before they report ready
+    assert ctx.store.products._keyword is not None  # the keyword index (jieba loaded)
+
+
 def test_price_in_the_need_becomes_a_filter(shop: Path) -> None:
     ctx = context(shop)
     result = PLUGIN.invoke({"need": "wireless headphones under $100", "k": 4}, ctx)

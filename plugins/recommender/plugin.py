@@ -45,6 +45,7 @@ from pitchcraft.text.grounding import price_words
 from pitchcraft.text.terms import load_lexicon
 
 NAME = "recommender"
+WARM_UP_NEEDS = ("蓝牙耳机，100美元以内", "a gift for my brother")  # both languages' paths
 BECAUSE_OF = 2  # history items named per recommendation
 RULED_OUT_HITS = 50  # keyword hits of a ruled-out phrase checked against titles
 NEED_KEYWORD_SHARE = 0.5  # need signal = embedding cosine and hybrid-search score, half each
@@ -176,6 +177,13 @@ class Recommender(Plugin[RecommendRequest, RecommendResult]):
         from pitchcraft.plugins.recommender.cli import app
 
         return app
+
+    def warm_up(self, ctx: Context) -> None:
+        """A first request would load the fitted model, the needs' category index, jieba and
+        the store's keyword index (about 4 s on 2 cores): done here, so a chat's first list
+        of products shows at once."""
+        for need in WARM_UP_NEEDS:
+            self.run(RecommendRequest(need=need, k=3, reasons=False), ctx)
 
     def run(self, req: RecommendRequest, ctx: Context) -> RecommendResult:
         opts = ctx.options(NAME, RecommenderOptions)
