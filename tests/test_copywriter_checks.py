@@ -21,7 +21,7 @@ from pitchcraft.plugins.copywriter.checks import (
     run_checks,
 )
 from pitchcraft.plugins.copywriter.models import CopyRequest
-from pitchcraft.plugins.copywriter.repair import Repairer
+from pitchcraft.plugins.copywriter.repair import Repairer, fact_lines
 from pitchcraft.plugins.copywriter.rules import load_rulebook
 from pitchcraft.plugins.copywriter.textunits import fit, measure
 from pitchcraft.plugins.copywriter.writer import facts_text
@@ -311,6 +311,13 @@ def test_repair_keeps_good_sentences() -> None:
     }
     fixed = Repairer(cc).repair(parts, run_checks(parts, cc))
     assert fixed["primary_text"] == "Duracell AA in a 40-count pack."
+
+
+def test_fact_lines_skip_sentences_longer_than_any_field() -> None:
+    # an API fuzzer's product (a description of 19,999 zeros) took minutes of checks
+    endless = BATTERY.model_copy(update={"description": "0" * 19_999 + ". Lasts 10 years."})
+    cc = context("amazon_listing", endless)
+    assert fact_lines(cc) == [BATTERY.title, "Lasts 10 years."]
 
 
 # -- tables and requests -------------------------------------------------------------------

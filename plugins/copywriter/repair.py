@@ -28,6 +28,10 @@ from pitchcraft.plugins.copywriter.rules import tidy
 from pitchcraft.plugins.copywriter.textunits import fit, measure
 from pitchcraft.text.grounding import grounding_problems
 
+# A "sentence" longer than any channel's field is not copy to fall back on, and checking it
+# costs time out of all proportion (a 20,000-digit description took minutes of checks).
+MAX_FACT_LINE = 600
+
 
 def sentences(text: str) -> list[str]:
     """Split at sentence punctuation (a period only when a space or the end follows)."""
@@ -41,6 +45,8 @@ def fact_lines(cc: CheckContext) -> list[str]:
     category = product.category
     lines = []
     for raw in [product.title, *sentences(product.description)]:
+        if len(raw) > MAX_FACT_LINE:
+            continue
         line = cc.rulebook.clean(raw.strip(), category)
         if line and not grounding_problems(line, cc.facts, cc.lexicon) and line not in lines:
             lines.append(line)
