@@ -58,6 +58,16 @@ def test_auto_merges_as_many_adapters_as_fit_in_free_memory(
     assert beside_two == list(ADAPTERS)[:beside_two_replicas]
 
 
+def test_a_server_gets_the_smaller_cache_unless_memory_is_plentiful(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(serve, "memory_available_gib", lambda: 100.0)
+    assert serve.kv_cache_gib(1) == serve.KV_CACHE_GIB and serve.kv_cache_gib(3) == 1
+    # the suite's second server on a float32 machine: 5.7+ GiB free at its start, 1.7 later
+    monkeypatch.setattr(serve, "memory_available_gib", lambda: 6.0)
+    assert serve.kv_cache_gib(1) == serve.KV_CACHE_GIB_SHARED
+
+
 def test_merged_adapters_are_not_also_lora_modules_of_the_base_server(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -43,6 +43,11 @@ MAX_LORA_RANK = 16
 SERVER_MEMORY_GIB = 3.7
 KV_CACHE_GIB = 2
 KV_CACHE_GIB_SHARED = 1  # each of several servers holds a share of the requests
+# Free memory a server is started with beyond its estimate before it gets the usual cache:
+# in the full suite on a float32 machine a server started with at least 5.7 GiB available
+# found 1.7 GiB left when it allocated its cache (its weights and runtime, and the suite's
+# other processes, took the rest), and vLLM refuses to start when the cache does not fit.
+KV_HEADROOM_GIB = 2.0
 MEMORY_RESERVE_GIB = 4  # left by `--merge auto` for the toolkit, the store and the system
 
 
@@ -252,10 +257,11 @@ def adapters_to_merge(settings: Settings, requested: str, replicas: int = 1) -> 
 
 def kv_cache_gib(servers: int) -> int:
     """Each server's KV cache when `servers` run together; 1 GiB where less memory is free
-    now than a server and its usual cache need (vLLM refuses to start when the cache does
-    not fit: a second server beside a float32 model on a 24 GiB machine)."""
+    now than a server and its usual cache need with some headroom (vLLM refuses to start
+    when the cache does not fit: a second server beside a float32 model on a 24 GiB
+    machine)."""
     wanted = KV_CACHE_GIB if servers == 1 else KV_CACHE_GIB_SHARED
-    if memory_available_gib() < SERVER_MEMORY_GIB + wanted:
+    if memory_available_gib() < SERVER_MEMORY_GIB + wanted + KV_HEADROOM_GIB:
         return KV_CACHE_GIB_SHARED
     return wanted
 
