@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -31,6 +32,9 @@ class OneAtATime:
         self.at_once = self.most = 0
         self.pieces = 1
         self.cut_next = False  # the next reply stops after its first chunk, the server gone
+        self.error_next: int | None = None  # the next reply ends in an error event: its code
+        self.status_next: int | None = None  # the next request is refused with this status
+        self.posts = 0
 
 
 def chunk(content: str | None, finish: str | None = None, usage: bool = False) -> bytes:
@@ -63,6 +67,11 @@ def handler(server: OneAtATime) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             assert json.loads(self.rfile.read(int(self.headers["Content-Length"])))["stream"]
+            server.posts += 1
+            if server.status_next is not None:
+                status, server.status_next = server.status_next, None
+                self.send_error(status)
+                return
             with server.lock:
                 server.at_once += 1
                 server.most = max(server.most, server.at_once)
@@ -79,6 +88,16 @@ def handler(server: OneAtATime) -> type[BaseHTTPRequestHandler]:
                     server.at_once -= 1
                     return
                 self.end_headers()
+                if server.error_next is not None:  # as vLLM when its engine stops mid-reply
+                    code, server.error_next = server.error_next, None
+                    error = {"message": "EngineCore encountered an issue.", "code": code}
+                    self.wfile.write(
+                        chunk("o") + f"data: {json.dumps({'error': error})}\n\n".encode()
+                    )
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    with server.lock:
+                        server.at_once -= 1
+                    return
                 for _ in range(server.pieces):
                     time.sleep(ANSWER_S)
                     self.wfile.write(chunk("ok"))
@@ -90,13 +109,21 @@ def handler(server: OneAtATime) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def stand_in() -> Iterator[tuple[OneAtATime, str]]:
+@contextmanager
+def serving() -> Iterator[tuple[OneAtATime, str]]:
     state = OneAtATime()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler(state))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield state, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+    try:
+        yield state, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+
+
+@pytest.fixture
+def stand_in() -> Iterator[tuple[OneAtATime, str]]:
+    with serving() as served:
+        yield served
 
 
 def client(url: str, in_flight: int) -> ModelClient:
@@ -154,3 +181,37 @@ def test_a_reply_cut_off_by_its_server_is_asked_for_again(
     llm = ModelClient(Settings(llm_backend="openai", llm_url=url, llm_retries=1))
     assert llm.chat().invoke("hi").content == "ok"
     assert not server.cut_next
+
+
+def test_a_reply_ended_by_its_servers_failure_is_asked_for_again_a_refused_one_is_not(
+    stand_in: tuple[OneAtATime, str],
+) -> None:
+    import openai
+
+    server, url = stand_in
+    llm = ModelClient(Settings(llm_backend="openai", llm_url=url, llm_retries=1))
+    server.error_next = 500
+    assert llm.chat().invoke("hi").content == "ok" and server.posts == 2
+    server.error_next = 400  # the request's fault: asking again would fail the same way
+    with pytest.raises(openai.APIError, match="EngineCore"):
+        llm.chat().invoke("hi")
+    assert server.posts == 3
+
+
+@pytest.mark.parametrize("failure", ["error event", "status 503"])
+def test_a_pool_sends_a_request_its_server_failed_to_the_other_server(failure: str) -> None:
+    with serving() as (first, first_url), serving() as (second, second_url):
+        llm = ModelClient(
+            Settings(llm_backend="openai", llm_url=f"{first_url},{second_url}", llm_retries=1)
+        )
+        assert llm.chat().invoke("hi").content == "ok"  # each server answered /models
+        asked = first.posts  # the least-loaded server first: the first, both idle
+        if failure == "error event":
+            first.error_next = 500
+        else:
+            first.status_next = 503
+        assert llm.chat().invoke("hi").content == "ok"
+        assert first.posts == asked + 1 and second.posts == 1
+        # a server failing mid-reply is left out until its check; a refusal may be the request's
+        again = llm.chat().invoke("hi").content
+        assert again == "ok" and (first.posts == asked + 1) == (failure == "error event")

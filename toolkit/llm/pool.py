@@ -3,8 +3,10 @@
 Each request goes to the healthy server with the fewest requests in flight among those
 that serve the model or adapter it names. A server that cannot be reached is taken out
 at once (the request moves to another) and checked every few seconds in the background
-until its /models answers again. The routing lives in an httpx transport, so the OpenAI
-client, streaming and retries work as they do with one server.
+until its /models answers again; so is one whose streamed reply ends in an error of the
+server's own (a 5xx error event: its engine stopped mid-reply). A request answered with a
+5xx status goes to another server when there is one. The routing lives in an httpx
+transport, so the OpenAI client, streaming and retries work as they do with one server.
 """
 
 from __future__ import annotations
@@ -23,6 +25,24 @@ RECHECK_S = 5.0
 # Failures that mean the server is gone, so the request can go elsewhere unchanged. A read
 # timeout is not one: the server may be busy with it, and a retry would double the load.
 SERVER_GONE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
+# Statuses that say the server failed, not the request (vLLM: 500 once its engine is dead).
+SERVER_FAILED = frozenset({500, 502, 503, 504})
+
+
+def server_error_event(chunk: bytes) -> bool:
+    """`chunk` of a streamed reply holds an error event of the server's own (code 5xx), as
+    vLLM sends when its engine stops mid-reply."""
+    for line in chunk.splitlines():
+        if not line.startswith(b"data: {") or b'"error"' not in line:
+            continue
+        try:
+            error = json.loads(line[len(b"data: ") :]).get("error")
+        except ValueError:
+            continue
+        code = error.get("code") if isinstance(error, dict) else None
+        if str(code).isdigit() and int(str(code)) >= 500:
+            return True
+    return False
 
 
 @dataclass
@@ -110,6 +130,11 @@ class ServerPool:
             best.in_flight += 1
             return best
 
+    def another(self, model: str | None, tried: set[str]) -> bool:
+        """Some server that is up, serves `model` and was not tried."""
+        with self._lock:
+            return any(s.up and s.url not in tried and s.serves(model) for s in self.servers)
+
     def release(self, server: Server) -> None:
         with self._lock:
             server.in_flight -= 1
@@ -149,6 +174,18 @@ class _Attempts:
         self.pool.mark_down(server)
         self.tried.add(server.url)
 
+    def move_on(self, server: Server, response: httpx.Response) -> bool:
+        """`server` answered with a failure of its own: whether another server can take the
+        request (if so, `server` is let go; it stays up, as the failure may be this
+        request's)."""
+        if response.status_code not in SERVER_FAILED:
+            return False
+        if not self.pool.another(self.model, self.tried | {server.url}):
+            return False
+        self.pool.release(server)
+        self.tried.add(server.url)
+        return True
+
 
 class _SyncCounted(httpx.SyncByteStream):
     def __init__(self, inner: httpx.SyncByteStream, done: Callable[[], None], gone: Any) -> None:
@@ -156,7 +193,10 @@ class _SyncCounted(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self.inner
+            for chunk in self.inner:
+                if server_error_event(chunk):
+                    self.gone()
+                yield chunk
         except SERVER_GONE:
             self.gone()
             raise
@@ -175,6 +215,8 @@ class _AsyncCounted(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self.inner:
+                if server_error_event(chunk):
+                    self.gone()
                 yield chunk
         except SERVER_GONE:
             self.gone()
@@ -231,6 +273,9 @@ class PoolTransport(_Routing, httpx.BaseTransport):
             except SERVER_GONE:
                 attempts.failed(server)
                 continue
+            if attempts.move_on(server, response):
+                response.close()
+                continue
             return self._counted(request, response, server, _SyncCounted)
 
     def close(self) -> None:
@@ -250,6 +295,9 @@ class AsyncPoolTransport(_Routing, httpx.AsyncBaseTransport):
                 response = await self.inner.handle_async_request(routed(request, server))
             except SERVER_GONE:
                 attempts.failed(server)
+                continue
+            if attempts.move_on(server, response):
+                await response.aclose()
                 continue
             return self._counted(request, response, server, _AsyncCounted)
 

@@ -68,12 +68,24 @@ def _cut_classes() -> tuple[type[BaseException], ...]:
 CUT = _cut_classes()
 
 
-def cut_off(err: BaseException) -> bool:
-    """The failure is a reply cut off by its server going away (its connection closed
-    mid-way), not a request that never reached a server (the client retried those)."""
+def server_failed_mid_reply(err: BaseException) -> bool:
+    """An error event in a streamed reply with a 5xx code: the server's own failure (vLLM
+    sends one when its engine stops mid-reply), not the request's."""
+    import openai
+
+    if not isinstance(err, openai.APIError) or isinstance(err, openai.APIStatusError):
+        return False
+    code = err.body.get("code") if isinstance(err.body, dict) else None
+    return str(code).isdigit() and int(str(code)) >= 500
+
+
+def reply_lost(err: BaseException) -> bool:
+    """The failure is a reply lost with its server: its connection closed mid-way or the
+    server failed mid-reply; not a request that never reached a server (the client retried
+    those) nor one the server refused."""
     seen: BaseException | None = err
     while seen is not None:
-        if isinstance(seen, CUT):
+        if isinstance(seen, CUT) or server_failed_mid_reply(seen):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -100,8 +112,8 @@ class GuardedChatOpenAI(ChatOpenAI):
     they are sent, so that waiting is not part of their time limit, and whose replies are
     streamed on the wire even when asked for whole, so that the time limit is on the
     server's silence: a long reply from a busy server is not cut off, a server that stops is
-    found. A whole reply cut off by its server going away is asked for again (a pool sends
-    it to another server)."""
+    found. A whole reply lost with its server (cut off, or ended by the server's own
+    failure) is asked for again (a pool sends it to another server)."""
 
     servers: str | None = None  # a pool's servers, named in place of its virtual URL
     gate: Any = None  # threading.Semaphore shared by every request to the same servers
@@ -127,9 +139,9 @@ class GuardedChatOpenAI(ChatOpenAI):
                         chunks = super()._stream(messages, stop, run_manager, **kwargs)
                         return generate_from_stream(chunks)
                 except Exception as err:
-                    if not cut_off(err) or attempt == self.max_retries:
+                    if not reply_lost(err) or attempt == self.max_retries:
                         raise
-                    log.warning("%s: a reply was cut off; asking again", self._server)
+                    log.warning("%s: a reply was lost (%s); asking again", self._server, err)
         raise AssertionError("unreachable")
 
     async def _agenerate(
@@ -146,9 +158,9 @@ class GuardedChatOpenAI(ChatOpenAI):
                         chunks = super()._astream(messages, stop, run_manager, **kwargs)
                         return await agenerate_from_stream(chunks)
                 except Exception as err:
-                    if not cut_off(err) or attempt == self.max_retries:
+                    if not reply_lost(err) or attempt == self.max_retries:
                         raise
-                    log.warning("%s: a reply was cut off; asking again", self._server)
+                    log.warning("%s: a reply was lost (%s); asking again", self._server, err)
         raise AssertionError("unreachable")
 
     def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
