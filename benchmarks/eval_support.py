@@ -222,6 +222,12 @@ def evaluate(
             "recall_at_5": float(any(supports(case, s) for s in reply.retrieved[:5])),
             "key_fact": float(any(squash(f) in squash(reply.reply) for f in case.fact.split("|"))),
         }
+        if not got["key_fact"]:  # shown, to be read: phrasing may carry the fact in other words
+            print(
+                f"missed key fact {case.fact!r} ({reply.answered_by}): {case.question!r} -> "
+                f"{reply.reply[:200]!r}",
+                file=sys.stderr,
+            )
         if not handed:
             got["citation"] = float(any(supports(case, c.source_id) for c in reply.citations))
             cited = " ".join(f"{c.title} {c.quote}" for c in reply.citations)
