@@ -68,3 +68,66 @@ def test_the_fast_enforcer_and_string_cache_allow_exactly_the_librarys_tokens() 
             if step < len(tokens):  # the reply is valid: each of its tokens is allowed
                 allowed = mine[tokens[step] >> 5] & (1 << (tokens[step] & 31))
                 assert allowed, (reply, tokenizer.decode(tokens[: step + 1]))
+
+
+def test_soft_limits_become_the_enforcers_hard_ones_for_rows_that_land() -> None:
+    from pitchcraft.llm.constrained import enforced
+    from pitchcraft.llm.structured import SOFT_MAX_LENGTH
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", SOFT_MAX_LENGTH: 30},
+            "tags": {"type": "array", "items": {"type": "string", SOFT_MAX_LENGTH: 15}},
+            "note": {"type": "string", "maxLength": 8, SOFT_MAX_LENGTH: 20},
+        },
+    }
+    hard, lands = enforced(schema)
+    props = hard["properties"]
+    assert lands and props["title"] == {"type": "string", "maxLength": 30}
+    assert props["tags"]["items"] == {"type": "string", "maxLength": 15}
+    assert props["note"]["maxLength"] == 8  # the stricter of the two
+    plain = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3}}}
+    assert enforced(plain) == (plain, False)
+
+
+def test_closing_a_string_gains_more_the_nearer_its_limit() -> None:
+    from pitchcraft.llm.constrained import LANDING_BIAS, LANDING_START, landing_bias
+
+    before = int(LANDING_START * 100) - 1
+    assert landing_bias(0, 100) == landing_bias(before, 100) == 0.0
+    rising = [landing_bias(n, 100) for n in range(before + 1, 101, 5)]
+    assert rising == sorted(rising) and rising[0] < rising[-1]
+    assert landing_bias(100, 100) == landing_bias(120, 100) == LANDING_BIAS
+
+
+@pytest.mark.slow  # the embedded model's tokenizer
+def test_a_string_near_its_soft_limit_favours_its_closing_tokens() -> None:
+    from transformers import AutoTokenizer
+
+    from pitchcraft.llm.base_model import base_model_dir
+    from pitchcraft.llm.constrained import SchemaMask, tokenizer_data
+    from pitchcraft.llm.structured import SOFT_MAX_LENGTH
+    from tests.llm_fixtures import MODEL_CACHE
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model_dir(MODEL_CACHE))
+    vocabulary = tokenizer_data(tokenizer)
+    soft = {"type": "object", "properties": {"t": {"type": "string", SOFT_MAX_LENGTH: 12}}}
+    plain = {"type": "object", "properties": {"t": {"type": "string"}}}
+    quote, letter = tokenizer.encode('"')[-1], tokenizer.encode("x")[-1]
+    prompt = tokenizer.encode("Reply in JSON.")
+
+    def scores_after(schema: dict, text: str) -> torch.Tensor:
+        mask = SchemaMask(vocabulary, [schema])
+        ids = prompt + tokenizer.encode(text)
+        for step in range(len(prompt), len(ids)):  # the enforcer follows the reply token by token
+            mask(torch.tensor([ids[:step]]), torch.zeros(1, len(tokenizer)))
+        return mask(torch.tensor([ids]), torch.zeros(1, len(tokenizer)))[0]
+
+    early = scores_after(soft, '{"t": "abc')
+    assert early[quote] == early[letter] == 0  # far from the limit: nothing changes
+    near = scores_after(soft, '{"t": "abcdefghij')
+    assert near[quote] > 0 and near[letter] == 0
+    assert scores_after(plain, '{"t": "abcdefghij')[quote] == 0
+    at_limit = scores_after(soft, '{"t": "abcdefghijkl')
+    assert at_limit[letter] == float("-inf") and at_limit[quote] > 0  # only closing is left

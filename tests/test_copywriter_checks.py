@@ -141,6 +141,28 @@ def test_amazon_forbidden_characters_and_repetition() -> None:
     assert any("repeats 'Duracell'" in f.message for f in loop)
 
 
+def test_an_item_said_twice_is_found_and_the_repair_replaces_it_with_new_facts() -> None:
+    cc = context("amazon_listing")
+    bullets = ["Long lasting", "Trusted brand", "long  LASTING", "Made to last", "Trusted brand"]
+    parts: Parts = {"title": "Duracell AA Batteries", "bullets": bullets}
+    repeats = [f for f in length_findings(parts, cc) if "repeats an earlier item" in f.message]
+    assert [(f.item, f.fixable) for f in repeats] == [(2, True), (4, True)]
+    repairer = Repairer(cc)
+    fixed = repairer.repair(parts, run_checks(parts, cc))
+    assert run_checks(fixed, cc) == []
+    kept = [" ".join(b.lower().split()) for b in fixed["bullets"]]
+    assert len(kept) == 5 and len(set(kept)) == 5
+    assert "bullets: dropped 2 repeated item(s)" in repairer.notes
+
+
+def test_a_product_with_too_few_facts_for_distinct_items_is_flagged_not_padded() -> None:
+    cc = context("amazon_listing")  # a title and two sentences: not five distinct bullets
+    parts: Parts = {"title": "Duracell AA Batteries", "bullets": ["Long lasting performance."]}
+    fixed = Repairer(cc).repair(parts, run_checks(parts, cc))
+    assert len(fixed["bullets"]) == 5
+    assert any("repeats an earlier item" in f.message for f in run_checks(fixed, cc))
+
+
 def test_fit_cuts_at_a_boundary() -> None:
     assert fit("Long lasting power for every device at home", 20, "chars") == "Long lasting power"
     assert fit("金霸王电池,持久耐用,家中常备", 20, "width") == "金霸王电池,持久耐用"
@@ -279,7 +301,7 @@ def test_keywords() -> None:
         ("sms", BATTERY_ZH, "zh", {"text": "最好的电池,仅需9.9元!"}),
         (
             "amazon_listing",
-            BATTERY,
+            BATTERY.model_copy(update={"attributes": {"voltage": "1.5 V", "size": "AA"}}),
             "en",
             {
                 "title": "The BEST #1 Duracell AA Batteries!!! Guaranteed",
@@ -496,3 +518,16 @@ def test_training_keeps_only_drafts_that_say_what_the_facts_say() -> None:
     zh = context("wechat_moments", BATTERY_ZH, "zh")
     assert invented({"body": "金霸王碱性5号电池40节装，存放保质12年，持久耐用。"}, zh) == []
     assert invented({"body": "金霸王电池可安全吞食，快速溶解，营养专业品质。"}, zh)
+
+
+def test_each_string_carries_its_channels_limit_in_characters_of_the_language() -> None:
+    from pitchcraft.llm.structured import SOFT_MAX_LENGTH
+
+    taobao = CHANNELS["taobao_title"].reply_model("zh").model_json_schema()
+    assert taobao["properties"]["title"][SOFT_MAX_LENGTH] == 30  # 60 width units
+    sms = CHANNELS["sms"]
+    assert sms.reply_model("zh").model_json_schema()["properties"]["text"][SOFT_MAX_LENGTH] == 70
+    assert sms.reply_model("en").model_json_schema()["properties"]["text"][SOFT_MAX_LENGTH] == 160
+    rsa = CHANNELS["google_ads_rsa"].reply_model("en").model_json_schema()["properties"]
+    assert rsa["headlines"]["items"][SOFT_MAX_LENGTH] == 30
+    assert rsa["headlines"]["maxItems"] == CHANNELS["google_ads_rsa"].fields["headlines"].max_items

@@ -75,3 +75,15 @@ def test_structured_output_goes_through_the_clients_own_chat_model() -> None:
     client = SchemaFilledClient(Settings())
     reply = client.structured(Basket).invoke("A basket, please.")
     assert isinstance(reply, Basket) and client._engine is None
+
+
+def test_soft_limits_are_not_validated_nor_shown_to_the_model_or_a_server() -> None:
+    from pitchcraft.llm.structured import SOFT_MAX_LENGTH, instruction, public_schema
+
+    class Headline(BaseModel):
+        text: str = Field(json_schema_extra={SOFT_MAX_LENGTH: 5})
+
+    assert Headline.model_json_schema()["properties"]["text"][SOFT_MAX_LENGTH] == 5
+    assert SOFT_MAX_LENGTH not in json.dumps(public_schema(Headline))
+    assert SOFT_MAX_LENGTH not in instruction(Headline)
+    assert parse('{"text": "longer than five"}', Headline).text == "longer than five"

@@ -118,6 +118,19 @@ def place(field: str, item: int | None) -> str:
     return field if item is None else f"{field}[{item + 1}]"
 
 
+def repeated_items(items: list[str]) -> list[int]:
+    """Indices of items that say what an earlier item said (case and spacing aside): a model
+    held to a number of bullets fills it by saying one twice."""
+    seen: set[str] = set()
+    repeats = []
+    for index, item in enumerate(items):
+        key = " ".join(item.lower().split())
+        if key and key in seen:
+            repeats.append(index)
+        seen.add(key)
+    return repeats
+
+
 def add_length_finding(
     found: list[Finding],
     field: str | None,
@@ -169,6 +182,9 @@ def length_findings(parts: Parts, cc: CheckContext) -> list[Finding]:
             if not spec.min_items <= len(items) <= spec.max_items:
                 count = f"needs {spec.min_items} to {spec.max_items}"
                 add_length_finding(found, name, None, f"{name} has {len(items)} items; {count}")
+            for index in repeated_items(items):
+                message = f"{place(name, index)} repeats an earlier item"
+                add_length_finding(found, name, index, message, items[index], fixable=True)
         elif not str(value).strip():
             add_length_finding(found, name, None, f"{name} is empty")
     for name, item, text in strings(parts):

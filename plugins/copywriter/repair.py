@@ -22,11 +22,12 @@ from pitchcraft.plugins.copywriter.checks import (
     form_problems,
     keyword_findings,
     place,
+    repeated_items,
     strings,
 )
 from pitchcraft.plugins.copywriter.rules import tidy
 from pitchcraft.plugins.copywriter.textunits import fit, measure
-from pitchcraft.text.grounding import grounding_problems
+from pitchcraft.text.grounding import fact_attributes, grounding_problems
 
 # A "sentence" longer than any channel's field is not copy to fall back on, and checking it
 # costs time out of all proportion (a 20,000-digit description took minutes of checks).
@@ -40,11 +41,14 @@ def sentences(text: str) -> list[str]:
 
 
 def fact_lines(cc: CheckContext) -> list[str]:
-    """Sentences of the product's own title and description that pass compliance and grounding."""
+    """Sentences of the product's own title and description, then its attributes as
+    `name: value`, that pass compliance and grounding (a list of distinct items needs more
+    lines than a short description has)."""
     product = cc.facts.product
     category = product.category
+    attributes = [f"{k}: {v}" for k, v in fact_attributes(product).items()]
     lines = []
-    for raw in [product.title, *sentences(product.description)]:
+    for raw in [product.title, *sentences(product.description), *attributes]:
         if len(raw) > MAX_FACT_LINE:
             continue
         line = cc.rulebook.clean(raw.strip(), category)
@@ -138,6 +142,9 @@ class Repairer:
                 whole = [v for v in items if not form_problems(v, field, cc)]
                 if len(whole) < len(items):
                     self.notes.append(f"{field}: dropped {len(items) - len(whole)} fragment(s)")
+                if repeats := repeated_items(whole):
+                    whole = [v for i, v in enumerate(whole) if i not in repeats]
+                    self.notes.append(f"{field}: dropped {len(repeats)} repeated item(s)")
                 items = whole[: spec.max_items]
                 while len(items) < spec.min_items:
                     items.append(self.fallback(field, [*all_strings(parts), *items]))

@@ -83,7 +83,7 @@ def small_repair(reply: BaseModel, cc: CheckContext) -> BaseModel | None:
     before, after = render(parts, cc.channel), render(fixed, cc.channel)
     if SequenceMatcher(None, before, after).ratio() < MIN_REPAIR_SIMILARITY:
         return None
-    return cc.channel.reply_model().model_validate(fixed)
+    return cc.channel.reply_model(cc.language).model_validate(fixed)
 
 
 def copy_inputs(ctx: Context, count: int, seed: int) -> Iterator[DraftInput]:
@@ -111,7 +111,7 @@ def copy_inputs(ctx: Context, count: int, seed: int) -> Iterator[DraftInput]:
         cc = check_context(ctx, channel, language, Facts(product, []), [], [])
         req = CopyRequest(product=product, channel=channel.key, language=language)
         yield DraftInput(
-            schema=channel.reply_model(),
+            schema=channel.reply_model(language),
             prompt=VariantWriter(req, cc, ctx).messages(angles[angle]),
             check=lambda reply, cc=cc: problems_of(reply, cc),
             max_tokens=channel.max_tokens,

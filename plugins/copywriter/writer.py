@@ -89,7 +89,7 @@ class VariantWriter:
         self._done: list[CopyVariant] = []
         self._lock = threading.Lock()
         channel, lang = cc.channel, cc.language
-        self.model = ctx.llm.structured(channel.reply_model(), "copy", channel.max_tokens)
+        self.model = ctx.llm.structured(channel.reply_model(lang), "copy", channel.max_tokens)
         brand = req.brand_profile
         common = {"channel": localized(channel.label, lang)}
         self.system = ctx.prompts.render(
@@ -181,7 +181,7 @@ class VariantWriter:
             return parts, None if parts is None else 1
         found = first_passing(
             self.ctx.llm,
-            self.cc.channel.reply_model(),
+            self.cc.channel.reply_model(self.cc.language),
             messages,
             lambda reply: [f.message for f in run_checks(as_parts(reply), self.cc)],
             adapter="copy",

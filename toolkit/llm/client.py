@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel
 
-from pitchcraft.llm.structured import Structured
+from pitchcraft.llm.structured import Structured, public_schema
 from pitchcraft.llm.usage import TokenUsage
 from pitchcraft.settings import Settings
 
@@ -116,12 +116,12 @@ class ModelClient:
         from pitchcraft.llm.chat_local import LocalChatModel
 
         model: Any = self.chat(adapter, max_tokens, temperature, seed)
-        json_schema = schema.model_json_schema()
         if self._remote is not None and not isinstance(model, LocalChatModel):
             # the server constrains decoding to the schema (vLLM: xgrammar)
+            json_schema = public_schema(schema)
             model = model.bind(extra_body={"structured_outputs": {"json": json_schema}})
-        else:  # so does the local engine (lm-format-enforcer)
-            model = model.bind(json_schema=json_schema)
+        else:  # so does the local engine (lm-format-enforcer), landing soft limits
+            model = model.bind(json_schema=schema.model_json_schema())
         return Structured(model, schema, self.settings.structured_retries)
 
     def serves(self, adapter: str) -> bool:

@@ -65,18 +65,23 @@ class MaskVocabulary:
 
     data: Any  # lmformatenforcer's TokenEnforcerTokenizerData
     config: Any  # lmformatenforcer's CharacterLevelParserConfig
+    quoting: Any = None  # booleans over the vocabulary: the token writes a double quote
 
 
 def tokenizer_data(tokenizer: Any) -> MaskVocabulary:
     """The library's tokenizer data (built once: a few seconds) with its JSON-string token
     lists packed in one vectorised step (`fast_freetext_cache_class`), and a parser config
     whose alphabet is the vocabulary's."""
+    import torch
     from lmformatenforcer import CharacterLevelParserConfig
 
     regular = regular_tokens(tokenizer)
     data = library_tokenizer_data(tokenizer, regular)
     data.tokenizer_tree.json_freetext_tokens.__class__ = fast_freetext_cache_class()
-    return MaskVocabulary(data, CharacterLevelParserConfig(alphabet=json_string_alphabet(regular)))
+    quoting = torch.zeros(len(tokenizer), dtype=torch.bool)
+    quoting[[token for token, text, _ in regular if '"' in text]] = True
+    config = CharacterLevelParserConfig(alphabet=json_string_alphabet(regular))
+    return MaskVocabulary(data, config, quoting)
 
 
 def packed(token_ids: Sequence[int], vocab_size: int) -> Any:
@@ -170,9 +175,65 @@ def fast_enforcer_class() -> type:
     return FastTokenEnforcer
 
 
+# Landing a string with a soft limit (structured.SOFT_MAX_LENGTH): from LANDING_START of
+# the limit the tokens that close the string gain up to LANDING_BIAS (at the limit) on their
+# logits, so the model ends its sentence near the limit rather than being cut at it. Chosen on
+# copy for products of the copy adapter's training half: starting at 0.6 closed phrases that
+# would have fitted ("..., Trusted" of "Trusted Battery Brand"); at 0.75, 17 of 18 first
+# drafts fitted their channel (7 of 12 without landing).
+LANDING_START = 0.75
+LANDING_BIAS = 8.0
+
+
+def enforced(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """`schema` with each soft limit made the enforcer's maxLength, and whether it had one."""
+    from pitchcraft.llm.structured import SOFT_MAX_LENGTH
+
+    found = False
+
+    def walk(node: Any) -> Any:
+        nonlocal found
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: walk(v) for k, v in node.items() if k != SOFT_MAX_LENGTH}
+        if SOFT_MAX_LENGTH in node:
+            found = True
+            out["maxLength"] = min(node[SOFT_MAX_LENGTH], node.get("maxLength", 1 << 30))
+        return out
+
+    return walk(schema), found
+
+
+def landing_bias(written: int, limit: int) -> float:
+    """What the closing tokens of a string gain after `written` of its `limit` characters."""
+    share = written / limit
+    if share < LANDING_START:
+        return 0.0
+    return LANDING_BIAS * min(1.0, (share - LANDING_START) / (1 - LANDING_START))
+
+
+def open_string(enforcer: Any, token_ids: tuple[int, ...]) -> tuple[int, int] | None:
+    """(characters written, limit) of the limited string the reply is inside, if any."""
+    from lmformatenforcer.jsonschemaparser import StringParsingState
+
+    state = enforcer.prefix_states.get(token_ids)
+    stack = getattr(state.parser, "object_stack", None) if state is not None else None
+    top = stack[-1] if stack else None
+    if (
+        isinstance(top, StringParsingState)
+        and top.max_length
+        and top.seen_opening_quote
+        and not top.seen_closing_quote
+    ):
+        return len(top.parsed_string), top.max_length
+    return None
+
+
 class SchemaMask:
     """Logits processor: each row's scores kept only for the tokens its JSON schema allows
-    next; a row without a schema is left as it is."""
+    next; a row without a schema is left as it is. Strings with a soft limit land by it."""
 
     def __init__(
         self, vocabulary: MaskVocabulary, schemas: Sequence[dict[str, Any] | None]
@@ -180,18 +241,31 @@ class SchemaMask:
         from lmformatenforcer import JsonSchemaParser
 
         enforcer = fast_enforcer_class()
-        self.enforcers = [
-            None
-            if schema is None
-            else enforcer(vocabulary.data, JsonSchemaParser(schema, vocabulary.config))
-            for schema in schemas
-        ]
+        self.quoting = vocabulary.quoting
+        self.enforcers: list[Any] = []
+        self.lands: list[bool] = []
+        for schema in schemas:
+            if schema is None:
+                self.enforcers.append(None)
+                self.lands.append(False)
+                continue
+            hard, soft = enforced(schema)
+            parser = JsonSchemaParser(hard, vocabulary.config)
+            self.enforcers.append(enforcer(vocabulary.data, parser))
+            self.lands.append(soft and self.quoting is not None)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         for row, enforcer in enumerate(self.enforcers):
             if enforcer is None:
                 continue
-            bits = enforcer.get_allowed_tokens(input_ids[row].tolist()).allowed_tokens
+            sequence = input_ids[row].tolist()
+            bits = enforcer.get_allowed_tokens(sequence).allowed_tokens
             allowed = unpacked(bits.to(scores.device), scores.shape[1])
             scores[row].masked_fill_(~allowed, float("-inf"))
+            inside = open_string(enforcer, tuple(sequence)) if self.lands[row] else None
+            bias = landing_bias(*inside) if inside else 0.0
+            if bias:  # the quoting tokens a string allows are those that close it
+                width = min(len(self.quoting), scores.shape[1])
+                closing = self.quoting[:width].to(scores.device) & allowed[:width]
+                scores[row, :width] += closing * bias
         return scores

@@ -28,6 +28,9 @@ Draft = Callable[[str], None] | None
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 INCH_MARK = re.compile(r'(?<=\d)"')
 TYPOGRAPHIC_QUOTES = str.maketrans({"″": '"', "“": '"', "”": '"'})
+# A string's length the embedded engine's decoding lands by (pitchcraft.llm.constrained);
+# not validated (the plugin's checks judge length) and not shown to the model or a server.
+SOFT_MAX_LENGTH = "x-soft-max-length"
 
 
 def json_safe_quotes(text: str) -> str:
@@ -48,9 +51,22 @@ class StructuredOutputError(PitchcraftError):
         self.problem = problem
 
 
+def public_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of `schema` without the soft limits only the embedded engine reads."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, list):
+            return [strip(item) for item in node]
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k != SOFT_MAX_LENGTH}
+        return node
+
+    return dict(strip(schema.model_json_schema()))
+
+
 def instruction(schema: type[BaseModel]) -> str:
     """The JSON schema, plus its limits in plain words (small models heed those better)."""
-    json_schema = schema.model_json_schema()
+    json_schema = public_schema(schema)
     props = json_schema.get("properties", {})
     limits = [
         f"- {k}: at most {v['maxLength']} characters" for k, v in props.items() if "maxLength" in v
