@@ -42,10 +42,11 @@ CHANNELS = {
 EN_WORD = re.compile(r"[a-z0-9]+")
 
 
-def pick_products(total: int) -> list[Product]:
-    """Of the half held out from the copy adapter's training: zh products first (up to
-    half), then en electronics and clothing alternately."""
-    products = [p for p in load_products() if not in_training_half(p)]
+def pick_products(total: int, training_half: bool = False) -> list[Product]:
+    """Of the half held out from the copy adapter's training (with `training_half`, of the
+    other half, for choosing settings): zh products first (up to half), then en electronics
+    and clothing alternately."""
+    products = [p for p in load_products() if in_training_half(p) == training_half]
     zh = [p for p in products if p.language == "zh"][: total // 2]
     elec = [p for p in products if p.id.startswith("elec-") and p.description]
     cloth = [p for p in products if p.id.startswith("cloth-")]
@@ -76,6 +77,13 @@ def distinct_2(texts: list[str], language: str) -> float:
     return len(set(bigrams)) / len(bigrams) if bigrams else 0.0
 
 
+def copy_options(drafts: int, variant_temperature: float | None) -> dict[str, float]:
+    options: dict[str, float] = {"drafts": drafts}
+    if variant_temperature is not None:
+        options["variant_temperature"] = variant_temperature
+    return options
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="6 products, a few minutes")
@@ -84,17 +92,27 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--save", type=Path, help="write every result to this JSONL file")
     parser.add_argument("--drafts", type=int, default=1, help="first drafts per variant (K)")
+    parser.add_argument(
+        "--training-half",
+        action="store_true",
+        help="products of the adapter's training half: for choosing settings, not reporting",
+    )
+    parser.add_argument(
+        "--variant-temperature",
+        type=float,
+        help="sampling temperature of later variants' drafts (default: the plugin's)",
+    )
     args = parser.parse_args()
     n_products = 6 if args.quick else args.products
 
     settings = Settings(
         store_path=Path(mkdtemp()) / "chroma",
         concurrency=args.concurrency,
-        plugin_options={"copywriter": {"drafts": args.drafts}},
+        plugin_options={"copywriter": copy_options(args.drafts, args.variant_temperature)},
     )
     registry = Registry(settings).load()
     plugin, ctx = registry.get("copywriter"), registry.context()
-    products = pick_products(n_products)
+    products = pick_products(n_products, args.training_half)
     requests = [
         CopyRequest(product=p, channel=c, keywords=[keyword(p)], variants=args.variants)
         for p in products
@@ -173,6 +191,8 @@ def main() -> None:
             "draft_grounded_rate": round(mean("all", "draft_grounded"), 4),
             "model_written_share": round(mean("all", "model_written"), 4),
             "drafts": args.drafts,
+            "products_from": "training half" if args.training_half else "held-out half",
+            "variant_temperature": settings.plugin_options["copywriter"].get("variant_temperature"),
             "failed_requests": failures,
             "products": len(products),
             "requests": len(requests),

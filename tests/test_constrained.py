@@ -92,7 +92,7 @@ def test_soft_limits_become_the_enforcers_hard_ones_for_rows_that_land() -> None
 
 
 def test_closing_a_string_gains_more_the_nearer_its_limit() -> None:
-    from pitchcraft.llm.constrained import LANDING_BIAS, LANDING_START, landing_bias
+    from pitchcraft.llm.landing import LANDING_BIAS, LANDING_START, landing_bias
 
     before = int(LANDING_START * 100) - 1
     assert landing_bias(0, 100) == landing_bias(before, 100) == 0.0

@@ -10,6 +10,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, Field
@@ -19,6 +20,7 @@ from pitchcraft.llm import ModelClient
 from pitchcraft.llm.drafts import listening, readable
 from pitchcraft.llm.remote import ModelUnavailable
 from pitchcraft.llm.serve import server_command
+from pitchcraft.llm.structured import SOFT_MAX_LENGTH
 from tests.llm_fixtures import MODEL_CACHE, shipped_adapters
 from tests.store_fixtures import free_port
 
@@ -47,6 +49,29 @@ def test_structured_output_is_a_validated_object(llm: ModelClient) -> None:
     )
     assert isinstance(result, Tagline)
     assert result.tagline and len(result.keywords) <= 5
+
+
+class Story(BaseModel):
+    story: str = Field(json_schema_extra={SOFT_MAX_LENGTH: 60})
+    morals: list[Annotated[str, Field(json_schema_extra={SOFT_MAX_LENGTH: 30})]]
+
+
+def test_strings_with_soft_limits_land_by_them_on_both_backends(llm: ModelClient) -> None:
+    """Asked for a long story, the model still closes each string by its soft limit (the
+    embedded engine's mask, a vLLM server's landing processor); without landing it runs on."""
+    prompt = (
+        "Write a very long story, at least 300 words, about a dragon who sells umbrellas, "
+        "and three long morals of the story."
+    )
+    reply = llm.structured(Story, max_tokens=400).invoke(prompt)
+    assert 0 < len(reply.story) <= 60
+    assert reply.morals and all(len(moral) <= 30 for moral in reply.morals)
+    untied = llm.structured(Untied, max_tokens=80).invoke(prompt)  # cut off, then repaired
+    assert len(untied.story) > 60
+
+
+class Untied(BaseModel):
+    story: str
 
 
 def test_streamed_text_arrives_in_pieces_that_add_up_to_the_whole_reply(llm: ModelClient) -> None:
@@ -296,6 +321,7 @@ def test_shipped_adapters_are_small_with_model_cards() -> None:
     command = server_command(Path("python"), Path("model"), shipped, "127.0.0.1", 8100)
     for name, folder in shipped.items():
         assert f"{name}={folder}" in command
+    assert "pitchcraft_landing:LandingProcessor" in command
 
 
 def test_shipped_adapters_change_their_tasks_answers(llm: ModelClient) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
@@ -37,6 +38,7 @@ from pitchcraft.text.grounding import Facts, fact_attributes
 from pitchcraft.text.terms import load_lexicon
 
 NAME = "copywriter"
+VARIANT_SEED_STEP = 100  # apart from the seeds of one variant's drafts (seed + 1..8)
 
 
 # The plugin's tables, loaded once per Context (shipped data merged with the user's).
@@ -87,6 +89,7 @@ class VariantWriter:
         self.req, self.cc, self.ctx = req, cc, ctx
         self.on_done = on_done
         self._done: list[CopyVariant] = []
+        self._started = 0  # variants begun: the first is greedy
         self._lock = threading.Lock()
         channel, lang = cc.channel, cc.language
         self.model = ctx.llm.structured(channel.reply_model(lang), "copy", channel.max_tokens)
@@ -108,12 +111,17 @@ class VariantWriter:
         }
 
     def write_many(self, angles: list[tuple[str, dict[str, str]]]) -> list[CopyVariant]:
+        """A variant per angle; the writer's first is drafted greedily, the later ones are
+        sampled when the options say so (`variant_temperature`)."""
         if not angles:
             return []
-        return self.ctx.parallel(self._write_and_tell, angles, workers=len(angles))
+        with self._lock:
+            first, self._started = self._started, self._started + len(angles)
+        jobs = [(angle, first + n) for n, angle in enumerate(angles)]
+        return self.ctx.parallel(self._write_and_tell, jobs, workers=len(jobs))
 
-    def _write_and_tell(self, angle: tuple[str, dict[str, str]]) -> CopyVariant:
-        variant = self.write(angle)
+    def _write_and_tell(self, job: tuple[tuple[str, dict[str, str]], int]) -> CopyVariant:
+        variant = self.write(*job)
         with self._lock:
             self._done.append(variant)
             done = list(self._done)
@@ -128,11 +136,12 @@ class VariantWriter:
         prompt = self.ctx.prompts.render(NAME, "write", lang, **self.task, angle=angle_text)
         return [SystemMessage(self.system), HumanMessage(prompt)]
 
-    def write(self, angle: tuple[str, dict[str, str]]) -> CopyVariant:
+    def write(self, angle: tuple[str, dict[str, str]], number: int = 0) -> CopyVariant:
+        """The variant from `angle`; `number` is its place among the writer's variants."""
         key, wording = angle
         lang = self.cc.language
         messages = self.messages(wording)
-        parts, draft_number = self._first_draft(messages)
+        parts, draft_number = self._first_draft(messages, number)
         findings = run_checks(parts, self.cc) if parts is not None else []
         draft_checks = {
             c: parts is not None and not any(f.check == c for f in findings) for c in CHECKS
@@ -172,13 +181,24 @@ class VariantWriter:
             draft=draft_number,
         )
 
-    def _first_draft(self, messages: list[BaseMessage]) -> tuple[Parts | None, int | None]:
+    def _first_draft(
+        self, messages: list[BaseMessage], number: int = 0
+    ) -> tuple[Parts | None, int | None]:
         """The first draft that passes every check among `drafts` asked for together, else
-        the greedy one (which rewrites and repair then work on); and its number."""
-        plan = self.ctx.options(NAME, CopywriterOptions).plan(self.ctx.llm)
+        the first one (which rewrites and repair then work on); and its number. The first is
+        greedy, but for a later variant with `variant_temperature`: sampled, seeded by the
+        variant's number, so variants from angles the small model reads alike still differ."""
+        options = self.ctx.options(NAME, CopywriterOptions)
+        plan = options.plan(self.ctx.llm)
+        sampled = number > 0 and options.variant_temperature > 0
         if plan.drafts <= 1:
-            parts = self._ask(messages)
-            return parts, None if parts is None else 1
+            if not sampled:
+                parts = self._ask(messages)
+                return parts, None if parts is None else 1
+            plan = replace(plan, drafts=1)
+        if sampled:
+            seed = None if plan.seed is None else plan.seed + VARIANT_SEED_STEP * number
+            plan = replace(plan, temperature=options.variant_temperature, seed=seed)
         found = first_passing(
             self.ctx.llm,
             self.cc.channel.reply_model(self.cc.language),
@@ -187,11 +207,12 @@ class VariantWriter:
             adapter="copy",
             max_tokens=self.cc.channel.max_tokens,
             plan=plan,
+            greedy_first=not sampled,
         )
         if found.value is not None:
             return as_parts(found.value), found.draft
-        greedy = found.candidates[0]
-        return (None, None) if greedy is None else (as_parts(greedy), 1)
+        first = found.candidates[0]
+        return (None, None) if first is None else (as_parts(first), 1)
 
     def _ask(self, messages: list[BaseMessage]) -> Parts | None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any, TypeVar
@@ -9,7 +10,8 @@ from typing import Any, TypeVar
 from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel
 
-from pitchcraft.llm.structured import Structured, public_schema
+from pitchcraft.llm.landing import XARG
+from pitchcraft.llm.structured import Structured, public_schema, soft_limits
 from pitchcraft.llm.usage import TokenUsage
 from pitchcraft.settings import Settings
 
@@ -118,8 +120,10 @@ class ModelClient:
         model: Any = self.chat(adapter, max_tokens, temperature, seed)
         if self._remote is not None and not isinstance(model, LocalChatModel):
             # the server constrains decoding to the schema (vLLM: xgrammar)
-            json_schema = public_schema(schema)
-            model = model.bind(extra_body={"structured_outputs": {"json": json_schema}})
+            body: dict[str, Any] = {"structured_outputs": {"json": public_schema(schema)}}
+            if limits := soft_limits(schema):  # a server pitchcraft started lands by them
+                body["vllm_xargs"] = {XARG: json.dumps(limits)}
+            model = model.bind(extra_body=body)
         else:  # so does the local engine (lm-format-enforcer), landing soft limits
             model = model.bind(json_schema=schema.model_json_schema())
         return Structured(model, schema, self.settings.structured_retries)

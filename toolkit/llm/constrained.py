@@ -175,16 +175,6 @@ def fast_enforcer_class() -> type:
     return FastTokenEnforcer
 
 
-# Landing a string with a soft limit (structured.SOFT_MAX_LENGTH): from LANDING_START of
-# the limit the tokens that close the string gain up to LANDING_BIAS (at the limit) on their
-# logits, so the model ends its sentence near the limit rather than being cut at it. Chosen on
-# copy for products of the copy adapter's training half: starting at 0.6 closed phrases that
-# would have fitted ("..., Trusted" of "Trusted Battery Brand"); at 0.75, 17 of 18 first
-# drafts fitted their channel (7 of 12 without landing).
-LANDING_START = 0.75
-LANDING_BIAS = 8.0
-
-
 def enforced(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """`schema` with each soft limit made the enforcer's maxLength, and whether it had one."""
     from pitchcraft.llm.structured import SOFT_MAX_LENGTH
@@ -206,14 +196,6 @@ def enforced(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     return walk(schema), found
 
 
-def landing_bias(written: int, limit: int) -> float:
-    """What the closing tokens of a string gain after `written` of its `limit` characters."""
-    share = written / limit
-    if share < LANDING_START:
-        return 0.0
-    return LANDING_BIAS * min(1.0, (share - LANDING_START) / (1 - LANDING_START))
-
-
 def open_string(enforcer: Any, token_ids: tuple[int, ...]) -> tuple[int, int] | None:
     """(characters written, limit) of the limited string the reply is inside, if any."""
     from lmformatenforcer.jsonschemaparser import StringParsingState
@@ -233,7 +215,8 @@ def open_string(enforcer: Any, token_ids: tuple[int, ...]) -> tuple[int, int] | 
 
 class SchemaMask:
     """Logits processor: each row's scores kept only for the tokens its JSON schema allows
-    next; a row without a schema is left as it is. Strings with a soft limit land by it."""
+    next; a row without a schema is left as it is. Strings with a soft limit land by it
+    (pitchcraft.llm.landing; the limit itself is the enforcer's maxLength)."""
 
     def __init__(
         self, vocabulary: MaskVocabulary, schemas: Sequence[dict[str, Any] | None]
@@ -255,6 +238,8 @@ class SchemaMask:
             self.lands.append(soft and self.quoting is not None)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
+        from pitchcraft.llm.landing import landing_bias
+
         for row, enforcer in enumerate(self.enforcers):
             if enforcer is None:
                 continue

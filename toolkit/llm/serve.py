@@ -28,6 +28,7 @@ import httpx
 from pydantic import BaseModel
 
 from pitchcraft.errors import PitchcraftError
+from pitchcraft.llm import landing
 from pitchcraft.llm.base_model import MODEL_NAME, base_model_dir, compute_dtype_name
 from pitchcraft.llm.local import find_adapters
 from pitchcraft.llm.merge import merged_model_dir
@@ -92,6 +93,9 @@ def find_links() -> list[str]:
     )
     folders += configured.stdout.split() if configured.returncode == 0 else []
     return [f for f in dict.fromkeys(folders) if Path(f).is_dir()]
+
+
+LANDING_MODULE = "pitchcraft_landing"  # pitchcraft.llm.landing, as the vLLM server imports it
 
 
 def vllm_python(cache_dir: Path) -> Path:
@@ -162,14 +166,31 @@ def server_command(
     ]
     if not has_cuda():
         cmd.append("--enforce-eager")
+    # requests carrying soft limits land by them (pitchcraft.llm.landing)
+    cmd += ["--logits-processors", f"{LANDING_MODULE}:LandingProcessor"]
     if adapters:
         cmd += ["--enable-lora", "--max-lora-rank", str(MAX_LORA_RANK), "--lora-modules"]
         cmd += [f"{name}={path}" for name, path in adapters.items()]
     return cmd
 
 
-def server_env(kv_cache_gib: int = KV_CACHE_GIB) -> dict[str, str]:
+def landing_plugin(cache_dir: Path) -> Path:
+    """A folder holding pitchcraft.llm.landing as a module of its own, for the vLLM
+    virtualenv's path (pitchcraft is not installed there); written afresh each start, by
+    rename, so servers starting together never read half a file."""
+    folder = cache_dir / "vllm-plugins"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{LANDING_MODULE}.py"
+    part = folder / f"{LANDING_MODULE}.{os.getpid()}.part"
+    part.write_bytes(Path(landing.__file__).read_bytes())
+    part.replace(target)
+    return folder
+
+
+def server_env(kv_cache_gib: int = KV_CACHE_GIB, plugins: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if plugins is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugins), env.get("PYTHONPATH")]))
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
     env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")  # compute on every core: 1.4-1.7x here
     env["HF_HUB_OFFLINE"] = "1"
@@ -317,6 +338,7 @@ def start_replicas(
             f"{free:.0f} GiB is free: start fewer (--replicas, --merge NAME,... or none)"
         )
     python = vllm_python(settings.cache_dir)
+    plugins = landing_plugin(settings.cache_dir)
     specs = server_specs(settings, replicas, merge)
     folder = run_dir or settings.cache_dir
     launched = []
@@ -328,7 +350,7 @@ def start_replicas(
         with log_file.open("wb") as log:
             proc = subprocess.Popen(
                 command,
-                env=server_env(kv_cache_gib(servers)),
+                env=server_env(kv_cache_gib(servers), plugins),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives the CLI; `model stop` ends it

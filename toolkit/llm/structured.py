@@ -64,6 +64,16 @@ def public_schema(schema: type[BaseModel]) -> dict[str, Any]:
     return dict(strip(schema.model_json_schema()))
 
 
+def soft_limits(schema: type[BaseModel]) -> dict[str, int]:
+    """Each top-level field's soft limit (a list's: its items'), for a vLLM server's landing."""
+    limits = {}
+    for name, node in schema.model_json_schema().get("properties", {}).items():
+        limit = node.get(SOFT_MAX_LENGTH, node.get("items", {}).get(SOFT_MAX_LENGTH))
+        if isinstance(limit, int):
+            limits[name] = limit
+    return limits
+
+
 def instruction(schema: type[BaseModel]) -> str:
     """The JSON schema, plus its limits in plain words (small models heed those better)."""
     json_schema = public_schema(schema)

@@ -138,11 +138,20 @@ def first_passing(
     adapter: str | None,
     max_tokens: int,
     plan: DraftPlan = ONE_DRAFT,
+    greedy_first: bool = True,
 ) -> Drafted[T]:
-    """Up to `plan.drafts` drafts of `schema` for `prompt`, checked in order.
-    ModelUnavailable propagates; a reply that does not fit the schema is a refused draft."""
+    """Up to `plan.drafts` drafts of `schema` for `prompt`, checked in order (the first
+    greedy unless not `greedy_first`). ModelUnavailable propagates; a reply that does not
+    fit the schema is a refused draft."""
     checked = checked_drafts(
-        client, schema, prompt, check, adapter=adapter, max_tokens=max_tokens, plan=plan
+        client,
+        schema,
+        prompt,
+        check,
+        adapter=adapter,
+        max_tokens=max_tokens,
+        plan=plan,
+        greedy_first=greedy_first,
     )
     result: Drafted[T] = Drafted(None, None)
     result.candidates = [value for value, _ in checked]
