@@ -26,15 +26,12 @@ from tests.schema_model import SchemaFilledClient
 class RecordingClient(SchemaFilledClient):
     asked: list[tuple[float, int | None]]
 
-    def chat(
-        self,
-        adapter: str | None = None,
-        max_tokens: int | None = None,
-        temperature: float = 0.0,
-        seed: int | None = None,
-    ) -> BaseChatModel:
-        self.asked.append((temperature, seed))
-        return super().chat(adapter, max_tokens, temperature, seed)
+    def chat(self, *args: Any, **kwargs: Any) -> BaseChatModel:
+        """ModelClient.chat(adapter, max_tokens, temperature, seed), its sampling recorded."""
+        names = ("adapter", "max_tokens", "temperature", "seed")
+        given = dict(zip(names, args, strict=False)) | kwargs
+        self.asked.append((given.get("temperature", 0.0), given.get("seed")))
+        return super().chat(*args, **kwargs)
 
 
 def sampling(tmp_path: Path, options: dict[str, Any]) -> list[tuple[float, int | None]]:

@@ -156,7 +156,8 @@ def test_an_item_said_twice_is_found_and_the_repair_replaces_it_with_new_facts()
 
 
 def test_a_product_with_too_few_facts_for_distinct_items_is_flagged_not_padded() -> None:
-    cc = context("amazon_listing")  # a title and two sentences: not five distinct bullets
+    bare = BATTERY.model_copy(update={"description": ""})  # title, brand, category: 3 facts
+    cc = context("amazon_listing", bare)
     parts: Parts = {"title": "Duracell AA Batteries", "bullets": ["Long lasting performance."]}
     fixed = Repairer(cc).repair(parts, run_checks(parts, cc))
     assert len(fixed["bullets"]) == 5
@@ -339,7 +340,12 @@ def test_fact_lines_skip_sentences_longer_than_any_field() -> None:
     # an API fuzzer's product (a description of 19,999 zeros) took minutes of checks
     endless = BATTERY.model_copy(update={"description": "0" * 19_999 + ". Lasts 10 years."})
     cc = context("amazon_listing", endless)
-    assert fact_lines(cc) == [BATTERY.title, "Lasts 10 years."]
+    assert fact_lines(cc) == [
+        BATTERY.title,
+        "Lasts 10 years.",
+        "Brand: Duracell",
+        "Category: Batteries",
+    ]
 
 
 # -- tables and requests -------------------------------------------------------------------

@@ -41,12 +41,13 @@ def sentences(text: str) -> list[str]:
 
 
 def fact_lines(cc: CheckContext) -> list[str]:
-    """Sentences of the product's own title and description, then its attributes as
-    `name: value`, that pass compliance and grounding (a list of distinct items needs more
-    lines than a short description has)."""
+    """Sentences of the product's own title and description, then its attributes, brand
+    and category as `name: value`, that pass compliance and grounding (a list of distinct
+    items needs more lines than a short description has)."""
     product = cc.facts.product
     category = product.category
-    attributes = [f"{k}: {v}" for k, v in fact_attributes(product).items()]
+    named = {**fact_attributes(product), "Brand": product.brand, "Category": category}
+    attributes = [f"{k}: {v}" for k, v in named.items() if v]
     lines = []
     for raw in [product.title, *sentences(product.description), *attributes]:
         if len(raw) > MAX_FACT_LINE:
