@@ -30,7 +30,7 @@ from benchmarks.common import print_json_line, print_table
 from pitchcraft import Settings
 from pitchcraft.data.demo_shop import load_products
 from pitchcraft.errors import PluginRunError
-from pitchcraft.plugins.copywriter.models import CopyRequest, CopyResult
+from pitchcraft.plugins.copywriter.models import CopyRequest, CopyResult, CopywriterOptions
 from pitchcraft.plugins.copywriter.training import in_training_half
 from pitchcraft.registry import Registry
 from pitchcraft.store.schema import Product
@@ -192,7 +192,7 @@ def main() -> None:
             "model_written_share": round(mean("all", "model_written"), 4),
             "drafts": args.drafts,
             "products_from": "training half" if args.training_half else "held-out half",
-            "variant_temperature": settings.plugin_options["copywriter"].get("variant_temperature"),
+            "variant_temperature": ctx.options("copywriter", CopywriterOptions).variant_temperature,
             "failed_requests": failures,
             "products": len(products),
             "requests": len(requests),

@@ -71,8 +71,7 @@ def test_the_fast_enforcer_and_string_cache_allow_exactly_the_librarys_tokens() 
 
 
 def test_soft_limits_become_the_enforcers_hard_ones_for_rows_that_land() -> None:
-    from pitchcraft.llm.constrained import enforced
-    from pitchcraft.llm.structured import SOFT_MAX_LENGTH
+    from pitchcraft.llm.structured import SOFT_MAX_LENGTH, resolve_soft_limits
 
     schema = {
         "type": "object",
@@ -82,13 +81,13 @@ def test_soft_limits_become_the_enforcers_hard_ones_for_rows_that_land() -> None
             "note": {"type": "string", "maxLength": 8, SOFT_MAX_LENGTH: 20},
         },
     }
-    hard, lands = enforced(schema)
+    hard, lands = resolve_soft_limits(schema, as_max_length=True)
     props = hard["properties"]
     assert lands and props["title"] == {"type": "string", "maxLength": 30}
     assert props["tags"]["items"] == {"type": "string", "maxLength": 15}
     assert props["note"]["maxLength"] == 8  # the stricter of the two
     plain = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3}}}
-    assert enforced(plain) == (plain, False)
+    assert resolve_soft_limits(plain, as_max_length=True) == (plain, False)
 
 
 def test_closing_a_string_gains_more_the_nearer_its_limit() -> None:

@@ -72,7 +72,7 @@ def test_limits_travel_as_json_in_vllm_xargs_and_bad_ones_are_ignored() -> None:
         tags: list[str] = Field(json_schema_extra={"items": {SOFT_MAX_LENGTH: 8}})
         note: str
 
-    limits = soft_limits(Copy)
+    limits = soft_limits(Copy.model_json_schema())
     assert limits == {"title": 30, "tags": 8}
     assert request_limits({XARG: json.dumps(limits)}) == limits
     assert request_limits(None) == request_limits({XARG: "not json"}) == {}

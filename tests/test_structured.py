@@ -84,6 +84,6 @@ def test_soft_limits_are_not_validated_nor_shown_to_the_model_or_a_server() -> N
         text: str = Field(json_schema_extra={SOFT_MAX_LENGTH: 5})
 
     assert Headline.model_json_schema()["properties"]["text"][SOFT_MAX_LENGTH] == 5
-    assert SOFT_MAX_LENGTH not in json.dumps(public_schema(Headline))
+    assert SOFT_MAX_LENGTH not in json.dumps(public_schema(Headline.model_json_schema()))
     assert SOFT_MAX_LENGTH not in instruction(Headline)
     assert parse('{"text": "longer than five"}', Headline).text == "longer than five"

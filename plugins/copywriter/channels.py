@@ -72,8 +72,8 @@ class Channel(BaseModel):
 
     def reply_model(self, language: str) -> type[BaseModel]:
         """The JSON shape the model fills for one variant in `language`. Each string carries
-        its limit as a soft one that the embedded engine's decoding lands by (not validated:
-        the length check judges it, so a longer reply from a server is still a draft). Lists
+        its limit as a soft one that decoding lands by (not validated: the length check
+        judges it, so a longer reply from a server that ignores it is still a draft). Lists
         are not held to their least number of items: a small model so held said one item
         twice, and the facts the repair added in its place were the same in every variant
         (distinct-2 0.590 -> 0.532 on the quick copy evaluation)."""

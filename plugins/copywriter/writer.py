@@ -191,11 +191,9 @@ class VariantWriter:
         options = self.ctx.options(NAME, CopywriterOptions)
         plan = options.plan(self.ctx.llm)
         sampled = number > 0 and options.variant_temperature > 0
-        if plan.drafts <= 1:
-            if not sampled:
-                parts = self._ask(messages)
-                return parts, None if parts is None else 1
-            plan = replace(plan, drafts=1)
+        if plan.drafts <= 1 and not sampled:
+            parts = self._ask(messages)
+            return parts, None if parts is None else 1
         if sampled:
             seed = None if plan.seed is None else plan.seed + VARIANT_SEED_STEP * number
             plan = replace(plan, temperature=options.variant_temperature, seed=seed)

@@ -118,14 +118,15 @@ class ModelClient:
         from pitchcraft.llm.chat_local import LocalChatModel
 
         model: Any = self.chat(adapter, max_tokens, temperature, seed)
+        json_schema = schema.model_json_schema()
         if self._remote is not None and not isinstance(model, LocalChatModel):
             # the server constrains decoding to the schema (vLLM: xgrammar)
-            body: dict[str, Any] = {"structured_outputs": {"json": public_schema(schema)}}
-            if limits := soft_limits(schema):  # a server pitchcraft started lands by them
+            body: dict[str, Any] = {"structured_outputs": {"json": public_schema(json_schema)}}
+            if limits := soft_limits(json_schema):  # a server pitchcraft started lands by them
                 body["vllm_xargs"] = {XARG: json.dumps(limits)}
             model = model.bind(extra_body=body)
         else:  # so does the local engine (lm-format-enforcer), landing soft limits
-            model = model.bind(json_schema=schema.model_json_schema())
+            model = model.bind(json_schema=json_schema)
         return Structured(model, schema, self.settings.structured_retries)
 
     def serves(self, adapter: str) -> bool:

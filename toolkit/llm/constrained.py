@@ -65,7 +65,7 @@ class MaskVocabulary:
 
     data: Any  # lmformatenforcer's TokenEnforcerTokenizerData
     config: Any  # lmformatenforcer's CharacterLevelParserConfig
-    quoting: Any = None  # booleans over the vocabulary: the token writes a double quote
+    quoting: Any  # booleans over the vocabulary: the token writes a double quote
 
 
 def tokenizer_data(tokenizer: Any) -> MaskVocabulary:
@@ -175,27 +175,6 @@ def fast_enforcer_class() -> type:
     return FastTokenEnforcer
 
 
-def enforced(schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """`schema` with each soft limit made the enforcer's maxLength, and whether it had one."""
-    from pitchcraft.llm.structured import SOFT_MAX_LENGTH
-
-    found = False
-
-    def walk(node: Any) -> Any:
-        nonlocal found
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        out = {k: walk(v) for k, v in node.items() if k != SOFT_MAX_LENGTH}
-        if SOFT_MAX_LENGTH in node:
-            found = True
-            out["maxLength"] = min(node[SOFT_MAX_LENGTH], node.get("maxLength", 1 << 30))
-        return out
-
-    return walk(schema), found
-
-
 def open_string(enforcer: Any, token_ids: tuple[int, ...]) -> tuple[int, int] | None:
     """(characters written, limit) of the limited string the reply is inside, if any."""
     from lmformatenforcer.jsonschemaparser import StringParsingState
@@ -223,6 +202,8 @@ class SchemaMask:
     ) -> None:
         from lmformatenforcer import JsonSchemaParser
 
+        from pitchcraft.llm.structured import resolve_soft_limits
+
         enforcer = fast_enforcer_class()
         self.quoting = vocabulary.quoting
         self.enforcers: list[Any] = []
@@ -232,10 +213,10 @@ class SchemaMask:
                 self.enforcers.append(None)
                 self.lands.append(False)
                 continue
-            hard, soft = enforced(schema)
+            hard, soft = resolve_soft_limits(schema, as_max_length=True)
             parser = JsonSchemaParser(hard, vocabulary.config)
             self.enforcers.append(enforcer(vocabulary.data, parser))
-            self.lands.append(soft and self.quoting is not None)
+            self.lands.append(soft)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         from pitchcraft.llm.landing import landing_bias

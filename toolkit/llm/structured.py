@@ -28,8 +28,9 @@ Draft = Callable[[str], None] | None
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 INCH_MARK = re.compile(r'(?<=\d)"')
 TYPOGRAPHIC_QUOTES = str.maketrans({"″": '"', "“": '"', "”": '"'})
-# A string's length the embedded engine's decoding lands by (pitchcraft.llm.constrained);
-# not validated (the plugin's checks judge length) and not shown to the model or a server.
+# A string's length decoding lands by (pitchcraft.llm.landing): not validated (the plugin's
+# checks judge length), not shown to the model nor put in a server's grammar; a vLLM server
+# gets the limits in the request's vllm_xargs.
 SOFT_MAX_LENGTH = "x-soft-max-length"
 
 
@@ -51,23 +52,39 @@ class StructuredOutputError(PitchcraftError):
         self.problem = problem
 
 
-def public_schema(schema: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema of `schema` without the soft limits only the embedded engine reads."""
+def resolve_soft_limits(
+    json_schema: dict[str, Any], as_max_length: bool
+) -> tuple[dict[str, Any], bool]:
+    """`json_schema` with each soft limit dropped or, with `as_max_length`, made the string's
+    maxLength (the stricter of the two); and whether it had any."""
+    found = False
 
-    def strip(node: Any) -> Any:
+    def walk(node: Any) -> Any:
+        nonlocal found
         if isinstance(node, list):
-            return [strip(item) for item in node]
-        if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if k != SOFT_MAX_LENGTH}
-        return node
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: walk(v) for k, v in node.items() if k != SOFT_MAX_LENGTH}
+        if SOFT_MAX_LENGTH in node:
+            found = True
+            if as_max_length:
+                out["maxLength"] = min(node[SOFT_MAX_LENGTH], node.get("maxLength", 1 << 30))
+        return out
 
-    return dict(strip(schema.model_json_schema()))
+    return walk(json_schema), found
 
 
-def soft_limits(schema: type[BaseModel]) -> dict[str, int]:
+def public_schema(json_schema: dict[str, Any]) -> dict[str, Any]:
+    """`json_schema` without the soft limits: neither the model nor a server's grammar sees
+    them."""
+    return resolve_soft_limits(json_schema, as_max_length=False)[0]
+
+
+def soft_limits(json_schema: dict[str, Any]) -> dict[str, int]:
     """Each top-level field's soft limit (a list's: its items'), for a vLLM server's landing."""
     limits = {}
-    for name, node in schema.model_json_schema().get("properties", {}).items():
+    for name, node in json_schema.get("properties", {}).items():
         limit = node.get(SOFT_MAX_LENGTH, node.get("items", {}).get(SOFT_MAX_LENGTH))
         if isinstance(limit, int):
             limits[name] = limit
@@ -76,7 +93,7 @@ def soft_limits(schema: type[BaseModel]) -> dict[str, int]:
 
 def instruction(schema: type[BaseModel]) -> str:
     """The JSON schema, plus its limits in plain words (small models heed those better)."""
-    json_schema = public_schema(schema)
+    json_schema = public_schema(schema.model_json_schema())
     props = json_schema.get("properties", {})
     limits = [
         f"- {k}: at most {v['maxLength']} characters" for k, v in props.items() if "maxLength" in v
