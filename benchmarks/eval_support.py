@@ -122,12 +122,13 @@ def product_cases(per_language: int, seed: int = 3) -> list[Case]:
     training, each naming a product unambiguously by a shortened title (English) or the
     listing's Chinese title."""
     rng = random.Random(seed)
-    products = [
-        p for p in demo_shop.load_products() if p.price is not None and not in_training_half(p)
-    ]
+    shop = demo_shop.load_products()
+    products = [p for p in shop if p.price is not None and not in_training_half(p)]
     english = [p for p in products if p.language == "en" and p.id.startswith("elec-")]
-    titles = [short_title(p, 6) for p in english]
-    unique = [p for p, t in zip(english, titles, strict=True) if titles.count(t) == 1]
+    # unique in the whole shop: a shortened title that also starts a trained product's title
+    # asks about two products ("HP OMEN 17.3" Gaming Laptop -" is an i7 and an i9 model)
+    titles = [short_title(p, 6) for p in shop if p.language == "en"]
+    unique = [p for p in english if titles.count(short_title(p, 6)) == 1]
     cases = []
     for n, p in enumerate(rng.sample(unique, per_language)):
         name = short_title(p, 6)

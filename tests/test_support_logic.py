@@ -15,6 +15,7 @@ from pitchcraft.errors import PitchcraftError
 from pitchcraft.plugins.support.answer import (
     DraftAnswer,
     answer_problems,
+    kept_numbers,
     phrasing_problems,
     section_heading,
     unsupported_claims,
@@ -293,6 +294,22 @@ def test_a_claim_stating_what_its_section_heading_denies_fails() -> None:
     assert product == ""  # a product's title is no section heading
 
 
+def test_a_claim_without_the_not_of_its_nearest_source_sentence_fails() -> None:
+    # drafts of the shipped support adapter that the word check passed
+    po_box = ["We do not ship to P.O. boxes or outside the country."]
+    assert unsupported_claims("You can ship to a P.O. box.", po_box, sentences=po_box)
+    assert unsupported_claims("We don't ship to P.O. boxes.", po_box, sentences=po_box) == []
+    same_day = ["Same-day delivery is not offered."]
+    options = "Delivery options and costs include same-day delivery and express delivery."
+    assert unsupported_claims(options, same_day, sentences=same_day)
+    both = [*same_day, "Express delivery: 1–2 business days, $12.99 for any order size."]
+    kept = "Express delivery takes 1–2 business days and costs $12.99."
+    assert unsupported_claims(kept, both, sentences=both) == []
+    zh = ["仅配送至美国本土的街道地址，不配送至邮政信箱或海外。"]
+    assert unsupported_claims("可以配送至邮政信箱。", zh, sentences=zh)
+    assert unsupported_claims("不配送至邮政信箱。", zh, sentences=zh) == []
+
+
 def test_a_sum_in_another_currency_fails() -> None:
     source = ["会员在生日当月可获得 10 美元优惠券，订单满 50 美元可用，有效期 30 天。"]
     assert unsupported_claims("会员生日可获得10元优惠券，订单满50元可用，有效期30天。", source)
@@ -358,6 +375,23 @@ def test_training_answers_must_phrase_not_copy_and_cite_the_best_source() -> Non
         "Standard delivery takes 3–5 business days, costs $5.99, arrives boxed.", [1]
     )
     assert invented and invented[0].startswith("words not in its sources")
+    # a condition of the best source left out: refused for training, still fit to send
+    cut = "Standard delivery takes 3–5 business days."
+    assert problems(cut, [1]) == ["leaves out 5.99 of the best source"]
+    assert answer_problems(DraftAnswer(answer=cut, sources=[1]), SHIPPING, "en") == []
+
+
+def test_a_products_description_line_keeps_no_numbers() -> None:
+    price = Sentence(
+        source_id="p1",
+        kind="product",
+        title="Acer Aspire 5",
+        text="It costs $499.99.",
+        fact="price",
+    )
+    specs = price.model_copy(update={"text": "Intel Core i3-1215U, 8GB, 512GB SSD.", "fact": None})
+    assert kept_numbers(price) == {"499.99"}
+    assert kept_numbers(specs) == set()
 
 
 # -- orders --------------------------------------------------------------------------------

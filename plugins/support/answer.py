@@ -102,6 +102,26 @@ def turned_around(claim: str, source: str, headings: Sequence[str] = ()) -> bool
     return False
 
 
+# "not" and its kin; 不 except where it starts a word that denies nothing (不同, 不仅, ...)
+DENIAL = re.compile(
+    r"\b(?:not|no|never|cannot|nor|none)\b|n't\b|不(?![便同少久错断仅过论管但如然])|没有|无法|请勿",
+    re.IGNORECASE,
+)
+
+
+def drops_denial(claim: str, sentences: Sequence[str]) -> bool:
+    """The claim states plainly what the source sentences nearest it deny ("you can ship to
+    a P.O. box" from "We do not ship to P.O. boxes"): its content words agree, its sense not."""
+    if DENIAL.search(claim):
+        return False
+    words = content_words(claim)
+    shared = [len(words & content_words(s)) for s in sentences]
+    if not shared or max(shared) == 0:
+        return False
+    nearest = [s for s, n in zip(sentences, shared, strict=True) if n == max(shared)]
+    return all(DENIAL.search(s) for s in nearest)
+
+
 def wrong_currency(claim: str, source: str) -> bool:
     """A sum the source states in one currency, claimed in another ("10元" for "10 美元")."""
     stated = amounts(source)
@@ -119,10 +139,14 @@ def section_heading(title: str) -> str:
 
 
 def unsupported_claims(
-    answer: str, cited: Sequence[str], headings: Sequence[str] = ()
+    answer: str,
+    cited: Sequence[str],
+    headings: Sequence[str] = (),
+    sentences: Sequence[str] = (),
 ) -> list[str]:
     """The answer's claims that the cited text does not back, turns around (or states
-    under `headings` that deny them), or puts in another currency."""
+    under `headings` that deny them), states without the "not" of the cited `sentences`
+    nearest them, or puts in another currency."""
     source = " ".join(cited)
     have_numbers, have_words = numbers(source), content_words(source)
     bad = []
@@ -132,6 +156,8 @@ def unsupported_claims(
         backed = numbers(claim) <= have_numbers and covered >= MIN_COVERAGE
         if not backed or turned_around(claim, source, headings) or wrong_currency(claim, source):
             bad.append(claim)
+    # a sentence too short to be a claim still must not say yes where the source says no
+    bad += [s for s in split_sentences(answer) if s not in bad and drops_denial(s, sentences)]
     return bad
 
 
@@ -159,7 +185,10 @@ def answer_problems(
         return ["states nothing beyond a heading"]
     cited_text = [sources[i].text + " " + sources[i].title for i in cited]
     headings = [section_heading(sources[i].title) for i in cited]
-    return [f"unsupported: {claim!r}" for claim in unsupported_claims(text, cited_text, headings)]
+    texts = [sources[i].text for i in cited]
+    return [
+        f"unsupported: {claim!r}" for claim in unsupported_claims(text, cited_text, headings, texts)
+    ]
 
 
 def form_problem(text: str) -> str | None:
@@ -197,8 +226,9 @@ def phrasing_problems(
 ) -> list[str]:
     """What a model answer must pass to teach the model to phrase answers (the support
     adapter's training data): answer_problems, and stricter than what may be sent: it cites
-    the best source, adds at most MAX_NEW_WORDS content words to its sources and the
-    question, has no words of another script, and does not copy the sources word for word."""
+    the best source first and keeps its numbers (kept_numbers), adds at most MAX_NEW_WORDS
+    content words to its sources and the question, has no words of another script, and does
+    not copy the sources word for word."""
     problems = answer_problems(draft, sources, language)
     if problems:
         return problems
@@ -206,6 +236,8 @@ def phrasing_problems(
     cited = [sources[i] for i in cited_sources(draft, sources)]
     if cited[0] is not sources[0]:
         return ["does not cite the best source first"]
+    if left_out := kept_numbers(sources[0]) - numbers(text):
+        return [f"leaves out {', '.join(sorted(left_out))} of the best source"]
     given = " ".join([question, *(f"{s.title} {s.text}" for s in cited)])
     new = content_words(text) - content_words(given)
     if len(new) > MAX_NEW_WORDS:
@@ -216,6 +248,15 @@ def phrasing_problems(
     if copies_sources(text, sources):
         return ["copies its sources word for word"]
     return []
+
+
+def kept_numbers(best: Sentence) -> set[str]:
+    """The numbers an answer built on `best` must keep (a condition such as "orders of $300
+    or more" is part of the fact); none from a product's description line, which lists specs
+    rather than one fact."""
+    if best.kind == "product" and best.fact is None:
+        return set()
+    return numbers(best.text)
 
 
 def answer_prompt(
