@@ -73,6 +73,7 @@ class Case:
 
 DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
 HAN_DIGITS = {c: n for n, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+UNIT = re.compile(r"(\d)[\s-]*(hour|day|week|month|year)s?\b")
 HAN_NUMBER = re.compile(r"[零一二两三四五六七八九十百]+")
 
 
@@ -90,10 +91,12 @@ def han_number(run: str) -> str:
 
 def squash(text: str) -> str:
     """For matching facts: spaces dropped, case folded, full-width forms and dashes made
-    plain, Chinese numerals as digits ("三年" matches "3 年", "5–7" matches "5-7")."""
+    plain, Chinese numerals as digits ("三年" matches "3 年", "5–7" matches "5-7"), a number
+    and its unit alike however joined ("45-day" matches "45 days")."""
     text = DASHES.sub("-", unicodedata.normalize("NFKC", text))
     text = HAN_NUMBER.sub(lambda m: han_number(m.group()), text)
-    return re.sub(r"\s+", "", text).lower()
+    text = UNIT.sub(r"\1\2", text.lower())
+    return re.sub(r"\s+", "", text)
 
 
 def policy_cases() -> list[Case]:

@@ -477,3 +477,16 @@ def test_request_validation_names_fields() -> None:
     with pytest.raises(ValueError, match="session_id"):
         SupportRequest.model_validate({"message": "hi", "session_id": "bad id!"})
     assert SupportRequest.model_validate({"问题": "退货政策？"}).message == "退货政策？"
+
+
+def test_the_support_evaluation_matches_a_fact_however_it_is_written() -> None:
+    from benchmarks.eval_support import squash
+
+    def found(fact: str, reply: str) -> bool:
+        return squash(fact) in squash(reply)
+
+    assert found("45-day", "The return window for Platinum members is 45 days.")
+    assert found("3 年", "延保计划保三年。")
+    assert found("5-7 business days", "Refunds take 5–7 business days.")
+    assert not found("45-day", "The return window is 15 days.")
+    assert not found("14 天", "签收后 4 天内")
