@@ -15,7 +15,6 @@ from pitchcraft.errors import PitchcraftError
 from pitchcraft.plugins.support.answer import (
     DraftAnswer,
     answer_problems,
-    kept_numbers,
     phrasing_problems,
     section_heading,
     unsupported_claims,
@@ -375,23 +374,6 @@ def test_training_answers_must_phrase_not_copy_and_cite_the_best_source() -> Non
         "Standard delivery takes 3–5 business days, costs $5.99, arrives boxed.", [1]
     )
     assert invented and invented[0].startswith("words not in its sources")
-    # a condition of the best source left out: refused for training, still fit to send
-    cut = "Standard delivery takes 3–5 business days."
-    assert problems(cut, [1]) == ["leaves out 5.99 of the best source"]
-    assert answer_problems(DraftAnswer(answer=cut, sources=[1]), SHIPPING, "en") == []
-
-
-def test_a_products_description_line_keeps_no_numbers() -> None:
-    price = Sentence(
-        source_id="p1",
-        kind="product",
-        title="Acer Aspire 5",
-        text="It costs $499.99.",
-        fact="price",
-    )
-    specs = price.model_copy(update={"text": "Intel Core i3-1215U, 8GB, 512GB SSD.", "fact": None})
-    assert kept_numbers(price) == {"499.99"}
-    assert kept_numbers(specs) == set()
 
 
 # -- orders --------------------------------------------------------------------------------

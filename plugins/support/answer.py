@@ -226,9 +226,8 @@ def phrasing_problems(
 ) -> list[str]:
     """What a model answer must pass to teach the model to phrase answers (the support
     adapter's training data): answer_problems, and stricter than what may be sent: it cites
-    the best source first and keeps its numbers (kept_numbers), adds at most MAX_NEW_WORDS
-    content words to its sources and the question, has no words of another script, and does
-    not copy the sources word for word."""
+    the best source, adds at most MAX_NEW_WORDS content words to its sources and the
+    question, has no words of another script, and does not copy the sources word for word."""
     problems = answer_problems(draft, sources, language)
     if problems:
         return problems
@@ -236,8 +235,6 @@ def phrasing_problems(
     cited = [sources[i] for i in cited_sources(draft, sources)]
     if cited[0] is not sources[0]:
         return ["does not cite the best source first"]
-    if left_out := kept_numbers(sources[0]) - numbers(text):
-        return [f"leaves out {', '.join(sorted(left_out))} of the best source"]
     given = " ".join([question, *(f"{s.title} {s.text}" for s in cited)])
     new = content_words(text) - content_words(given)
     if len(new) > MAX_NEW_WORDS:
@@ -248,15 +245,6 @@ def phrasing_problems(
     if copies_sources(text, sources):
         return ["copies its sources word for word"]
     return []
-
-
-def kept_numbers(best: Sentence) -> set[str]:
-    """The numbers an answer built on `best` must keep (a condition such as "orders of $300
-    or more" is part of the fact); none from a product's description line, which lists specs
-    rather than one fact."""
-    if best.kind == "product" and best.fact is None:
-        return set()
-    return numbers(best.text)
 
 
 def answer_prompt(

@@ -34,9 +34,8 @@ ORIGIN = (__doc__ or "").split("\n", 2)[2].strip()
 ACCEPTS = (
     "pass the responder's claim check (a valid citation, the question's language, an answer "
     "rather than a question or a cut-off sentence, every number and most content words of "
-    "each claim in the cited sources) and a stricter one (the best source cited first, "
-    "every number of it kept unless it is a product's description line, at most one "
-    "content word beyond the cited sources and the question, no words of another "
+    "each claim in the cited sources) and a stricter one (the best source cited first, at "
+    "most one content word beyond the cited sources and the question, no words of another "
     "script, not the sources copied word for word)"
 )
 HEADING = re.compile(r"^#{2,3}\s+(.+?)\s*$", re.MULTILINE)
