@@ -293,7 +293,7 @@ def test_a_claim_stating_what_its_section_heading_denies_fails() -> None:
     assert product == ""  # a product's title is no section heading
 
 
-def test_a_claim_without_the_not_of_its_nearest_source_sentence_fails() -> None:
+def test_a_sentence_that_turns_its_sources_yes_or_no_around_fails() -> None:
     # drafts of the shipped support adapter that the word check passed
     po_box = ["We do not ship to P.O. boxes or outside the country."]
     assert unsupported_claims("You can ship to a P.O. box.", po_box, sentences=po_box)
@@ -307,6 +307,17 @@ def test_a_claim_without_the_not_of_its_nearest_source_sentence_fails() -> None:
     zh = ["仅配送至美国本土的街道地址，不配送至邮政信箱或海外。"]
     assert unsupported_claims("可以配送至邮政信箱。", zh, sentences=zh)
     assert unsupported_claims("不配送至邮政信箱。", zh, sentences=zh) == []
+    # and the other way round: a "no" that none of its sentences or their headings says
+    instalments = ["Orders of $300 or more can be paid in 3, 6 or 12 monthly instalments."]
+    no = "No, orders of $300 or more can be paid in 3, 6 or 12 monthly instalments."
+    assert unsupported_claims(no, instalments, sentences=instalments)
+    stock = ["LG 86英寸 UR8000 系列 4K 超高清 LED 液晶电视 有货（库存 13 件）。"]
+    both_ways = "LG 86英寸 UR8000 系列 4K 超高清 LED 液晶电视有货（库存 13 件），没有库存。"
+    assert unsupported_claims(both_ways, stock, sentences=stock)
+    drops = ["Damage from drops, liquid and power surges."]
+    heading = "What the warranty does not cover"
+    denied = "The warranty does not cover damage from drops, liquid and power surges."
+    assert unsupported_claims(denied, drops, [heading], drops) == []
 
 
 def test_a_sum_in_another_currency_fails() -> None:

@@ -109,15 +109,18 @@ DENIAL = re.compile(
 )
 
 
-def drops_denial(claim: str, sentences: Sequence[str]) -> bool:
-    """The claim states plainly what the source sentences nearest it deny ("you can ship to
-    a P.O. box" from "We do not ship to P.O. boxes"): its content words agree, its sense not."""
-    if DENIAL.search(claim):
-        return False
+def denial_changed(claim: str, sentences: Sequence[str], headings: Sequence[str] = ()) -> bool:
+    """The claim's sense is the other way round from the cited sentences its words come from:
+    it states plainly what the nearest ones deny ("you can ship to a P.O. box" from "We do
+    not ship to P.O. boxes"), or denies where none of them, nor their headings, does ("No,
+    ..." to a question the source answers yes)."""
     words = content_words(claim)
     shared = [len(words & content_words(s)) for s in sentences]
     if not shared or max(shared) == 0:
         return False
+    if DENIAL.search(claim):
+        related = [s for s, n in zip(sentences, shared, strict=True) if n] + list(headings)
+        return not any(DENIAL.search(s) for s in related)
     nearest = [s for s, n in zip(sentences, shared, strict=True) if n == max(shared)]
     return all(DENIAL.search(s) for s in nearest)
 
@@ -145,8 +148,8 @@ def unsupported_claims(
     sentences: Sequence[str] = (),
 ) -> list[str]:
     """The answer's claims that the cited text does not back, turns around (or states
-    under `headings` that deny them), states without the "not" of the cited `sentences`
-    nearest them, or puts in another currency."""
+    under `headings` that deny them), says yes where the cited `sentences` its words come
+    from say no or the other way round, or puts in another currency."""
     source = " ".join(cited)
     have_numbers, have_words = numbers(source), content_words(source)
     bad = []
@@ -157,7 +160,11 @@ def unsupported_claims(
         if not backed or turned_around(claim, source, headings) or wrong_currency(claim, source):
             bad.append(claim)
     # a sentence too short to be a claim still must not say yes where the source says no
-    bad += [s for s in split_sentences(answer) if s not in bad and drops_denial(s, sentences)]
+    bad += [
+        s
+        for s in split_sentences(answer)
+        if s not in bad and denial_changed(s, sentences, headings)
+    ]
     return bad
 
 
