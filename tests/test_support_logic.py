@@ -293,31 +293,56 @@ def test_a_claim_stating_what_its_section_heading_denies_fails() -> None:
     assert product == ""  # a product's title is no section heading
 
 
-def test_a_sentence_that_turns_its_sources_yes_or_no_around_fails() -> None:
-    # drafts of the shipped support adapter that the word check passed
-    po_box = ["We do not ship to P.O. boxes or outside the country."]
-    assert unsupported_claims("You can ship to a P.O. box.", po_box, sentences=po_box)
-    assert unsupported_claims("We don't ship to P.O. boxes.", po_box, sentences=po_box) == []
-    same_day = ["Same-day delivery is not offered."]
-    options = "Delivery options and costs include same-day delivery and express delivery."
-    assert unsupported_claims(options, same_day, sentences=same_day)
-    both = [*same_day, "Express delivery: 1–2 business days, $12.99 for any order size."]
-    kept = "Express delivery takes 1–2 business days and costs $12.99."
-    assert unsupported_claims(kept, both, sentences=both) == []
-    zh = ["仅配送至美国本土的街道地址，不配送至邮政信箱或海外。"]
-    assert unsupported_claims("可以配送至邮政信箱。", zh, sentences=zh)
-    assert unsupported_claims("不配送至邮政信箱。", zh, sentences=zh) == []
-    # and the other way round: a "no" that none of its sentences or their headings says
-    instalments = ["Orders of $300 or more can be paid in 3, 6 or 12 monthly instalments."]
-    no = "No, orders of $300 or more can be paid in 3, 6 or 12 monthly instalments."
-    assert unsupported_claims(no, instalments, sentences=instalments)
-    stock = ["LG 86英寸 UR8000 系列 4K 超高清 LED 液晶电视 有货（库存 13 件）。"]
-    both_ways = "LG 86英寸 UR8000 系列 4K 超高清 LED 液晶电视有货（库存 13 件），没有库存。"
-    assert unsupported_claims(both_ways, stock, sentences=stock)
-    drops = ["Damage from drops, liquid and power surges."]
-    heading = "What the warranty does not cover"
-    denied = "The warranty does not cover damage from drops, liquid and power surges."
-    assert unsupported_claims(denied, drops, [heading], drops) == []
+PO_BOX = "We do not ship to P.O. boxes or outside the country."
+SAME_DAY = "Same-day delivery is not offered."
+EXPRESS = "Express delivery: 1–2 business days, $12.99 for any order size."
+INSTALMENTS = "Orders of $300 or more can be paid in 3, 6 or 12 monthly instalments."
+ZH_AREA = "仅配送至美国本土的街道地址，不配送至邮政信箱或海外。"
+ZH_STOCK = "LG 86英寸 UR8000 系列 4K 超高清 LED 液晶电视 有货（库存 13 件）。"
+DROPS = "Damage from drops, liquid and power surges."
+
+
+# drafts of the shipped support adapter that the word check passed, and their right twins
+@pytest.mark.parametrize(
+    ("answer", "sentences", "heading", "refused"),
+    [
+        ("You can ship to a P.O. box.", [PO_BOX], "", True),
+        ("We don't ship to P.O. boxes.", [PO_BOX], "", False),
+        ("Delivery options include same-day delivery and express delivery.", [SAME_DAY], "", True),
+        (
+            "Express delivery takes 1–2 business days and costs $12.99.",
+            [SAME_DAY, EXPRESS],
+            "",
+            False,
+        ),
+        ("可以配送至邮政信箱。", [ZH_AREA], "", True),
+        ("不配送至邮政信箱。", [ZH_AREA], "", False),
+        # and the other way round: a "no" that none of its sentences or their headings says
+        (
+            "No, orders of $300 or more can be paid in 3, 6 or 12 monthly instalments.",
+            [INSTALMENTS],
+            "",
+            True,
+        ),
+        (
+            "LG 86英寸 UR8000 系列 4K 超高清 LED 液晶电视有货（库存 13 件），没有库存。",
+            [ZH_STOCK],
+            "",
+            True,
+        ),
+        (
+            "The warranty does not cover damage from drops, liquid and power surges.",
+            [DROPS],
+            "What the warranty does not cover",
+            False,
+        ),
+    ],
+)
+def test_a_sentence_that_turns_its_sources_yes_or_no_around_fails(
+    answer: str, sentences: list[str], heading: str, refused: bool
+) -> None:
+    found = unsupported_claims(answer, sentences, [heading] if heading else [], sentences)
+    assert bool(found) == refused
 
 
 def test_a_sum_in_another_currency_fails() -> None:
