@@ -54,12 +54,14 @@ def numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in NUMBER.findall(text)}
 
 
+def is_claim(sentence: str) -> bool:
+    """It states something: a number, or MIN_CLAIM_WORDS content words (not "Happy to
+    help!", not "I don't know")."""
+    return bool(numbers(sentence)) or len(content_words(sentence)) >= MIN_CLAIM_WORDS
+
+
 def claims(answer: str) -> list[str]:
-    """Sentences that state something: a number, or MIN_CLAIM_WORDS content words
-    (not "Happy to help!", not "I don't know")."""
-    return [
-        s for s in split_sentences(answer) if numbers(s) or len(content_words(s)) >= MIN_CLAIM_WORDS
-    ]
+    return [s for s in split_sentences(answer) if is_claim(s)]
 
 
 # A state and the words that deny it (a denial may contain the state's word). A claim that
@@ -147,24 +149,26 @@ def unsupported_claims(
     headings: Sequence[str] = (),
     sentences: Sequence[str] = (),
 ) -> list[str]:
-    """The answer's claims that the cited text does not back, turns around (or states
-    under `headings` that deny them), says yes where the cited `sentences` its words come
-    from say no or the other way round, or puts in another currency."""
+    """The answer's sentences that say yes where the cited `sentences` their words come from
+    say no or the other way round (a sentence too short to be a claim too), and its claims
+    that the cited text does not back, turns around (or states under `headings` that deny
+    them), or puts in another currency."""
     source = " ".join(cited)
     have_numbers, have_words = numbers(source), content_words(source)
     bad = []
-    for claim in claims(answer):
-        words = content_words(claim)
-        covered = len(words & have_words) / len(words) if words else 1.0
-        backed = numbers(claim) <= have_numbers and covered >= MIN_COVERAGE
-        if not backed or turned_around(claim, source, headings) or wrong_currency(claim, source):
-            bad.append(claim)
-    # a sentence too short to be a claim still must not say yes where the source says no
-    bad += [
-        s
-        for s in split_sentences(answer)
-        if s not in bad and denial_changed(s, sentences, headings)
-    ]
+    for sentence in split_sentences(answer):
+        if denial_changed(sentence, sentences, headings):
+            bad.append(sentence)
+        elif is_claim(sentence):
+            words = content_words(sentence)
+            covered = len(words & have_words) / len(words) if words else 1.0
+            backed = numbers(sentence) <= have_numbers and covered >= MIN_COVERAGE
+            if (
+                not backed
+                or turned_around(sentence, source, headings)
+                or wrong_currency(sentence, source)
+            ):
+                bad.append(sentence)
     return bad
 
 
