@@ -11,7 +11,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from pitchcraft import Registry, Settings
 from pitchcraft.data.demo_shop import load_products
-from pitchcraft.plugins.copywriter.models import CopyRequest
+from pitchcraft.plugins.copywriter.models import CopyRequest, CopywriterOptions
 from pitchcraft.plugins.copywriter.writer import (
     VARIANT_SEED_STEP,
     VariantWriter,
@@ -59,7 +59,8 @@ def test_the_first_variant_is_greedy_and_later_ones_are_sampled_with_their_own_s
     assert asked[0] == (0.0, None)  # the writer's greedy model: variant 1 and rewrites
     sampled = [a for a in asked if a[0] > 0]
     # draft n of a plan samples with its seed + n (n = 1 for a single draft)
-    assert sampled == [(1.0, seed + VARIANT_SEED_STEP + 1), (1.0, seed + 2 * VARIANT_SEED_STEP + 1)]
+    hot = CopywriterOptions().variant_temperature
+    assert sampled == [(hot, seed + VARIANT_SEED_STEP + 1), (hot, seed + 2 * VARIANT_SEED_STEP + 1)]
 
 
 def test_variant_temperature_zero_keeps_every_variant_greedy(tmp_path: Path) -> None:

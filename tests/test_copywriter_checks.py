@@ -401,6 +401,8 @@ def test_a_catalog_row_is_read_as_the_product() -> None:
         ("title", "Outdoor Security System with Chime Pro 2.0 (2nd", "unbalanced ()"),
         ("bullets", "Alkaline", "single word"),
         ("bullets", "Long lasting thưởng power", "letters foreign"),
+        ("bullets", "23.8英寸 Touchscreen IPS display", "letters foreign"),
+        ("bullets", " .", "no words"),
     ],
 )
 def test_fragments_are_not_copy(field: str, text: str, problem: str) -> None:
@@ -413,6 +415,8 @@ def test_a_short_field_may_be_a_name_and_facts_letters_are_allowed() -> None:
     headlines = ["Duracell", "AA batteries", "40-count pack"]
     descriptions = ["Duracell AA batteries, 40-count.", "Guaranteed for 12 years in storage."]
     assert not length_findings({"headlines": headlines, "descriptions": descriptions}, ads)
+    dot = length_findings({"headlines": [*headlines, "."], "descriptions": descriptions}, ads)
+    assert [f.message for f in dot if "no words" in f.message]
     cafe = BATTERY.model_copy(update={"description": "Sold at the Café Olé shop."})
     found = length_findings({"bullets": ["Loved at Café Olé"]}, context("amazon_listing", cafe))
     assert not [f for f in found if "foreign" in f.message]
@@ -450,6 +454,31 @@ def test_missing_keywords_lead_the_first_field_or_become_hashtags() -> None:
     parts = {"title": "电池囤货", "body": "5号电池40节装,持久耐用。", "hashtags": ["电池", "囤货"]}
     fixed = Repairer(note).repair(parts, run_checks(parts, note))
     assert fixed["hashtags"] == ["电池", "囤货", "金霸王"] and fixed["title"] == "电池囤货"
+
+
+@pytest.mark.parametrize(
+    ("channel", "parts"),
+    [
+        ("email", {"subject": "AA batteries, 40-count pack", "preview": "Duracell ("}),
+        (
+            "google_ads_rsa",
+            {
+                "headlines": ["Duracell (", "AA batteries", "40-count"],
+                "descriptions": ["Coppertop AA batteries.", "Long lasting power."],
+            },
+        ),
+    ],
+)
+def test_a_keyword_lost_with_a_field_refilled_from_facts_is_led_with_again(
+    channel: str, parts: Parts
+) -> None:
+    # The keyword sat only in a broken piece the repair replaced with facts that lack it.
+    unbranded = BATTERY.model_copy(update={"title": "Coppertop AA Batteries, 40-count"})
+    cc = context(channel, unbranded, keywords=["Duracell"])
+    fixed = Repairer(cc).repair(parts, run_checks(parts, cc))
+    assert run_checks(fixed, cc) == []
+    first = fixed[next(iter(cc.channel.fields))]
+    assert (first[0] if isinstance(first, list) else first).startswith("Duracell ")
 
 
 def test_nested_repetition_collapses() -> None:

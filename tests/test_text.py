@@ -48,6 +48,13 @@ def test_grounding_accepts_the_facts_in_either_language() -> None:
     facts = Facts(SPEAKER)
     assert grounding_problems("Waterproof, 12 hours, only $129.95", facts, LEXICON) == []
     assert grounding_problems("防水蓝牙音箱，续航十二小时", facts, LEXICON) == []
+    assert grounding_problems("Battery life: 12 hours", facts, LEXICON) == []
+
+
+def test_a_battery_is_a_claim_only_facts_that_speak_of_one_support() -> None:
+    blouse = Product(id="c1", title="Women's Blouses", description="Rated 4.1 by 139 reviewers.")
+    problems = grounding_problems("Battery life is 139 reviews", Facts(blouse), LEXICON)
+    assert [span for span, _ in problems] == ["Battery"]
 
 
 def test_grounding_names_each_unsupported_claim() -> None:

@@ -145,12 +145,15 @@ def add_length_finding(
 
 def form_problems(text: str, field: str, cc: CheckContext) -> list[tuple[str, str]]:
     """(message, span) for text that is no finished piece of copy: cut from a sentence,
-    unbalanced brackets, a lone word, or letters of a script neither the copy's language
-    nor the product's facts use (a stray "thưởng" in Chinese copy)."""
+    unbalanced brackets, a lone word, no word at all, or letters of a script neither the
+    copy's language nor the product's facts use (a stray "thưởng" in Chinese copy, "英寸" in
+    English copy)."""
     stripped = text.strip()
     if not stripped:
         return []
     found = []
+    if not re.search(r"[^\W_]", stripped):
+        return [("has no words", stripped)]
     if STARTS_CUT.search(stripped) or (ENDS_OPEN.search(stripped) and field not in TAG_FIELDS):
         found.append(("is cut from a sentence", stripped[-12:]))
     for left, right in BRACKET_PAIRS:
@@ -161,8 +164,11 @@ def form_problems(text: str, field: str, cc: CheckContext) -> list[tuple[str, st
         words = len(re.findall(r"[A-Za-z0-9]+", stripped))
         if hans < MIN_HANS and words < MIN_WORDS:
             found.append(("is a single word, not copy", stripped))
+    hans_are_native = cc.language == "zh"
     foreign = {
-        c for c in stripped if c.isalpha() and not c.isascii() and not "\u4e00" <= c <= "\u9fff"
+        c
+        for c in stripped
+        if c.isalpha() and not c.isascii() and not (hans_are_native and "\u4e00" <= c <= "\u9fff")
     }
     stray = sorted(c for c in foreign if c not in cc.facts.text)  # rare: no set of the facts
     if stray:

@@ -83,6 +83,9 @@ class Repairer:
         self._grounding(parts, findings)
         self._keywords(parts)
         self._structure(parts)
+        if keyword_findings(parts, self.cc):  # a field refilled from facts took the keyword
+            self._keywords(parts)
+            self._structure(parts)
         return parts
 
     def _compliance(self, parts: Parts, findings: list[Finding]) -> None:
