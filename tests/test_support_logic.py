@@ -360,18 +360,25 @@ def test_a_sum_in_another_currency_fails() -> None:
     )
 
 
+def policy(source_id: str, section: str, text: str) -> Sentence:
+    return Sentence(
+        source_id=source_id,
+        kind="knowledge",
+        title=f"{source_id.split('#')[0]} › {section}",
+        text=text,
+    )
+
+
 SHIPPING = [
-    Sentence(
-        source_id="shipping.en.md#1",
-        kind="knowledge",
-        title="shipping.en.md › Delivery options and costs",
-        text="Standard delivery: 3–5 business days, $5.99.",
+    policy(
+        "shipping.en.md#1",
+        "Delivery options and costs",
+        "Standard delivery: 3–5 business days, $5.99.",
     ),
-    Sentence(
-        source_id="shipping.en.md#2",
-        kind="knowledge",
-        title="shipping.en.md › Delivery options and costs",
-        text="Express delivery: 1–2 business days, $12.99.",
+    policy(
+        "shipping.en.md#2",
+        "Delivery options and costs",
+        "Express delivery: 1–2 business days, $12.99.",
     ),
 ]
 
@@ -389,6 +396,83 @@ SHIPPING = [
 def test_an_answer_must_be_a_finished_statement(answer: str, problem: str | None) -> None:
     found = answer_problems(DraftAnswer(answer=answer, sources=[1]), SHIPPING, "en")
     assert found == [] if problem is None else problem in found[0]
+
+
+PAYMENT = [
+    policy(
+        "payment.en.md#1",
+        "Payment > Instalments",
+        "Orders of $300 or more can be paid in 3, 6 or 12 monthly instalments with 0% "
+        "interest through our financing partner, subject to approval.",
+    ),
+    policy(
+        "payment.zh.md#1",
+        "付款 > 价格保护",
+        "签收后 14 天内商品降价，每件商品可申请一次差价退款。限时抢购和清仓价格除外。",
+    ),
+    policy(
+        "payment.zh.md#2",
+        "付款 > 分期付款",
+        "订单满 300 美元可通过金融合作伙伴申请 3、6 或 12 期 0 利息分期，需通过审核。",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "cited", "language", "question", "left_out"),
+    [
+        (
+            "Orders of $300 or more can be split into 3, 6 or 12 monthly instalments at 0% "
+            "interest, subject to approval.",
+            1,
+            "en",
+            "Can I pay in instalments?",
+            None,
+        ),
+        (
+            "You can pay in 3, 6 or 12 monthly instalments with 0% interest through our "
+            "financing partner, subject to approval.",
+            1,
+            "en",
+            "Can I pay in instalments?",
+            "300",
+        ),
+        ("Yes, subject to approval by our partner.", 1, "en", "Can I pay in instalments?", "300"),
+        ("商品降价后，每件商品可申请一次差价退款。", 2, "zh", "买了之后降价怎么办？", "14"),
+        (
+            "签收后 14 天内降价的，每件商品可申请一次差价退款。",
+            2,
+            "zh",
+            "买了之后降价怎么办？",
+            None,
+        ),
+    ],
+)
+def test_an_answer_restating_a_rule_keeps_its_numbers(
+    answer: str, cited: int, language: str, question: str, left_out: str | None
+) -> None:
+    found = answer_problems(
+        DraftAnswer(answer=answer, sources=[cited]),
+        PAYMENT,
+        language,  # type: ignore[arg-type]
+        question,
+    )
+    dropped = [p for p in found if p.startswith("leaves out")]
+    assert dropped == ([] if left_out is None else [f"leaves out its source's {left_out}"])
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "refused"),
+    [
+        ("How much is standard shipping?", "Standard delivery costs $5.99.", False),
+        ("How much is standard shipping?", "Standard delivery is charged per order.", True),
+        ("How long does express delivery take?", "Express delivery takes two days.", False),
+        ("Is express delivery available?", "Express delivery is available.", False),
+    ],
+)
+def test_a_how_much_question_gets_a_number(question: str, answer: str, refused: bool) -> None:
+    found = answer_problems(DraftAnswer(answer=answer, sources=[1, 2]), SHIPPING, "en", question)
+    assert any(p.startswith("no number") for p in found) == refused
 
 
 def test_training_answers_must_phrase_not_copy_and_cite_the_best_source() -> None:

@@ -3,7 +3,9 @@
 A claim is a sentence of the answer with a number or at least MIN_CLAIM_WORDS
 content words. It is supported when every number in it occurs in the cited
 sources and at least MIN_COVERAGE of its content words do. One unsupported
-claim and the model's answer is not sent.
+claim and the model's answer is not sent. Nor is one that restates a cited sentence (or a
+clause of it) but leaves out its numbers: "Orders of $300 or more can be paid in 3, 6 or 12
+monthly instalments" said without the $300 is a different rule (dropped_conditions).
 """
 
 from __future__ import annotations
@@ -32,6 +34,21 @@ MAX_TOKENS = 200
 MODEL_SOURCES = 5  # best sentences shown to the model
 MIN_CLAIM_WORDS = 3
 MIN_COVERAGE = 0.6
+MIN_RESTATED = 0.6  # share of a cited sentence's words an answer must repeat to restate it
+THRESHOLD = re.compile(
+    r"(?:over|above|at least|more than|满|超过|不低于)\s*[$￥¥]?\s*(\d[\d,.]*\d|\d)"
+    r"|(\d[\d,.]*\d|\d)\s*(?:美元|元|英寸|\w+)?\s*(?:or more|and above|and over|以上)",
+    re.IGNORECASE,
+)
+AMOUNT_QUESTION = re.compile(
+    r"\bhow (?:long|much|many)\b|多久|多长|多少|几[天年个分周月期次件]", re.I
+)
+SAYS_AMOUNT = re.compile(
+    r"\d|[一二两三四五六七八九十百千]|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|twenty|thirty|hundred|once|twice)\b",
+    re.I,
+)
+CLAUSE = re.compile(r"(?<!\d),(?!\d)\s*|[;，；：:]\s*|\s+(?:and|but)\s+")  # not in "2,000"
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 QUESTION = re.compile(r"[?？]\s*$")
 END_MARKS = (".", "!", "?", "。", "！", "？", ")", "）", "”", '"', "」")
@@ -172,6 +189,47 @@ def unsupported_claims(
     return bad
 
 
+def dropped_conditions(answer: str, cited: Sequence[Sentence], question: str) -> list[str]:
+    """Numbers of cited sentences (or clauses of them) the answer restates without them: at
+    least MIN_RESTATED of their words other than numbers, the source's title and the
+    question's, and the clause holding the number touched (a price asked for may leave out
+    the delivery days beside it). A threshold ("orders of $300 or more", "满 300 美元") is
+    left out as soon as the answer says anything of its sentence: "yes, instalments need
+    approval" is wrong for a $50 order. Numbers of the title do not count (a model number)."""
+    said_numbers, said_words = numbers(answer), content_words(answer)
+    missing: set[str] = set()
+    for source in cited:
+        known = content_words(source.title) | content_words(question)
+        sentences = split_sentences(source.text)
+        for part in {*sentences, *(c for s in sentences for c in CLAUSE.split(s))}:
+            left_out = numbers(part) - numbers(source.title) - said_numbers
+            words = plain_words(part) - known
+            if (
+                left_out
+                and len(words) >= 2
+                and len(words & said_words) >= MIN_RESTATED * len(words)
+            ):
+                missing |= {
+                    n
+                    for clause in CLAUSE.split(part)
+                    if plain_words(clause) & said_words
+                    for n in numbers(clause) & left_out
+                }
+            elif left_out & thresholds(part) and words & said_words:
+                missing |= left_out & thresholds(part)
+    return sorted(missing)
+
+
+def plain_words(text: str) -> set[str]:
+    """Content words without digits in them."""
+    return {w for w in content_words(text) if not any(c.isdigit() for c in w)}
+
+
+def thresholds(text: str) -> set[str]:
+    """The amounts a rule applies from: "over $300", "$49 or more", "满 49 美元", "55 英寸以上"."""
+    return {(a or b).replace(",", "") for a, b in THRESHOLD.findall(text)}
+
+
 def quoted_answer(best: Sequence[Sentence], language: Language) -> str:
     """The evidence itself, with where it comes from."""
     text = join_sentences((s.text for s in best), language)
@@ -179,10 +237,11 @@ def quoted_answer(best: Sequence[Sentence], language: Language) -> str:
 
 
 def answer_problems(
-    draft: DraftAnswer, sources: Sequence[Sentence], language: Language
+    draft: DraftAnswer, sources: Sequence[Sentence], language: Language, question: str = ""
 ) -> list[str]:
     """Why the model's answer cannot be sent: wrong language, no valid citation, no claim at
-    all, or unsupported claims; empty when it can."""
+    all, unsupported claims, a cited rule restated without its numbers, or no number where the
+    question asks how much and the sources have one; empty when it can."""
     text = draft.answer.strip()
     cited = cited_sources(draft, sources)
     if not cited:
@@ -197,9 +256,18 @@ def answer_problems(
     cited_text = [sources[i].text + " " + sources[i].title for i in cited]
     headings = [section_heading(sources[i].title) for i in cited]
     texts = [sources[i].text for i in cited]
-    return [
+    problems = [
         f"unsupported: {claim!r}" for claim in unsupported_claims(text, cited_text, headings, texts)
     ]
+    if missing := dropped_conditions(text, [sources[i] for i in cited], question):
+        problems.append(f"leaves out its source's {', '.join(missing)}")
+    if (
+        AMOUNT_QUESTION.search(question)
+        and numbers(" ".join(texts))
+        and not SAYS_AMOUNT.search(text)
+    ):
+        problems.append("no number for a question asking how much, how long or how many")
+    return problems
 
 
 def form_problem(text: str) -> str | None:
@@ -239,7 +307,7 @@ def phrasing_problems(
     adapter's training data): answer_problems, and stricter than what may be sent: it cites
     the best source, adds at most MAX_NEW_WORDS content words to its sources and the
     question, has no words of another script, and does not copy the sources word for word."""
-    problems = answer_problems(draft, sources, language)
+    problems = answer_problems(draft, sources, language, question)
     if problems:
         return problems
     text = draft.answer.strip()
@@ -290,7 +358,7 @@ def model_answer(
             ctx.llm,
             DraftAnswer,
             prompt,
-            lambda d: answer_problems(d, sources, language),
+            lambda d: answer_problems(d, sources, language, question),
             adapter=NAME,
             max_tokens=MAX_TOKENS,
             plan=plan,
