@@ -461,6 +461,34 @@ def test_an_answer_restating_a_rule_keeps_its_numbers(
     assert dropped == ([] if left_out is None else [f"leaves out its source's {left_out}"])
 
 
+DEFECTS = [
+    policy(
+        "returns.zh.md#4", "退货与退款 > 退款", "原订单的运费仅在商品有质量问题或我们发错货时退还。"
+    ),
+    policy(
+        "warranty.zh.md#2",
+        "保修 > 到货故障",
+        "签收后 30 天内发现商品有质量问题，可按您的意愿换新或全额退款（含运费）。",
+    ),
+]
+
+
+def test_a_claim_citing_the_sentence_beside_its_own_is_refused() -> None:
+    def problems(answer: str, cited: int) -> list[str]:
+        return answer_problems(
+            DraftAnswer(answer=answer, sources=[cited]),
+            DEFECTS,
+            "zh",
+            "收到的商品有质量问题怎么办？",
+        )
+
+    assert problems("签收后 30 天内商品有质量问题，可按您的意愿换新或全额退款。", 2) == []
+    remedy = "收到的商品有质量问题，可按您的意愿换新或全额退款（含运费）。"  # 30 days dropped
+    assert problems(remedy, 1) == [f"cites another source than the one it says: {remedy!r}"]
+    assert problems(remedy, 2) == ["leaves out its source's 30"]
+    assert problems("商品有质量问题时，原订单的运费会退还。", 1) == []
+
+
 @pytest.mark.parametrize(
     ("question", "answer", "refused"),
     [

@@ -34,6 +34,7 @@ MAX_TOKENS = 200
 MODEL_SOURCES = 5  # best sentences shown to the model
 MIN_CLAIM_WORDS = 3
 MIN_COVERAGE = 0.6
+MISCITED_GAP = 0.25
 MIN_RESTATED = 0.6  # share of a cited sentence's words an answer must repeat to restate it
 THRESHOLD = re.compile(
     r"(?:over|above|at least|more than|满|超过|不低于)\s*[$￥¥]?\s*(\d[\d,.]*\d|\d)"
@@ -240,8 +241,8 @@ def answer_problems(
     draft: DraftAnswer, sources: Sequence[Sentence], language: Language, question: str = ""
 ) -> list[str]:
     """Why the model's answer cannot be sent: wrong language, no valid citation, no claim at
-    all, unsupported claims, a cited rule restated without its numbers, or no number where the
-    question asks how much and the sources have one; empty when it can."""
+    all, unsupported or miscited claims, a cited rule restated without its numbers, or no
+    number where the question asks how much and the sources have one; empty when it can."""
     text = draft.answer.strip()
     cited = cited_sources(draft, sources)
     if not cited:
@@ -259,6 +260,8 @@ def answer_problems(
     problems = [
         f"unsupported: {claim!r}" for claim in unsupported_claims(text, cited_text, headings, texts)
     ]
+    if claim := miscited(text, cited, sources):
+        problems.append(f"cites another source than the one it says: {claim!r}")
     if missing := dropped_conditions(text, [sources[i] for i in cited], question):
         problems.append(f"leaves out its source's {', '.join(missing)}")
     if (
@@ -286,6 +289,32 @@ def form_problem(text: str) -> str | None:
 
 def cited_sources(draft: DraftAnswer, sources: Sequence[Sentence]) -> list[int]:
     return [n - 1 for n in dict.fromkeys(draft.sources) if 1 <= n <= len(sources)]
+
+
+def coverage(claim: str, texts: Sequence[str]) -> float:
+    """The share of the claim's content words the texts hold."""
+    words = content_words(claim)
+    return len(words & content_words(" ".join(texts))) / len(words) if words else 1.0
+
+
+def miscited(answer: str, cited: Sequence[int], sources: Sequence[Sentence]) -> str | None:
+    """A claim that a shown source it does not cite backs on its own, and by MISCITED_GAP
+    more of its words than the cited ones: the customer would be shown the wrong source (a
+    defect remedy citing the refund-shipping rule beside it). Citing the right one instead
+    was tried: it let through answers to other questions, which a wrong citation betrays."""
+    for claim in claims(answer):
+        have = coverage(claim, [f"{sources[i].text} {sources[i].title}" for i in cited])
+        for n, source in enumerate(sources):
+            alone = [f"{source.text} {source.title}"]
+            if (
+                n not in cited
+                and coverage(claim, alone) >= have + MISCITED_GAP
+                and not unsupported_claims(
+                    claim, alone, [section_heading(source.title)], [source.text]
+                )
+            ):
+                return claim
+    return None
 
 
 def copies_sources(answer: str, sources: Sequence[Sentence]) -> bool:
