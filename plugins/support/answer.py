@@ -5,7 +5,9 @@ content words. It is supported when every number in it occurs in the cited
 sources and at least MIN_COVERAGE of its content words do. One unsupported
 claim and the model's answer is not sent. Nor is one that restates a cited sentence (or a
 clause of it) but leaves out its numbers: "Orders of $300 or more can be paid in 3, 6 or 12
-monthly instalments" said without the $300 is a different rule (dropped_conditions).
+monthly instalments" said without the $300 is a different rule (dropped_conditions); one
+whose claim comes from a shown source it does not cite (miscited); or one with no amount
+for a question asking how much, how long or how many.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ MAX_TOKENS = 200
 MODEL_SOURCES = 5  # best sentences shown to the model
 MIN_CLAIM_WORDS = 3
 MIN_COVERAGE = 0.6
-MISCITED_GAP = 0.25
+MISCITED_GAP = 0.25  # how much better an uncited source must back a claim to be its source
 MIN_RESTATED = 0.6  # share of a cited sentence's words an answer must repeat to restate it
 THRESHOLD = re.compile(
     r"(?:over|above|at least|more than|满|超过|不低于)\s*[$￥¥]?\s*(\d[\d,.]*\d|\d)"
