@@ -181,8 +181,7 @@ def unsupported_claims(
             bad.append(sentence)
         elif is_claim(sentence):
             words = content_words(sentence)
-            covered = len(words & have_words) / len(words) if words else 1.0
-            backed = numbers(sentence) <= have_numbers and covered >= MIN_COVERAGE
+            backed = numbers(sentence) <= have_numbers and share(words, have_words) >= MIN_COVERAGE
             if (
                 not backed
                 or turned_around(sentence, source, headings)
@@ -200,27 +199,31 @@ def dropped_conditions(answer: str, cited: Sequence[Sentence], question: str) ->
     left out as soon as the answer says anything of its sentence: "yes, instalments need
     approval" is wrong for a $50 order. Numbers of the title do not count (a model number)."""
     said_numbers, said_words = numbers(answer), content_words(answer)
+    asked = content_words(question)
     missing: set[str] = set()
     for source in cited:
-        known = content_words(source.title) | content_words(question)
+        known = content_words(source.title) | asked
         sentences = split_sentences(source.text)
         for part in {*sentences, *(c for s in sentences for c in CLAUSE.split(s))}:
             left_out = numbers(part) - numbers(source.title) - said_numbers
+            if not left_out:
+                continue
             words = plain_words(part) - known
-            if (
-                left_out
-                and len(words) >= 2
-                and len(words & said_words) >= MIN_RESTATED * len(words)
-            ):
+            if len(words) >= 2 and share(words, said_words) >= MIN_RESTATED:
                 missing |= {
                     n
                     for clause in CLAUSE.split(part)
                     if plain_words(clause) & said_words
                     for n in numbers(clause) & left_out
                 }
-            elif left_out & thresholds(part) and words & said_words:
+            elif words & said_words:
                 missing |= left_out & thresholds(part)
     return sorted(missing)
+
+
+def share(words: set[str], have: set[str]) -> float:
+    """The share of `words` found in `have` (1.0 for no words)."""
+    return len(words & have) / len(words) if words else 1.0
 
 
 def plain_words(text: str) -> set[str]:
@@ -293,26 +296,25 @@ def cited_sources(draft: DraftAnswer, sources: Sequence[Sentence]) -> list[int]:
     return [n - 1 for n in dict.fromkeys(draft.sources) if 1 <= n <= len(sources)]
 
 
-def coverage(claim: str, texts: Sequence[str]) -> float:
-    """The share of the claim's content words the texts hold."""
-    words = content_words(claim)
-    return len(words & content_words(" ".join(texts))) / len(words) if words else 1.0
-
-
 def miscited(answer: str, cited: Sequence[int], sources: Sequence[Sentence]) -> str | None:
     """A claim that a shown source it does not cite backs on its own, and by MISCITED_GAP
     more of its words than the cited ones: the customer would be shown the wrong source (a
     defect remedy citing the refund-shipping rule beside it). Citing the right one instead
     was tried: it let through answers to other questions, which a wrong citation betrays."""
+    backing = [content_words(f"{s.text} {s.title}") for s in sources]
+    cited_words = set().union(*(backing[i] for i in cited))
     for claim in claims(answer):
-        have = coverage(claim, [f"{sources[i].text} {sources[i].title}" for i in cited])
+        words = content_words(claim)
+        have = share(words, cited_words)
         for n, source in enumerate(sources):
-            alone = [f"{source.text} {source.title}"]
             if (
                 n not in cited
-                and coverage(claim, alone) >= have + MISCITED_GAP
+                and share(words, backing[n]) >= have + MISCITED_GAP
                 and not unsupported_claims(
-                    claim, alone, [section_heading(source.title)], [source.text]
+                    claim,
+                    [f"{source.text} {source.title}"],
+                    [section_heading(source.title)],
+                    [source.text],
                 )
             ):
                 return claim
