@@ -16,10 +16,11 @@ from pitchcraft.plugins.support.answer import (
     DraftAnswer,
     answer_problems,
     phrasing_problems,
+    restated_source,
     section_heading,
     unsupported_claims,
 )
-from pitchcraft.plugins.support.evidence import Sentence
+from pitchcraft.plugins.support.evidence import Sentence, answer_sentences
 from pitchcraft.plugins.support.followups import depends_on_context, rewrite
 from pitchcraft.plugins.support.models import SupportOptions, SupportRequest, Turn
 from pitchcraft.plugins.support.orders import (
@@ -487,6 +488,23 @@ def test_a_claim_citing_the_sentence_beside_its_own_is_refused() -> None:
     assert problems(remedy, 1) == [f"cites another source than the one it says: {remedy!r}"]
     assert problems(remedy, 2) == ["leaves out its source's 30"]
     assert problems("商品有质量问题时，原订单的运费会退还。", 1) == []
+
+
+def test_refused_drafts_choose_the_quote_between_near_ties() -> None:
+    refund = DEFECTS[0].model_copy(update={"score": 0.51})
+    remedy = DEFECTS[1].model_copy(update={"score": 0.5})
+    drafts = [
+        DraftAnswer(answer="收到的商品有质量问题，可按您的意愿换新或全额退款（含运费）。"),
+        None,  # a reply that did not fit the schema
+        DraftAnswer(answer="很抱歉。商品有质量问题，可换新或全额退款。", sources=[1]),
+    ]
+    assert restated_source(drafts, [refund, remedy]) == 1
+    assert restated_source([DraftAnswer(answer="我们会尽快处理您的问题。")], DEFECTS) is None
+    assert answer_sentences([refund, remedy]) == [refund]
+    assert answer_sentences([refund, remedy], restated=remedy) == [remedy, refund]
+    far = remedy.model_copy(update={"score": 0.3})  # not a near tie: retrieval's choice stands
+    assert answer_sentences([refund, far], restated=far) == [refund]
+    assert answer_sentences([refund, remedy], restated=refund) == [refund]
 
 
 @pytest.mark.parametrize(

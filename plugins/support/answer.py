@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
@@ -155,6 +156,14 @@ def wrong_currency(claim: str, source: str) -> bool:
         if others and currency not in others:
             return True
     return False
+
+
+@dataclass
+class ModelAnswer:
+    text: str | None = None  # None: no draft passed the checks
+    cited: list[int] = field(default_factory=list)  # indices of the sources it cites
+    draft: int | None = None  # the draft that passed (1: the greedy one)
+    restated: int | None = None  # without text: the source the refused drafts came from
 
 
 def section_heading(title: str) -> str:
@@ -382,9 +391,9 @@ def model_answer(
     language: Language,
     ctx: Context,
     plan: DraftPlan = ONE_DRAFT,
-) -> tuple[str, list[int], int] | None:
-    """(answer, indices of the cited sources, the draft that passed) from the shared model:
-    up to `plan.drafts` drafts, the first whose every claim checks out; None when none does."""
+) -> ModelAnswer:
+    """The shared model's answer: up to `plan.drafts` drafts, the first whose every claim
+    checks out; when none does (or the model is unavailable), no text."""
     prompt = answer_prompt(question, summary, sources, language, ctx)
     try:
         found = first_passing(
@@ -398,9 +407,29 @@ def model_answer(
         )
     except ModelUnavailable as err:  # the customer still gets the quoted sources
         log.warning("support: no model, quoting sources: %s", err)
-        return None
+        return ModelAnswer()
     for n, problems in enumerate(found.refusals, 1):
         log.info("support: draft %d refused: %s", n, "; ".join(problems))
     if found.value is None or found.draft is None:
-        return None
-    return found.value.answer.strip(), cited_sources(found.value, sources), found.draft
+        return ModelAnswer(restated=restated_source(found.candidates, sources))
+    return ModelAnswer(found.value.answer.strip(), cited_sources(found.value, sources), found.draft)
+
+
+def restated_source(
+    drafts: Sequence[DraftAnswer | None], sources: Sequence[Sentence]
+) -> int | None:
+    """The source the drafts' claims come from most often: each claim votes for the source
+    holding most of its words (at least MIN_COVERAGE of them), ties going to the better
+    ranked; None when no claim comes from one. Refused drafts still show what the model
+    read as the answer."""
+    backing = [content_words(s.text) for s in sources]
+    votes = [0] * len(sources)
+    for draft in drafts:
+        for claim in claims(draft.answer) if draft is not None else ():
+            words = content_words(claim)
+            shares = [share(words, have) for have in backing]
+            best = max(range(len(sources)), key=lambda n: (shares[n], -n))
+            if shares[best] >= MIN_COVERAGE:
+                votes[best] += 1
+    most = max(range(len(sources)), key=lambda n: (votes[n], -n), default=None)
+    return most if most is not None and votes[most] else None

@@ -166,11 +166,19 @@ def ranked_sources(sentences: Sequence[Sentence]) -> list[str]:
     return list(dict.fromkeys(s.source_id for s in sentences))
 
 
-def answer_sentences(sentences: Sequence[Sentence], limit: int = 3) -> list[Sentence]:
+def answer_sentences(
+    sentences: Sequence[Sentence], limit: int = 3, restated: Sentence | None = None
+) -> list[Sentence]:
     """The best sentence and, from the same source, the next ones nearly as good (a policy
-    section is short: its neighbouring sentences often finish the answer)."""
+    section is short: its neighbouring sentences often finish the answer). `restated`, the
+    sentence the model's refused drafts came from, breaks a near tie: within QUOTE_MARGIN of
+    the best, it leads (a defect remedy over the refund-shipping rule beside it)."""
     if not sentences:
         return []
     best = sentences[0]
     same = [s for s in sentences[1:] if s.source_id == best.source_id]
-    return [best, *[s for s in same if s.score >= best.score - QUOTE_MARGIN][: limit - 1]]
+    chosen = [best, *[s for s in same if s.score >= best.score - QUOTE_MARGIN][: limit - 1]]
+    near = restated is not None and restated.score >= best.score - QUOTE_MARGIN
+    if near and restated not in chosen:
+        return [restated, *chosen][:limit]
+    return chosen

@@ -274,7 +274,7 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
             refused=refused,
         )
     cited: list[evidence.Sentence] = []
-    text, draft = None, None
+    text, draft, restated = None, None, None
     if options.use_model:
         sources = ranked[:MODEL_SOURCES]
         found_first = evidence.answer_sentences(ranked)  # shown now; the model's words follow
@@ -287,12 +287,13 @@ def sourced_reply(question: str, language: Language, memory: Memory, ctx: Contex
             ctx,
             plan=options.plan(ctx.llm),
         )
-        if drafted is not None:
-            text, picks, draft = drafted
-            cited = [sources[i] for i in picks]
+        text, draft = drafted.text, drafted.draft
+        cited = [sources[i] for i in drafted.cited]
+        if drafted.restated is not None:
+            restated = sources[drafted.restated]
     answered_by: Literal["model", "sources"] = "model" if text else "sources"
     if text is None:
-        cited = evidence.answer_sentences(ranked)
+        cited = evidence.answer_sentences(ranked, restated=restated)
         text = quoted_answer(cited, language)
     lead = cited[0]
     focus = Focus(orders=memory.focus.orders, topic=query)
