@@ -328,7 +328,12 @@ def test_a_lexicons_cut_offs_are_chosen_for_accuracy() -> None:
 def test_artefacts_of_another_format_or_pairing_are_refused(tmp_path: Path) -> None:
     from pitchcraft.errors import PitchcraftError
     from pitchcraft.plugins.sentiment.classifier import LANGUAGES, PolarityClassifier
-    from pitchcraft.plugins.sentiment.strong import Head, StrongClassifier, fingerprint
+    from pitchcraft.plugins.sentiment.strong import (
+        Head,
+        StrongClassifier,
+        fingerprint,
+        load_heads,
+    )
     from pitchcraft.store.embedders import shared_use_encoder
 
     old = tmp_path / "old.npz"
@@ -347,6 +352,8 @@ def test_artefacts_of_another_format_or_pairing_are_refused(tmp_path: Path) -> N
         StrongClassifier(fast, states, heads, card).save(tmp_path / "head.npz")  # type: ignore[arg-type]
         with pytest.raises(PitchcraftError, match=refusal):
             StrongClassifier.load(fast, states, tmp_path / "head.npz")  # type: ignore[arg-type]
+        kept, kept_card = load_heads(tmp_path / "head.npz")  # what `--tier blend` refits
+        assert kept_card == card and np.array_equal(kept["en"].scale, np.ones(4))
     card = {"states_model": "base:states", "fast_classifier": fingerprint(fast.card)}
     StrongClassifier(fast, states, heads, card).save(tmp_path / "head.npz")  # type: ignore[arg-type]
     loaded = StrongClassifier.load(fast, states, tmp_path / "head.npz")  # type: ignore[arg-type]

@@ -62,6 +62,16 @@ def fingerprint(card: dict[str, Any]) -> str:
     return sha(json.dumps(card, sort_keys=True, ensure_ascii=False))[:16]
 
 
+def load_heads(path: Path) -> tuple[dict[str, Head], dict[str, Any]]:
+    """Each language's head and the artefact's card, whatever fast tier it was blended with."""
+    with np.load(path) as data:
+        heads = {
+            lang: Head(*(data[f"{lang}_{f.name}"].astype(np.float32) for f in fields(Head)))
+            for lang in LANGUAGES
+        }
+        return heads, json.loads(str(data["card"]))
+
+
 class StrongClassifier(LogitPolarity):
     """The fast classifier and the hidden-state head together; thread-safe to predict."""
 
@@ -90,12 +100,11 @@ class StrongClassifier(LogitPolarity):
                 )
             if card.get("fast_classifier") != fingerprint(fast.card):
                 raise PitchcraftError(
-                    "the strong sentiment tier was blended with another fast classifier: " + retrain
+                    "the strong sentiment tier was blended with another fast classifier: "
+                    "refit its blend with `python -m pitchcraft.plugins.sentiment.train "
+                    "--tier blend`"
                 )
-            heads = {
-                lang: Head(*(data[f"{lang}_{f.name}"].astype(np.float32) for f in fields(Head)))
-                for lang in LANGUAGES
-            }
+        heads, card = load_heads(path)
         return cls(fast, states, heads, card)
 
     def save(self, path: Path) -> None:
