@@ -91,20 +91,18 @@ class StrongClassifier(LogitPolarity):
         retrain = "retrain it with `python -m pitchcraft.plugins.sentiment.train --tier strong`"
         if not path.is_file():
             raise PitchcraftError(f"the strong sentiment tier {path} is missing: {retrain}")
-        with np.load(path) as data:
-            card = json.loads(str(data["card"]))
-            if card.get("states_model") != states.model_id:
-                raise PitchcraftError(
-                    f"the strong sentiment tier reads {card.get('states_model')}, but the "
-                    f"embedded model gives {states.model_id}: {retrain}"
-                )
-            if card.get("fast_classifier") != fingerprint(fast.card):
-                raise PitchcraftError(
-                    "the strong sentiment tier was blended with another fast classifier: "
-                    "refit its blend with `python -m pitchcraft.plugins.sentiment.train "
-                    "--tier blend`"
-                )
         heads, card = load_heads(path)
+        if card.get("states_model") != states.model_id:
+            raise PitchcraftError(
+                f"the strong sentiment tier reads {card.get('states_model')}, but the "
+                f"embedded model gives {states.model_id}: {retrain}"
+            )
+        if card.get("fast_classifier") != fingerprint(fast.card):
+            raise PitchcraftError(
+                "the strong sentiment tier was blended with another fast classifier: "
+                "refit its blend with `python -m pitchcraft.plugins.sentiment.train "
+                "--tier blend`"
+            )
         return cls(fast, states, heads, card)
 
     def save(self, path: Path) -> None:

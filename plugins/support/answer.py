@@ -422,6 +422,8 @@ def restated_source(
     holding most of its words (at least MIN_COVERAGE of them), ties going to the better
     ranked; None when no claim comes from one. Refused drafts still show what the model
     read as the answer."""
+    if not sources:
+        return None
     backing = [content_words(s.text) for s in sources]
     votes = [0] * len(sources)
     for draft in drafts:
@@ -431,5 +433,5 @@ def restated_source(
             best = max(range(len(sources)), key=lambda n: (shares[n], -n))
             if shares[best] >= MIN_COVERAGE:
                 votes[best] += 1
-    most = max(range(len(sources)), key=lambda n: (votes[n], -n), default=None)
-    return most if most is not None and votes[most] else None
+    most = max(range(len(sources)), key=lambda n: (votes[n], -n))
+    return most if votes[most] else None
