@@ -346,6 +346,34 @@ def test_a_sentence_that_turns_its_sources_yes_or_no_around_fails(
     assert bool(found) == refused
 
 
+@pytest.mark.parametrize(
+    ("answer", "source", "refused"),
+    [
+        (
+            "The return window for Platinum members is 45 business days.",
+            "Platinum: free express delivery, and a 45-day return window on non-electronics.",
+            True,
+        ),
+        ("退款会在 5–7 天内原路退回。", "检验合格后，5–7 个工作日内原路退回。", True),
+        (
+            "Platinum members get a 45-day return window.",
+            "Platinum members: a 45-day return window",
+            False,
+        ),
+        ("Refunds take 5-7 business days.", "Refunds arrive within 5–7 business days.", False),
+        ("退款会在 5–7 个工作日内原路退回。", "检验合格后，5–7 个工作日内原路退回。", False),
+    ],
+)
+def test_a_span_of_time_in_other_units_fails(answer: str, source: str, refused: bool) -> None:
+    assert bool(unsupported_claims(answer, [source])) == refused
+
+
+def test_a_chinese_numeral_must_match_the_source() -> None:
+    source = ["延保计划保 3 年，承保机械和电气故障。"]
+    assert unsupported_claims("延保计划保两年。", source) == ["延保计划保两年。"]
+    assert unsupported_claims("延保计划保三年，承保机械和电气故障。", source) == []
+
+
 def test_a_sum_in_another_currency_fails() -> None:
     source = ["会员在生日当月可获得 10 美元优惠券，订单满 50 美元可用，有效期 30 天。"]
     assert unsupported_claims("会员生日可获得10元优惠券，订单满50元可用，有效期30天。", source)

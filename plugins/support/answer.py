@@ -26,7 +26,7 @@ from pitchcraft.llm.verified import ONE_DRAFT, DraftPlan, first_passing
 from pitchcraft.plugins.support.evidence import Sentence
 from pitchcraft.plugins.support.text import join_sentences, split_sentences
 from pitchcraft.store.schema import Language, detect_language
-from pitchcraft.text.grounding import amounts
+from pitchcraft.text.grounding import amounts, numbers_in
 from pitchcraft.text.words import content_words
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,10 @@ class DraftAnswer(BaseModel):
 
 
 def numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in NUMBER.findall(text)}
+    """Its numbers as digits: written so (without thousands commas), or as Chinese numerals
+    before a unit ("保两年" says 2: it must not pass for a source's "3 年")."""
+    written = {n.replace(",", "") for n in NUMBER.findall(text)}
+    return written | {f"{v:g}" for n in numbers_in(text) if n.chinese for v in n.values}
 
 
 def is_claim(sentence: str) -> bool:
@@ -148,6 +151,47 @@ def denial_changed(claim: str, sentences: Sequence[str], headings: Sequence[str]
     return all(DENIAL.search(s) for s in nearest)
 
 
+# A span of time as "45-day", "5–7 business days", "5–7 个工作日": its number, whether it
+# counts working days only, and its unit.
+DURATION = re.compile(
+    r"(\d+(?:[.,]\d+)*)\s*-?\s*(?:(business|working|calendar)\s+|个?(工作)?)"
+    r"(days?|hours?|weeks?|months?|years?|天|日|小时|周|个月|月|年)",
+    re.IGNORECASE,
+)
+TIME_UNITS = {
+    "天": "day",
+    "日": "day",
+    "小时": "hour",
+    "周": "week",
+    "个月": "month",
+    "月": "month",
+    "年": "year",
+}
+
+
+def durations(text: str) -> set[tuple[str, bool, str]]:
+    """(number, working days only, unit) of each span of time in `text`."""
+    return {
+        (
+            number.replace(",", ""),
+            qualifier.lower() in ("business", "working") or bool(working),
+            TIME_UNITS.get(unit, unit.lower().removesuffix("s")),
+        )
+        for number, qualifier, working, unit in DURATION.findall(text)
+    }
+
+
+def wrong_unit(claim: str, source: str) -> bool:
+    """A span of time the source states in other units ("45 business days" for a "45-day"
+    window, "7 天" for "7 个工作日")."""
+    stated = durations(source)
+    for number, working, unit in durations(claim):
+        others = {(w, u) for n, w, u in stated if n == number}
+        if others and (working, unit) not in others:
+            return True
+    return False
+
+
 def wrong_currency(claim: str, source: str) -> bool:
     """A sum the source states in one currency, claimed in another ("10元" for "10 美元")."""
     stated = amounts(source)
@@ -181,7 +225,7 @@ def unsupported_claims(
     """The answer's sentences that say yes where the cited `sentences` their words come from
     say no or the other way round (a sentence too short to be a claim too), and its claims
     that the cited text does not back, turns around (or states under `headings` that deny
-    them), or puts in another currency."""
+    them), or puts in another currency or unit of time."""
     source = " ".join(cited)
     have_numbers, have_words = numbers(source), content_words(source)
     bad = []
@@ -195,6 +239,7 @@ def unsupported_claims(
                 not backed
                 or turned_around(sentence, source, headings)
                 or wrong_currency(sentence, source)
+                or wrong_unit(sentence, source)
             ):
                 bad.append(sentence)
     return bad
