@@ -175,7 +175,7 @@ def uncached_rate(strong: Any, sets: dict[str, list[Example]], per_language: int
         texts = [e.text for e in sets[lang][:per_language]]
         start = time.perf_counter()
         strong.fast.predict(texts, [lang] * len(texts))
-        strong.states.inner.embed(texts)  # the model's forward passes, no cache
+        strong.states[lang].inner.embed(texts)  # the model's forward passes, no cache
         seconds += time.perf_counter() - start
         total += len(texts)
     return total / seconds

@@ -83,6 +83,27 @@ def test_strong_tier_on_held_out_real_reviews(
 
 
 @pytest.mark.slow
+def test_each_language_reads_a_review_alike_alone_and_among_longer_ones() -> None:
+    """Padding must not move what a review is read as (the prompted reading takes the last
+    real token of each row)."""
+    import numpy as np
+
+    from pitchcraft.plugins.sentiment.states import states_embedders
+
+    reviews = {
+        "zh": ["很好", "物流很快，包装完好，很满意，下次还会再来买，推荐给朋友们。"],
+        "en": ["Love it", "Runs small and the fabric pills after one wash; sent it back."],
+    }
+    for lang, states in states_embedders(MODEL_CACHE).items():
+        short, long = reviews[lang]
+        alone = states.inner.embed([short])[0]
+        among = states.inner.embed([long, short, long + " " + long])[1]
+        other = states.inner.embed([long])[0]
+        assert alone.shape == (states.dim,)
+        assert np.linalg.norm(alone - among) < 0.05 * np.linalg.norm(alone - other), lang
+
+
+@pytest.mark.slow
 def test_the_polarity_tier_option_picks_the_strong_tier(tmp_path: Path) -> None:
     settings = Settings(
         store_path=tmp_path / "chroma",

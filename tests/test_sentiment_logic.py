@@ -342,19 +342,24 @@ def test_artefacts_of_another_format_or_pairing_are_refused(tmp_path: Path) -> N
         PolarityClassifier.load(shared_use_encoder(), old)
 
     fast = PolarityClassifier.load(shared_use_encoder())  # the shipped artefact
-    states = SimpleNamespace(model_id="base:states", dim=4)
+    states = {lang: SimpleNamespace(model_id=f"base:states:{lang}", dim=4) for lang in LANGUAGES}
+    read = {lang: f"base:states:{lang}" for lang in sorted(LANGUAGES)}
     head = Head(np.zeros(4), np.ones(4), np.zeros((4, 3)), np.zeros(3), np.eye(6, 3), np.zeros(3))
     heads = dict.fromkeys(LANGUAGES, head)
     for card, refusal in (
-        ({"states_model": "base:states", "fast_classifier": "another"}, "another fast"),
-        ({"states_model": "other:states", "fast_classifier": fingerprint(fast.card)}, "reads"),
+        ({"states_models": read, "fast_classifier": "another"}, "another fast"),
+        (
+            {"states_models": read | {"zh": "other"}, "fast_classifier": fingerprint(fast.card)},
+            "reads",
+        ),
+        ({"states_model": "base:states", "fast_classifier": fingerprint(fast.card)}, "reads"),
     ):
         StrongClassifier(fast, states, heads, card).save(tmp_path / "head.npz")  # type: ignore[arg-type]
         with pytest.raises(PitchcraftError, match=refusal):
             StrongClassifier.load(fast, states, tmp_path / "head.npz")  # type: ignore[arg-type]
         kept, kept_card = load_heads(tmp_path / "head.npz")  # what `--tier blend` refits
         assert kept_card == card and np.array_equal(kept["en"].scale, np.ones(4))
-    card = {"states_model": "base:states", "fast_classifier": fingerprint(fast.card)}
+    card = {"states_models": read, "fast_classifier": fingerprint(fast.card)}
     StrongClassifier(fast, states, heads, card).save(tmp_path / "head.npz")  # type: ignore[arg-type]
     loaded = StrongClassifier.load(fast, states, tmp_path / "head.npz")  # type: ignore[arg-type]
     assert set(loaded.heads) == set(LANGUAGES)

@@ -29,10 +29,10 @@ def shared_classifier(ctx: Context) -> PolarityClassifier:
 
 def shared_strong_classifier(ctx: Context) -> StrongClassifier:
     def build() -> StrongClassifier:
-        from pitchcraft.plugins.sentiment.states import states_embedder
+        from pitchcraft.plugins.sentiment.states import states_embedders
 
         return StrongClassifier.load(
-            shared_classifier(ctx), states_embedder(ctx.settings.cache_dir)
+            shared_classifier(ctx), states_embedders(ctx.settings.cache_dir)
         )
 
     return ctx.shared("sentiment.strong", build)

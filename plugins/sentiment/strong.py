@@ -1,8 +1,8 @@
 """The strong polarity tier: a linear head on the shared model's hidden states, blended
 with the fast tier.
 
-The head reads the hidden-state features of states.py (one forward pass of the embedded
-base model a review, no generation, cached by text); a second small logistic regression
+Each language's head reads its hidden-state features of states.py (one forward pass of
+the embedded base model a review, no generation, cached by text); a second small logistic regression
 on the validation slice, which neither the fast tier nor the head trained on, blends the
 two tiers' logits. Tens of reviews a second on 2 cores instead of hundreds: the plugin
 uses it at full depth (where the shared model reads the review anyway) or when the
@@ -13,7 +13,7 @@ uses it at full depth (where the shared model reads the review anyway) or when t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,11 @@ def pair(fast_logits: np.ndarray, head_logits: np.ndarray) -> np.ndarray:
     return np.clip(np.hstack([fast_logits, head_logits]), -30.0, 30.0)
 
 
+def states_model_ids(states: Mapping[str, Embedder]) -> dict[str, str]:
+    """Each language's hidden-state reading, as an artefact's card records it."""
+    return {lang: states[lang].model_id for lang in sorted(states)}
+
+
 def fingerprint(card: dict[str, Any]) -> str:
     return sha(json.dumps(card, sort_keys=True, ensure_ascii=False))[:16]
 
@@ -78,7 +83,7 @@ class StrongClassifier(LogitPolarity):
     def __init__(
         self,
         fast: PolarityClassifier,
-        states: Embedder,
+        states: Mapping[str, Embedder],
         heads: dict[str, Head],
         card: dict[str, Any],
     ) -> None:
@@ -86,16 +91,16 @@ class StrongClassifier(LogitPolarity):
 
     @classmethod
     def load(
-        cls, fast: PolarityClassifier, states: Embedder, path: Path = ARTEFACT
+        cls, fast: PolarityClassifier, states: Mapping[str, Embedder], path: Path = ARTEFACT
     ) -> StrongClassifier:
         retrain = "retrain it with `python -m pitchcraft.plugins.sentiment.train --tier strong`"
         if not path.is_file():
             raise PitchcraftError(f"the strong sentiment tier {path} is missing: {retrain}")
         heads, card = load_heads(path)
-        if card.get("states_model") != states.model_id:
+        if (read := card.get("states_models")) != (given := states_model_ids(states)):
             raise PitchcraftError(
-                f"the strong sentiment tier reads {card.get('states_model')}, but the "
-                f"embedded model gives {states.model_id}: {retrain}"
+                f"the strong sentiment tier reads {read}, but the embedded model gives "
+                f"{given}: {retrain}"
             )
         if card.get("fast_classifier") != fingerprint(fast.card):
             raise PitchcraftError(
@@ -118,7 +123,7 @@ class StrongClassifier(LogitPolarity):
         fast = self.fast.logits(texts, languages)
 
         def blended(lang: str, rows: list[int]) -> np.ndarray:
-            states = self.states.embed([texts[i] for i in rows])
+            states = self.states[lang].embed([texts[i] for i in rows])
             return self.heads[lang].blended(fast[rows], states)
 
         return by_language(texts, languages, len(POLARITIES), blended)

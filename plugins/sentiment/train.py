@@ -4,6 +4,8 @@
 
     python -m pitchcraft.plugins.sentiment.train --tier blend   # the strong tier's blend only
 
+    python -m pitchcraft.plugins.sentiment.train --tier strong --keep-heads en  # a zh head
+
 Each language's training split (corpus.py) is cut once by text hash: nine tenths fit the
 weights, one tenth (the validation slice) chooses the regularisation, fits the
 temperature and, for the strong tier, fits the blend of the two tiers; the test split is
@@ -11,10 +13,11 @@ only scored. The fast tier is then fitted again on the whole training split with
 chosen regularisation and temperature (a tenth more reviews: +0.003 en test accuracy); the
 strong tier's blend still reads the logits of the nine-tenths fit, which never saw the
 validation slice. The fast tier takes about 13 minutes on 2 cores; the strong tier reads
-12,000 training reviews a language and the validation slice with the embedded model first
-(about 30 minutes on 2 cores, once: the hidden states are cached under ~/.cache/pitchcraft).
-`--tier blend` keeps the shipped strong heads and fits only their blend with the fast tier
-(after retraining the fast tier, without reading the reviews again).
+12,000 training reviews a language, the validation slice and the test split with the
+embedded model first (on 2 cores about 35 minutes for Chinese and 55 for English, once:
+the hidden states are cached under ~/.cache/pitchcraft). `--tier blend` keeps the shipped
+strong heads and fits only their blend with the fast tier (after retraining the fast tier,
+without reading the reviews again); `--keep-heads` does so for some languages only.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from pitchcraft.errors import PitchcraftError
 from pitchcraft.plugins.sentiment.classifier import (
     ARTEFACT,
     EMBEDDING_WEIGHT,
@@ -57,6 +61,7 @@ from pitchcraft.plugins.sentiment.strong import (
     fingerprint,
     load_heads,
     pair,
+    states_model_ids,
 )
 from pitchcraft.progress import progress_bar
 from pitchcraft.settings import Settings
@@ -277,17 +282,18 @@ def fit_blend(head: Head, held_logits: np.ndarray, x_val: np.ndarray, y_val: np.
 def train_strong(
     settings: Settings,
     fast_path: Path = ARTEFACT,
-    keep_heads: bool = False,
+    keep_heads: Sequence[str] = (),
     nine_tenths: dict[str, LanguageModel] | None = None,
 ) -> StrongClassifier:
-    """The head and the blend over the fast tier at `fast_path`, written beside it; with
-    `keep_heads`, the heads of the strong tier there and a new blend only. `nine_tenths`:
-    the fast tier's fits without the validation slice, from train_fast (else fitted again)."""
-    from pitchcraft.plugins.sentiment.states import states_embedder
+    """The heads and the blends over the fast tier at `fast_path`, written beside it; for
+    the languages in `keep_heads`, the heads of the strong tier there and a new blend only.
+    `nine_tenths`: the fast tier's fits without the validation slice, from train_fast (else
+    fitted again)."""
+    from pitchcraft.plugins.sentiment.states import states_embedders
 
     embedder = make_embedder("use-multilingual", settings.cache_dir)
     fast = PolarityClassifier.load(embedder, fast_path)
-    states = states_embedder(settings.cache_dir)
+    states = states_embedders(settings.cache_dir)
     splits = language_splits()
     strong_path = fast_path.with_name(STRONG.name)
     kept, kept_card = load_heads(strong_path) if keep_heads else ({}, {})
@@ -295,10 +301,16 @@ def train_strong(
     start = time.perf_counter()
     for lang in LANGUAGES:
         fit, validation, _ = splits[lang]
-        if keep_heads:
+        if lang in keep_heads:
+            read = kept_card.get("states_models", {}).get(lang)
+            if read != states[lang].model_id:
+                raise PitchcraftError(
+                    f"the {lang} head of {strong_path} reads {read}, but the embedded model "
+                    f"now gives {states[lang].model_id}: train it again (--tier strong)"
+                )
             heads[lang], cards[lang] = kept[lang], dict(kept_card["languages"][lang])
         else:
-            heads[lang], cards[lang] = fit_head(states, head_reviews(fit), validation)
+            heads[lang], cards[lang] = fit_head(states[lang], head_reviews(fit), validation)
         # the fast tier's weights saw the validation slice: its nine-tenths fit blends
         held = (nine_tenths or {}).get(lang)
         if held is None:
@@ -308,14 +320,14 @@ def train_strong(
         fit_blend(
             heads[lang],
             held.logits(texts) / held.temperature,
-            states.embed(texts),
+            states[lang].embed(texts),
             labels(validation),
         )
         cards[lang]["blend_reviews"] = len(validation)
     model = StrongClassifier(fast, states, heads, {})
     test = held_out(model, splits)
     model.card = {
-        "states_model": states.model_id,
+        "states_models": states_model_ids(states),
         "fast_classifier": fingerprint(fast.card),
         "trained": dt.date.today().isoformat(),
         "languages": cards,
@@ -341,6 +353,12 @@ def main() -> None:
         help="blend: keep the strong tier's heads, fit their blend with the fast tier only",
     )
     parser.add_argument(
+        "--keep-heads",
+        default="",
+        metavar="LANGS",
+        help="with --tier strong: languages (zh,en) whose heads are kept, their blends refitted",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=ARTEFACT,
@@ -354,7 +372,11 @@ def main() -> None:
         print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
         show(model.card, "fast")
     if args.tier in ("strong", "both", "blend"):
-        strong = train_strong(settings, args.out, args.tier == "blend", nine_tenths)
+        keep = LANGUAGES if args.tier == "blend" else [x for x in args.keep_heads.split(",") if x]
+        unknown = sorted(set(keep) - set(LANGUAGES))
+        if unknown:
+            parser.error(f"--keep-heads: no such language {', '.join(unknown)} (zh, en)")
+        strong = train_strong(settings, args.out, keep, nine_tenths)
         show(strong.card, "strong")
 
 
