@@ -2,9 +2,9 @@
 with the fast tier.
 
 Each language's head reads its hidden-state features of states.py (one forward pass of
-the embedded base model a review, no generation, cached by text); a second small logistic regression
-on the validation slice, which neither the fast tier nor the head trained on, blends the
-two tiers' logits. Tens of reviews a second on 2 cores instead of hundreds: the plugin
+the embedded base model a review, no generation, cached by text); a second small logistic
+regression on the validation slice, which neither the fast tier nor the head trained on,
+blends the two tiers' logits. Tens of reviews a second on 2 cores instead of hundreds: the plugin
 uses it at full depth (where the shared model reads the review anyway) or when the
 `polarity_tier` option asks for it. The artefact is one .npz of numbers, made by
 `python -m pitchcraft.plugins.sentiment.train --tier strong`.
