@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +31,8 @@ from pitchcraft.text.grounding import amounts, numbers_in
 from pitchcraft.text.words import content_words
 
 log = logging.getLogger(__name__)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V", bound=Hashable)
 
 NAME = "support"
 MAX_ANSWER_CHARS = 400
@@ -169,37 +172,40 @@ TIME_UNITS = {
 }
 
 
-def durations(text: str) -> set[tuple[str, bool, str]]:
-    """(number, working days only, unit) of each span of time in `text`."""
-    return {
+def durations(text: str) -> list[tuple[str, tuple[bool, str]]]:
+    """(number, (working days only, unit)) of each span of time in `text`."""
+    return [
         (
             number.replace(",", ""),
-            qualifier.lower() in ("business", "working") or bool(working),
-            TIME_UNITS.get(unit, unit.lower().removesuffix("s")),
+            (
+                qualifier.lower() in ("business", "working") or bool(working),
+                TIME_UNITS.get(unit, unit.lower().removesuffix("s")),
+            ),
         )
         for number, qualifier, working, unit in DURATION.findall(text)
-    }
+    ]
+
+
+def stated_otherwise(claimed: Iterable[tuple[K, V]], stated: Iterable[tuple[K, V]]) -> bool:
+    """A value (a number) the claim states with a measure (a currency, a unit) where the
+    source states it only with other measures."""
+    stated = list(stated)
+    for value, measure in claimed:
+        others = {m for v, m in stated if v == value}
+        if others and measure not in others:
+            return True
+    return False
 
 
 def wrong_unit(claim: str, source: str) -> bool:
     """A span of time the source states in other units ("45 business days" for a "45-day"
     window, "7 天" for "7 个工作日")."""
-    stated = durations(source)
-    for number, working, unit in durations(claim):
-        others = {(w, u) for n, w, u in stated if n == number}
-        if others and (working, unit) not in others:
-            return True
-    return False
+    return stated_otherwise(durations(claim), durations(source))
 
 
 def wrong_currency(claim: str, source: str) -> bool:
     """A sum the source states in one currency, claimed in another ("10元" for "10 美元")."""
-    stated = amounts(source)
-    for amount, currency in amounts(claim):
-        others = {c for a, c in stated if a == amount}
-        if others and currency not in others:
-            return True
-    return False
+    return stated_otherwise(amounts(claim), amounts(source))
 
 
 @dataclass
